@@ -1,0 +1,631 @@
+//! The Taylor family: every derivative term of each atom, evaluated at sample points.
+//!
+//! For a case with atoms $\theta^*_1, \dots, \theta^*_{k^*}$ the function analysed is
+//! (theory.md §1)
+//!
+//! $$u(x, y; \theta) = w(x; \theta)\, e(x, y; \theta)$$
+//!
+//! for unnormalized gates, and $u = w\,(e - f^*)$ for normalized ones, where $f^*$ is the true
+//! model's output (regression function, density or class probability). The family of order $r$
+//! of atom $j$ is (theory.md §2)
+//!
+//! $$F_r = \{\partial^\alpha u(\cdot;\theta^*_j) : |\alpha| \le r\},$$
+//!
+//! with $\alpha$ over all of the atom's parameters (shared ones included), except that
+//! - derivatives through a *mass* parameter ($\partial u/\partial\theta_m = c\,u$) beyond the
+//!   first are dropped, and $u$ itself belongs to the family only when the atom has a mass;
+//! - derivatives that differentiate a `relu`/`abs` argument twice are *singular* (a Dirac mass
+//!   at the kink that sampling cannot see) and are set aside, not analysed.
+//!
+//! Each column is computed by forward-mode AD (num-dual): one evaluation per sample point and
+//! multi-index, with the number type matching $|\alpha|$ ([`crate::expr::Derivative`]).
+//! Columns are computed in parallel; the result does not depend on the thread count.
+
+mod multi_index;
+
+pub use multi_index::MultiIndex;
+
+use crate::case::{Case, Model, Role};
+use crate::expr::{Derivative, Env, Kink, Op, Tape, TapeBuilder};
+use nalgebra::DMatrix;
+use num_dual::{Dual64, HyperDual, HyperDual64, HyperHyperDual64};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::fmt;
+
+/// Most columns a joint family may have.
+pub const MAX_TERMS: usize = 2500;
+/// Most sample points.
+pub const MAX_SAMPLES: usize = 200_000;
+/// Fewest sample points chosen automatically.
+pub const MIN_SAMPLES: usize = 200;
+
+/// Why a family could not be evaluated.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FamilyError {
+    /// An evaluation gave NaN or an infinity.
+    NonFinite {
+        /// Atom (1-based).
+        atom: usize,
+        /// The term, e.g. `∂u/∂tau`.
+        term: String,
+        /// Sample index (0-based).
+        sample: usize,
+        /// The sample point, e.g. `x = [0.31], y = 0`.
+        point: String,
+        /// The value obtained.
+        value: f64,
+    },
+    /// More family terms than [`MAX_TERMS`].
+    TooManyTerms {
+        /// Terms requested.
+        terms: usize,
+        /// Parameters per atom.
+        params: usize,
+        /// Order.
+        order: usize,
+    },
+    /// Fewer sample points than family terms, or more than [`MAX_SAMPLES`].
+    Samples {
+        /// Points requested.
+        samples: usize,
+        /// Terms in the joint family.
+        terms: usize,
+    },
+}
+
+impl fmt::Display for FamilyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FamilyError::NonFinite {
+                atom,
+                term,
+                sample,
+                point,
+                value,
+            } => write!(
+                f,
+                "{term} at atom {atom} is {value} at sample {sample} ({point}); \
+                 check the atom's values (a variance or temperature that must be positive, \
+                 a log or sqrt of a negative number, an overflowing exp) and the input box"
+            ),
+            FamilyError::TooManyTerms {
+                terms,
+                params,
+                order,
+            } => write!(
+                f,
+                "the family has {terms} terms ({params} parameters per atom at order {order}); \
+                 the limit is {MAX_TERMS}: use a lower `verify.order` or fewer parameters"
+            ),
+            FamilyError::Samples { samples, terms } if *samples > MAX_SAMPLES => write!(
+                f,
+                "verify.samples = {samples} is more than the limit {MAX_SAMPLES}; \
+                 use 0 (automatic) or fewer points"
+            ),
+            FamilyError::Samples { samples, terms } => write!(
+                f,
+                "verify.samples = {samples} is fewer than the {terms} family terms, so every \
+                 family would look dependent; use 0 (automatic) or at least {}",
+                3 * terms
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FamilyError {}
+
+/// The compiled function $u$ of a case and what is needed to evaluate it.
+#[derive(Clone, Debug)]
+pub struct Design {
+    /// Names of the scalar parameters, in the order of $\theta$.
+    pub variables: Vec<String>,
+    /// Their roles.
+    pub roles: Vec<Role>,
+    /// Whether the gate is normalized.
+    pub normalized: bool,
+    /// The observation model.
+    pub model: Model,
+    /// Input dimension.
+    pub dim: usize,
+    low: f64,
+    high: f64,
+    /// $u$, one tape per class for multinomial models. Inputs: $x$, $y$, $f^*$.
+    u: Vec<Tape>,
+    /// The gate weight $w$ (for $f^*$).
+    weight: Tape,
+    /// The expert output $e$, one per class (for $f^*$).
+    output: Vec<Tape>,
+    /// Mean and variance (gaussian sampling of $y$).
+    mean_variance: Option<(Tape, Tape)>,
+    /// Kinks of $u$, deduplicated.
+    pub kinks: Vec<Kink>,
+}
+
+/// Input slot of $y$ in the tapes of [`Design`], after the $d$ entries of $x$.
+fn y_slot(dim: usize) -> usize {
+    dim
+}
+
+/// Input slot of $f^*(x, y)$.
+fn fstar_slot(dim: usize) -> usize {
+    dim + 1
+}
+
+fn compile_scalar(b: &mut TapeBuilder, e: &crate::case::Expression, env: &Env) -> u32 {
+    // Cases are validated on load, so compilation cannot fail here; a failure is a bug in
+    // validation, reported as a constant NaN that evaluation then names precisely.
+    b.compile(&e.expr, env)
+        .ok()
+        .and_then(|v| v.scalar())
+        .unwrap_or_else(|| b.push(Op::Const(f64::NAN)))
+}
+
+impl Design {
+    /// Compiles the case's expressions into $u$ (theory.md §1).
+    pub fn new(case: &Case) -> Design {
+        let env = case.env();
+        let dim = case.dim;
+        let expert = |b: &mut TapeBuilder, class: usize| -> u32 {
+            match case.model {
+                Model::Regression => {
+                    compile_scalar(b, case.mean.as_ref().expect("validated"), &env)
+                }
+                Model::Gaussian => {
+                    let m = compile_scalar(b, case.mean.as_ref().expect("validated"), &env);
+                    let v = compile_scalar(b, case.variance.as_ref().expect("validated"), &env);
+                    let y = b.push(Op::Input(y_slot(dim)));
+                    let diff = b.push(Op::Sub(y, m));
+                    let sq = b.push(Op::PowI(diff, 2));
+                    let two = b.push(Op::Const(2.0));
+                    let twov = b.push(Op::Mul(two, v));
+                    let q = b.push(Op::Div(sq, twov));
+                    let nq = b.push(Op::Neg(q));
+                    let num = b.push(Op::Unary(crate::expr::Unary::Exp, nq));
+                    let tau = b.push(Op::Const(std::f64::consts::TAU));
+                    let tv = b.push(Op::Mul(tau, v));
+                    let den = b.push(Op::Unary(crate::expr::Unary::Sqrt, tv));
+                    b.push(Op::Div(num, den))
+                }
+                Model::Multinomial => {
+                    // softmax_s(l) = 1 / Σ_t exp(l_t − l_s): no overflow for large logits.
+                    let ls: Vec<u32> = case
+                        .logits
+                        .iter()
+                        .map(|l| compile_scalar(b, l, &env))
+                        .collect();
+                    let mut sum = b.push(Op::Const(1.0));
+                    for (t, &lt) in ls.iter().enumerate() {
+                        if t != class {
+                            let d = b.push(Op::Sub(lt, ls[class]));
+                            let e = b.push(Op::Unary(crate::expr::Unary::Exp, d));
+                            sum = b.push(Op::Add(sum, e));
+                        }
+                    }
+                    let one = b.push(Op::Const(1.0));
+                    b.push(Op::Div(one, sum))
+                }
+            }
+        };
+        let classes = if case.model == Model::Multinomial {
+            case.classes
+        } else {
+            1
+        };
+        let mut u = Vec::new();
+        let mut output = Vec::new();
+        for s in 0..classes {
+            let mut b = TapeBuilder::new();
+            let w = compile_scalar(&mut b, &case.weight, &env);
+            let e = expert(&mut b, s);
+            let out = if case.normalized {
+                let f = b.push(Op::Input(fstar_slot(dim)));
+                let d = b.push(Op::Sub(e, f));
+                b.push(Op::Mul(w, d))
+            } else {
+                b.push(Op::Mul(w, e))
+            };
+            u.push(b.finish(out));
+            let mut b = TapeBuilder::new();
+            let e = expert(&mut b, s);
+            output.push(b.finish(e));
+        }
+        let mut b = TapeBuilder::new();
+        let w = compile_scalar(&mut b, &case.weight, &env);
+        let weight = b.finish(w);
+        let mean_variance = (case.model == Model::Gaussian).then(|| {
+            let tape = |e: &crate::case::Expression| {
+                let mut b = TapeBuilder::new();
+                let s = compile_scalar(&mut b, e, &env);
+                b.finish(s)
+            };
+            (
+                tape(case.mean.as_ref().expect("validated")),
+                tape(case.variance.as_ref().expect("validated")),
+            )
+        });
+        let mut kinks: Vec<Kink> = Vec::new();
+        for k in u.iter().flat_map(|t| t.kinks()) {
+            if !kinks
+                .iter()
+                .any(|q| q.text == k.text && q.params == k.params)
+            {
+                kinks.push(k.clone());
+            }
+        }
+        Design {
+            variables: case.variables(),
+            roles: case.variable_roles(),
+            normalized: case.normalized,
+            model: case.model,
+            dim,
+            low: case.low,
+            high: case.high,
+            u,
+            weight,
+            output,
+            mean_variance,
+            kinks,
+        }
+    }
+
+    /// Number of scalar parameters per atom.
+    pub fn n_vars(&self) -> usize {
+        self.variables.len()
+    }
+
+    /// Draws `n` sample points: $x$ uniform on the input box; $y$ a class drawn uniformly
+    /// (multinomial) or $h_j(x) + \sqrt{\nu_j(x)}\,U(-3, 3)$ for a random atom $j$ (gaussian).
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`] when a mean or variance is not finite (or the variance is not
+    /// positive) at a drawn point.
+    pub fn sample(
+        &self,
+        atoms: &[Vec<f64>],
+        n: usize,
+        seed: u64,
+    ) -> Result<SamplePoints, FamilyError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut x = Vec::with_capacity(n * self.dim);
+        let mut y = Vec::with_capacity(n);
+        let mut class = Vec::with_capacity(n);
+        let mut slots = Vec::new();
+        for i in 0..n {
+            let at = x.len();
+            for _ in 0..self.dim {
+                x.push(rng.random_range(self.low..self.high));
+            }
+            match (self.model, &self.mean_variance) {
+                (Model::Multinomial, _) => {
+                    let s = rng.random_range(0..self.u.len());
+                    class.push(s);
+                    y.push(s as f64);
+                }
+                (Model::Gaussian, Some((mean, var))) => {
+                    let j = rng.random_range(0..atoms.len());
+                    let z: f64 = rng.random_range(-3.0..3.0);
+                    let mut inputs = x[at..].to_vec();
+                    inputs.extend([0.0, 0.0]);
+                    let m = mean.eval(&inputs, &atoms[j], &mut slots);
+                    let v = var.eval(&inputs, &atoms[j], &mut slots);
+                    let yi = m + v.sqrt() * z;
+                    if !(v > 0.0 && yi.is_finite()) {
+                        return Err(FamilyError::NonFinite {
+                            atom: j + 1,
+                            term: "the expert variance".into(),
+                            sample: i,
+                            point: format!("x = {:?}", &x[at..]),
+                            value: v,
+                        });
+                    }
+                    class.push(0);
+                    y.push(yi);
+                }
+                _ => {
+                    class.push(0);
+                    y.push(0.0);
+                }
+            }
+        }
+        Ok(SamplePoints {
+            dim: self.dim,
+            x,
+            y,
+            class,
+        })
+    }
+
+    /// $f^*$ at every sample point for the configuration `atoms` (zeros for unnormalized gates,
+    /// where $u$ does not use it): $f^* = \sum_j w_j e_j / \sum_j w_j$.
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`] when $f^*$ is not finite (e.g. every weight underflows).
+    pub fn fstar(
+        &self,
+        points: &SamplePoints,
+        atoms: &[Vec<f64>],
+    ) -> Result<Vec<f64>, FamilyError> {
+        if !self.normalized {
+            return Ok(vec![0.0; points.len()]);
+        }
+        let mut slots = Vec::new();
+        let mut out = Vec::with_capacity(points.len());
+        for i in 0..points.len() {
+            let inputs = points.inputs(i, 0.0);
+            let (mut num, mut den) = (0.0, 0.0);
+            for theta in atoms {
+                let w: f64 = self.weight.eval(&inputs, theta, &mut slots);
+                let e: f64 = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
+                num += w * e;
+                den += w;
+            }
+            let f = num / den;
+            if !f.is_finite() {
+                return Err(FamilyError::NonFinite {
+                    atom: 0,
+                    term: "the true model output f*".into(),
+                    sample: i,
+                    point: points.describe(i),
+                    value: f,
+                });
+            }
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// The columns $\partial^\alpha u(\cdot; \theta)$ for every $\alpha$ in `alphas`, at every
+    /// sample point: an $N \times |\alpha\text{s}|$ matrix. `atom` (1-based) only names errors.
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`] naming the term and the sample.
+    pub fn columns(
+        &self,
+        points: &SamplePoints,
+        fstar: &[f64],
+        theta: &[f64],
+        alphas: &[MultiIndex],
+        atom: usize,
+    ) -> Result<DMatrix<f64>, FamilyError> {
+        let cols: Vec<Vec<f64>> = alphas
+            .par_iter()
+            .map(|alpha| self.column(points, fstar, theta, alpha, atom))
+            .collect::<Result<_, _>>()?;
+        let n = points.len();
+        Ok(DMatrix::from_fn(n, alphas.len(), |i, j| cols[j][i]))
+    }
+
+    fn column(
+        &self,
+        points: &SamplePoints,
+        fstar: &[f64],
+        theta: &[f64],
+        alpha: &MultiIndex,
+        atom: usize,
+    ) -> Result<Vec<f64>, FamilyError> {
+        let values = match alpha.order() {
+            0 => self.column_of::<f64>(points, fstar, theta, alpha),
+            1 => self.column_of::<Dual64>(points, fstar, theta, alpha),
+            2 => self.column_of::<HyperDual64>(points, fstar, theta, alpha),
+            3 => self.column_of::<HyperHyperDual64>(points, fstar, theta, alpha),
+            _ => self.column_of::<HyperDual<HyperDual64>>(points, fstar, theta, alpha),
+        };
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(FamilyError::NonFinite {
+                atom,
+                term: alpha.label(&self.variables, "u"),
+                sample: i,
+                point: points.describe(i),
+                value: values[i],
+            });
+        }
+        Ok(values)
+    }
+
+    fn column_of<N: Derivative>(
+        &self,
+        points: &SamplePoints,
+        fstar: &[f64],
+        theta: &[f64],
+        alpha: &MultiIndex,
+    ) -> Vec<f64> {
+        debug_assert_eq!(N::ORDER, alpha.order());
+        let dirs = alpha.directions();
+        let seeded: Vec<N> = theta
+            .iter()
+            .enumerate()
+            .map(|(p, &v)| {
+                let mut hits = [false; 4];
+                for (h, &d) in hits.iter_mut().zip(dirs) {
+                    *h = d as usize == p;
+                }
+                N::seed(v, hits)
+            })
+            .collect();
+        let mut slots = Vec::new();
+        let mut inputs = Vec::with_capacity(self.dim + 2);
+        (0..points.len())
+            .map(|i| {
+                points.fill_inputs(i, fstar[i], &mut inputs);
+                self.u[points.class[i]]
+                    .eval(&inputs, &seeded, &mut slots)
+                    .top()
+            })
+            .collect()
+    }
+}
+
+/// Sample points $(x_i, y_i)$, $i = 1..N$.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplePoints {
+    dim: usize,
+    /// $x$, row after row ($N \times d$).
+    x: Vec<f64>,
+    /// $y$ (the class index for multinomial models; unused for regression).
+    y: Vec<f64>,
+    /// Class of each point (multinomial; else 0).
+    class: Vec<usize>,
+}
+
+impl SamplePoints {
+    /// $N$.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    fn fill_inputs(&self, i: usize, fstar: f64, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+        out.push(self.y[i]);
+        out.push(fstar);
+    }
+
+    fn inputs(&self, i: usize, fstar: f64) -> Vec<f64> {
+        let mut v = Vec::new();
+        self.fill_inputs(i, fstar, &mut v);
+        v
+    }
+
+    /// The point as text, for error messages.
+    pub fn describe(&self, i: usize) -> String {
+        let x = &self.x[i * self.dim..(i + 1) * self.dim];
+        format!("x = {x:?}, y = {}", self.y[i])
+    }
+}
+
+/// A parameter $\theta_m$ with $\partial u/\partial\theta_m = c\,u$ at the atom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mass {
+    /// Index of the parameter in $\theta$.
+    pub var: usize,
+    /// The constant $c$.
+    pub c: f64,
+    /// Whether the case declares it (`role = "mass"`); otherwise it was detected.
+    pub declared: bool,
+    /// Whether $\partial u/\partial\theta_m = c\,u$ holds numerically (a declared mass may not).
+    pub holds: bool,
+}
+
+/// A term set aside because it differentiates a kink twice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Singular {
+    /// The term.
+    pub alpha: MultiIndex,
+    /// The kinked sub-expression, e.g. `relu(a * x[0] + b)`.
+    pub kink: String,
+}
+
+/// The family $F_r$ of one atom at the sample points.
+#[derive(Clone, Debug)]
+pub struct AtomFamily {
+    /// Atom index (0-based).
+    pub atom: usize,
+    /// The analysed terms, by order then lexicographically.
+    pub terms: Vec<MultiIndex>,
+    /// $J_{i\alpha} = \partial^\alpha u(x_i, y_i; \theta^*_j)$, unscaled ($N \times$ terms).
+    pub matrix: DMatrix<f64>,
+    /// Masses of the atom.
+    pub masses: Vec<Mass>,
+    /// Terms set aside as singular.
+    pub singular: Vec<Singular>,
+}
+
+impl AtomFamily {
+    /// Columns of order at most `r`, as indices into `terms` (a prefix, by construction).
+    pub fn up_to_order(&self, r: usize) -> usize {
+        self.terms.iter().take_while(|t| t.order() <= r).count()
+    }
+}
+
+/// Relative residual below which $\partial u/\partial\theta_m = c\,u$ is taken to hold.
+pub const MASS_TOLERANCE: f64 = 1e-9;
+
+/// Builds the family of order `order` of atom `j` (theory.md §2–3).
+///
+/// Mass parameters are the declared ones plus those detected from
+/// $\|\partial_m u - c\,u\| \le$ `MASS_TOLERANCE` $\cdot \|\partial_m u\|$, $c = \langle u,
+/// \partial_m u\rangle / \|u\|^2$. Shared parameters are never masses.
+///
+/// # Errors
+/// [`FamilyError::NonFinite`] naming the term and sample.
+pub fn atom_family(
+    design: &Design,
+    points: &SamplePoints,
+    fstar: &[f64],
+    theta: &[f64],
+    j: usize,
+    order: usize,
+) -> Result<AtomFamily, FamilyError> {
+    let p = design.n_vars();
+    let first: Vec<MultiIndex> = std::iter::once(MultiIndex::zero())
+        .chain((0..p).map(|d| MultiIndex::new(vec![d as u16])))
+        .collect();
+    let low = design.columns(points, fstar, theta, &first, j + 1)?;
+    let u = low.column(0);
+    let uu = u.dot(&u);
+    let mut masses = Vec::new();
+    for m in 0..p {
+        if design.roles[m] == Role::Shared {
+            continue;
+        }
+        let du = low.column(m + 1);
+        let c = if uu > 0.0 { u.dot(&du) / uu } else { 0.0 };
+        let resid = (du - u * c).norm();
+        let holds = uu > 0.0 && du.norm() > 0.0 && resid <= MASS_TOLERANCE * du.norm();
+        let declared = design.roles[m] == Role::Mass;
+        if holds || declared {
+            masses.push(Mass {
+                var: m,
+                c,
+                declared,
+                holds,
+            });
+        }
+    }
+    let is_mass = |d: u16| masses.iter().any(|m| m.var == d as usize);
+    let mut terms = Vec::new();
+    let mut singular = Vec::new();
+    for alpha in MultiIndex::all(p, order) {
+        if alpha.order() == 0 && masses.is_empty() {
+            continue;
+        }
+        if alpha.order() >= 2 && alpha.directions().iter().any(|&d| is_mass(d)) {
+            continue;
+        }
+        if let Some(k) = design.kinks.iter().find(|k| alpha.count_in(k.params) >= 2) {
+            singular.push(Singular {
+                alpha,
+                kink: k.text.clone(),
+            });
+            continue;
+        }
+        terms.push(alpha);
+    }
+    let matrix = design.columns(points, fstar, theta, &terms, j + 1)?;
+    Ok(AtomFamily {
+        atom: j,
+        terms,
+        matrix,
+        masses,
+        singular,
+    })
+}
+
+/// Number of columns the family of order `order` will have, at most (before masses and kinks
+/// remove some): $\binom{P + r}{r}$.
+pub fn max_terms(n_vars: usize, order: usize) -> usize {
+    (0..order).fold(1usize, |acc, i| {
+        acc.saturating_mul(n_vars + order - i) / (i + 1)
+    })
+}
+
+#[cfg(test)]
+mod tests;

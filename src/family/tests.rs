@@ -1,0 +1,220 @@
+use super::*;
+use crate::case::Case;
+
+fn case(weight: &str, mean: &str, normalized: bool, params: &str, atoms: &str) -> Case {
+    let text = format!(
+        "model = \"regression\"\n[gate]\nweight = \"{weight}\"\nnormalized = {normalized}\n\
+         [expert]\nmean = \"{mean}\"\n[params]\n{params}\n{atoms}"
+    );
+    Case::parse(&text, "t.toml").unwrap()
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+#[test]
+fn second_derivatives_match_closed_forms() {
+    // u = σ(b1 x + b0) tanh(a x + b)
+    let c = case(
+        "sigmoid(b1 * x[0] + b0)",
+        "tanh(a * x[0] + b)",
+        false,
+        "b1 = {}\nb0 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 1.5\nb0 = -0.3\na = 0.8\nb = 0.2",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 50, 7).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let theta = &c.atoms[0];
+    // ∂²u/∂b1∂b = σ'(s) x · tanh'(t)
+    let alphas = [MultiIndex::new(vec![0, 3]), MultiIndex::new(vec![1, 2])];
+    let m = d.columns(&pts, &fs, theta, &alphas, 1).unwrap();
+    for i in 0..pts.len() {
+        let x = pts.x[i];
+        let s = 1.5 * x - 0.3;
+        let t = 0.8 * x + 0.2;
+        let dsig = sigmoid(s) * (1.0 - sigmoid(s));
+        let dtanh = 1.0 - t.tanh().powi(2);
+        let want = dsig * x * dtanh;
+        assert!((m[(i, 0)] - want).abs() < 1e-14, "{} vs {want}", m[(i, 0)]);
+        // relation #4: ∂²u/∂b1∂b = ∂²u/∂b0∂a
+        assert!((m[(i, 0)] - m[(i, 1)]).abs() < 1e-14);
+    }
+}
+
+#[test]
+fn higher_orders_match_finite_differences_of_lower_ones() {
+    let c = case(
+        "exp(b1 * x[0] + b0)",
+        "gelu(a * x[0] + b)",
+        false,
+        "b1 = {}\nb0 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 0.7\nb0 = 0.1\na = -1.1\nb = 0.4",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 20, 3).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let theta = c.atoms[0].clone();
+    let h = 1e-4;
+    // ∂^{k+1} u / ∂(dirs, p) ≈ central difference in θ_p of ∂^k u / ∂(dirs)
+    for (dirs, p) in [
+        (vec![2, 3], 0usize),
+        (vec![0, 2, 3], 2),
+        (vec![2, 2, 2], 3),
+        (vec![3], 3),
+    ] {
+        let lower = MultiIndex::new(dirs.iter().map(|&d| d as u16).collect());
+        let mut upper_dirs = lower.directions().to_vec();
+        upper_dirs.push(p as u16);
+        let upper = MultiIndex::new(upper_dirs);
+        let ad = d.columns(&pts, &fs, &theta, &[upper], 1).unwrap();
+        let mut plus = theta.clone();
+        plus[p] += h;
+        let mut minus = theta.clone();
+        minus[p] -= h;
+        let fp = d
+            .columns(&pts, &fs, &plus, std::slice::from_ref(&lower), 1)
+            .unwrap();
+        let fm = d
+            .columns(&pts, &fs, &minus, std::slice::from_ref(&lower), 1)
+            .unwrap();
+        for i in 0..pts.len() {
+            let fd = (fp[(i, 0)] - fm[(i, 0)]) / (2.0 * h);
+            let scale = 1.0 + ad[(i, 0)].abs();
+            assert!(
+                (ad[(i, 0)] - fd).abs() < 1e-6 * scale,
+                "{lower:?}+{p}: {} vs {fd}",
+                ad[(i, 0)]
+            );
+        }
+    }
+}
+
+#[test]
+fn masses_are_detected_and_declared() {
+    // exp(b1 x + b0): ∂u/∂b0 = u, so b0 is a mass even undeclared.
+    let c = case(
+        "exp(b1 * x[0] + b0)",
+        "tanh(a * x[0] + b)",
+        false,
+        "b1 = {}\nb0 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 0.7\nb0 = 0.1\na = -1.1\nb = 0.4",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 100, 3).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let f = atom_family(&d, &pts, &fs, &c.atoms[0], 0, 2).unwrap();
+    assert_eq!(f.masses.len(), 1);
+    assert_eq!(f.masses[0].var, 1);
+    assert!((f.masses[0].c - 1.0).abs() < 1e-12);
+    assert!(f.masses[0].holds && !f.masses[0].declared);
+    // u is in the family; no second derivative through b0.
+    assert_eq!(f.terms[0], MultiIndex::zero());
+    assert!(f.terms.iter().all(|t| t.order() < 2 || t.count(1) == 0));
+    // 1 + 4 + (10 - 4) = 11 terms
+    assert_eq!(f.terms.len(), 11);
+
+    // A sigmoid gate at b1 = 0 makes b0 a mass with c = 1 − σ(b0) (relation #5).
+    let c = case(
+        "sigmoid(b1 * x[0] + b0)",
+        "a * x[0] + b",
+        false,
+        "b1 = {}\nb0 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 0.0\nb0 = 0.5\na = -1.1\nb = 0.4",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 100, 3).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let f = atom_family(&d, &pts, &fs, &c.atoms[0], 0, 2).unwrap();
+    assert_eq!(f.masses.len(), 1);
+    assert!((f.masses[0].c - (1.0 - sigmoid(0.5))).abs() < 1e-12);
+}
+
+#[test]
+fn kinks_set_second_derivatives_aside() {
+    let c = case(
+        "sigmoid(b1 * x[0] + b0)",
+        "relu(a * x[0] + b)",
+        false,
+        "b1 = {}\nb0 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 1.0\nb0 = 0.1\na = 1.1\nb = 0.4",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 100, 3).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let f = atom_family(&d, &pts, &fs, &c.atoms[0], 0, 2).unwrap();
+    let names: Vec<String> = f
+        .singular
+        .iter()
+        .map(|s| s.alpha.label(&d.variables, "u"))
+        .collect();
+    assert_eq!(names, ["∂²u/∂a²", "∂²u/∂a∂b", "∂²u/∂b²"]);
+    assert_eq!(f.singular[0].kink, "relu(a * x[0] + b)");
+}
+
+#[test]
+fn normalized_gates_subtract_the_true_output() {
+    let c = case(
+        "exp(b1 * x[0] + b0)",
+        "a * x[0] + b",
+        true,
+        "b1 = {}\nb0 = { role = \"mass\" }\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 1.0\nb0 = 0.0\na = 1.0\nb = 0.5\n[[atoms]]\nb1 = -1.0\nb0 = 0.2\na = -1.0\nb = 0.0",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 30, 3).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let zero = [MultiIndex::zero()];
+    let u1 = d.columns(&pts, &fs, &c.atoms[0], &zero, 1).unwrap();
+    let u2 = d.columns(&pts, &fs, &c.atoms[1], &zero, 2).unwrap();
+    // Σ_j u_j = Σ_j w_j (e_j − f*) = 0: the gauge relation at order 0.
+    for i in 0..pts.len() {
+        assert!((u1[(i, 0)] + u2[(i, 0)]).abs() < 1e-13 * (1.0 + u1[(i, 0)].abs()));
+    }
+}
+
+#[test]
+fn non_finite_values_name_the_term_and_sample() {
+    let c = case(
+        "exp(b1 * x[0])",
+        "log(a * x[0] + b)",
+        false,
+        "b1 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 1.0\na = 1.0\nb = 0.0",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 50, 3).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let err = d
+        .columns(&pts, &fs, &c.atoms[0], &[MultiIndex::zero()], 1)
+        .unwrap_err();
+    let FamilyError::NonFinite { term, atom, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((term.as_str(), *atom), ("u", 1));
+    assert!(err.to_string().contains("at sample"));
+}
+
+#[test]
+fn columns_do_not_depend_on_the_thread_count() {
+    let c = case(
+        "sigmoid(b1 * x[0] + b0)",
+        "tanh(a * x[0] + b)",
+        false,
+        "b1 = {}\nb0 = {}\na = {}\nb = {}",
+        "[[atoms]]\nb1 = 1.5\nb0 = -0.3\na = 0.8\nb = 0.2",
+    );
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 64, 9).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    let alphas = MultiIndex::all(4, 3);
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| d.columns(&pts, &fs, &c.atoms[0], &alphas, 1).unwrap())
+    };
+    assert_eq!(run(1), run(2));
+}
