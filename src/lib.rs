@@ -1,4 +1,225 @@
 //! moeid: identifiability of mixture-of-experts gate designs.
+//!
+//! A case file describes a gate, an expert and a true parameter configuration. `moeid`
+//! evaluates every Taylor derivative term of each gate–expert atom at sample points, tests
+//! their linear independence, turns null vectors into PDE relations, classifies them and
+//! predicts estimation rates (see `theory.md`).
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//!
+//! ```text
+//! case → expr → family → rank → relations → verdict → rates → report
+//! ```
+//!
+//! `expr` is the leaf language the case stage parses its expressions with.
+//!
+//! ```no_run
+//! let case = moeid::Case::load("cases/softmax-linear.toml")?;
+//! let v = moeid::verify(&case, &moeid::Options::default())?;
+//! println!("{}", v.verdict.kind);
+//! # Ok::<(), moeid::Error>(())
+//! ```
+
 pub mod case;
+mod error;
 pub mod expr;
 pub mod family;
+pub mod rank;
+pub mod rates;
+pub mod relations;
+pub mod report;
+pub mod verdict;
+
+pub use case::Case;
+pub use error::Error;
+
+use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
+use rank::Rank;
+use rates::Prediction;
+use relations::Relations;
+use verdict::Verdict;
+
+/// Overrides of the case's `[verify]` settings.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Highest derivative order.
+    pub order: Option<usize>,
+    /// Seed of every random choice.
+    pub seed: Option<u64>,
+}
+
+/// One row of the rank table: the family of one atom (or the joint family) up to one order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyRow {
+    /// Atom (0-based); `None` for the joint family (reduced to each atom's independent terms).
+    pub atom: Option<usize>,
+    /// Highest order in the family.
+    pub order: usize,
+    /// Number of terms.
+    pub terms: usize,
+    /// Numerical rank.
+    pub rank: usize,
+    /// $\sigma_1$ of the column-scaled matrix.
+    pub sigma_max: f64,
+    /// Smallest kept singular value.
+    pub sigma_min_kept: f64,
+    /// Gap at the rank cut, in decades.
+    pub gap_decades: f64,
+    /// Whether the f64 decision is clear.
+    pub clear: bool,
+}
+
+impl FamilyRow {
+    fn of(atom: Option<usize>, order: usize, r: &Rank) -> FamilyRow {
+        FamilyRow {
+            atom,
+            order,
+            terms: r.n,
+            rank: r.rank,
+            sigma_max: r.sigma_max(),
+            sigma_min_kept: r.sigma_min_kept(),
+            gap_decades: r.gap_decades,
+            clear: r.clear,
+        }
+    }
+}
+
+/// Evaluation counts, for the record.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    /// Sample points.
+    pub samples: usize,
+    /// Rank decisions (SVDs) of families.
+    pub rank_decisions: usize,
+}
+
+/// Everything `verify` finds for one case.
+#[derive(Clone, Debug)]
+pub struct Verification {
+    /// The case.
+    pub case: Case,
+    /// Analysed order.
+    pub order: usize,
+    /// Seed used.
+    pub seed: u64,
+    /// Parameter names, in the order of $\theta$.
+    pub variables: Vec<String>,
+    /// Rank table: per atom and order, then the joint family.
+    pub families: Vec<FamilyRow>,
+    /// The relations.
+    pub relations: Relations,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Predicted rates.
+    pub predicted: Prediction,
+    /// Notes worth a reader's attention (declared masses that do not act as masses, ...).
+    pub notes: Vec<String>,
+    /// Counts.
+    pub counts: Counts,
+}
+
+/// Verifies one case: family → rank → relations → verdict → predicted rates.
+///
+/// # Errors
+/// [`Error::Family`] when an evaluation is not finite or a limit is exceeded.
+pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
+    let fail = |source| Error::Family {
+        path: case.path.clone(),
+        source,
+    };
+    let order = options.order.unwrap_or(case.order);
+    let seed = options.seed.unwrap_or(case.seed);
+    let design = Design::new(case);
+    let k = case.atoms.len();
+    let per_atom = family::max_terms(design.n_vars(), order);
+    let joint = per_atom.saturating_mul(k);
+    if joint > MAX_TERMS {
+        return Err(fail(FamilyError::TooManyTerms {
+            terms: joint,
+            params: design.n_vars(),
+            order,
+        }));
+    }
+    let samples = if case.samples == 0 {
+        MIN_SAMPLES.max(3 * joint)
+    } else {
+        case.samples
+    };
+    if samples > MAX_SAMPLES || (case.samples != 0 && samples < joint) {
+        return Err(fail(FamilyError::Samples {
+            samples,
+            terms: joint,
+        }));
+    }
+    let points = design.sample(&case.atoms, samples, seed).map_err(fail)?;
+    let fstar = design.fstar(&points, &case.atoms).map_err(fail)?;
+    let families: Vec<AtomFamily> = case
+        .atoms
+        .iter()
+        .enumerate()
+        .map(|(j, theta)| family::atom_family(&design, &points, &fstar, theta, j, order))
+        .collect::<Result<_, _>>()
+        .map_err(fail)?;
+    let tol = rank::Tolerance::default();
+    let mut rows = Vec::new();
+    let mut ranks = Vec::new();
+    let mut counts = Counts {
+        samples,
+        ..Counts::default()
+    };
+    for fam in &families {
+        for r in 1..=order {
+            let n = fam.up_to_order(r);
+            let m = fam.matrix.columns(0, n).into_owned();
+            let rk = rank::analyse(&m, &tol);
+            counts.rank_decisions += 1;
+            rows.push(FamilyRow::of(Some(fam.atom), r, &rk));
+            if r == order {
+                ranks.push(rk);
+            }
+        }
+    }
+    let settings = relations::Settings {
+        rank: tol,
+        seed,
+        ..relations::Settings::default()
+    };
+    let relations = relations::analyse(&design, &points, &case.atoms, &families, &ranks, &settings)
+        .map_err(fail)?;
+    if let Some(j) = &relations.joint {
+        counts.rank_decisions += 1;
+        rows.push(FamilyRow::of(None, order, j));
+    }
+    let has_mass: Vec<bool> = families.iter().map(|f| !f.masses.is_empty()).collect();
+    let verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
+    let predicted = rates::predict(&verdict);
+    let mut notes = Vec::new();
+    for f in &families {
+        for m in f.masses.iter().filter(|m| m.declared && !m.holds) {
+            notes.push(format!(
+                "atom {}: `{}` is declared a mass but ∂u/∂{} is not a multiple of u there; it is treated as a mass as declared",
+                f.atom + 1,
+                design.variables[m.var],
+                design.variables[m.var]
+            ));
+        }
+    }
+    if !design.kinks.is_empty() {
+        notes.push(format!(
+            "non-smooth: {} — derivatives that differentiate a kink twice are singular and set aside",
+            design.kinks.iter().map(|k| k.text.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Verification {
+        case: case.clone(),
+        order,
+        seed,
+        variables: design.variables.clone(),
+        families: rows,
+        relations,
+        verdict,
+        predicted,
+        notes,
+        counts,
+    })
+}

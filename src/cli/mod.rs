@@ -1,0 +1,293 @@
+//! The command line: clap arguments as typed → resolved configuration → one function per
+//! subcommand. Stages below never see clap types.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use moeid::{Case, Error, Options, Verification};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Verify the identifiability of mixture-of-experts gate designs.
+#[derive(Debug, Parser)]
+#[command(name = "moeid", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify cases: verdict, relations as PDEs, predicted rates.
+    ///
+    /// PATH is a case file (TOML) or a directory searched recursively for `*.toml`.
+    Verify {
+        /// Case files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// Output format: `text` (for people) or `json` (one object per line).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Verify cases and compare each verdict with the case's `[expect]`.
+    ///
+    /// Exits with 1 when a verdict differs from its expectation, printing both.
+    Check {
+        /// Case files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct AnalysisArgs {
+    /// Highest derivative order (1 to 4); overrides the case's `verify.order`.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    order: Option<u8>,
+    /// Seed of every random choice; overrides the case's `verify.seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+impl AnalysisArgs {
+    fn options(&self) -> Options {
+        Options {
+            order: self.order.map(usize::from),
+            seed: self.seed,
+        }
+    }
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The exit codes: 0 fine, 1 an expectation not met, 2 bad input.
+fn exit(failed_check: bool, errors: bool) -> ExitCode {
+    ExitCode::from(if errors {
+        2
+    } else if failed_check {
+        1
+    } else {
+        0
+    })
+}
+
+fn run(cli: Cli) -> std::io::Result<ExitCode> {
+    match cli.command {
+        Command::Verify {
+            paths,
+            analysis,
+            format,
+        } => verify(&paths, &analysis.options(), format),
+        Command::Check { paths, analysis } => check(&paths, &analysis.options()),
+    }
+}
+
+/// Every case file under `paths`, sorted; a directory contributes its `*.toml` files
+/// recursively. Paths that do not exist are returned as they are (loading reports them).
+fn case_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            collect(p, &mut found);
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p.extension().is_some_and(|x| x == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+/// Renders a diagnostic: colors and the terminal's width on a terminal, plain at width 80
+/// otherwise (so logs and tests are stable).
+pub fn render(e: &dyn Diagnostic) -> String {
+    let tty = std::io::stderr().is_terminal();
+    let theme = if tty {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut handler = GraphicalReportHandler::new_themed(theme);
+    if !tty {
+        handler = handler.with_width(80);
+    }
+    let mut s = String::new();
+    if handler.render_report(&mut s, e).is_err() {
+        s = format!("error: {e}\n");
+    }
+    s
+}
+
+fn load_and_verify(path: &Path, options: &Options) -> Result<Verification, Error> {
+    let case = Case::load(path)?;
+    moeid::verify(&case, options)
+}
+
+fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
+    let files = case_files(paths);
+    let mut stdout = std::io::stdout().lock();
+    let mut errors = false;
+    if files.is_empty() {
+        eprintln!("error: no case files (*.toml) under {}", show(paths));
+        return Ok(ExitCode::from(2));
+    }
+    for (i, f) in files.iter().enumerate() {
+        match load_and_verify(f, options) {
+            Ok(v) => match format {
+                Format::Text => {
+                    if i > 0 {
+                        writeln!(stdout)?;
+                    }
+                    write!(stdout, "{}", moeid::report::text::render(&v))?;
+                }
+                Format::Json => writeln!(stdout, "{}", moeid::report::json::render(&v))?,
+            },
+            Err(e) => {
+                errors = true;
+                stdout.flush()?;
+                eprint!("{}", render(&e));
+            }
+        }
+    }
+    Ok(exit(false, errors))
+}
+
+fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
+    let files = case_files(paths);
+    let mut stdout = std::io::stdout().lock();
+    let (mut errors, mut failed, mut passed, mut unchecked) = (false, 0, 0, 0);
+    if files.is_empty() {
+        eprintln!("error: no case files (*.toml) under {}", show(paths));
+        return Ok(ExitCode::from(2));
+    }
+    for f in &files {
+        match load_and_verify(f, options) {
+            Ok(v) => {
+                let got = v.verdict.kind.name();
+                match v.case.expect.as_deref() {
+                    None => {
+                        unchecked += 1;
+                        writeln!(
+                            stdout,
+                            "none  {}: {got} (no [expect] in {})",
+                            v.case.name,
+                            f.display()
+                        )?;
+                    }
+                    Some(want) if want == got => {
+                        passed += 1;
+                        writeln!(stdout, "ok    {}: {got}", v.case.name)?;
+                    }
+                    Some(want) => {
+                        failed += 1;
+                        writeln!(
+                            stdout,
+                            "FAIL  {}: expected {want}, found {got}",
+                            v.case.name
+                        )?;
+                        writeln!(stdout, "      file: {}", f.display())?;
+                        writeln!(stdout, "      why:  {}", v.verdict.reason)?;
+                    }
+                }
+            }
+            Err(e) => {
+                errors = true;
+                stdout.flush()?;
+                eprint!("{}", render(&e));
+            }
+        }
+    }
+    writeln!(
+        stdout,
+        "\n{passed} as expected, {failed} changed, {unchecked} without expectation{}",
+        if errors {
+            ", some cases could not be verified (see above)"
+        } else {
+            ""
+        }
+    )?;
+    Ok(exit(failed > 0, errors))
+}
+
+fn show(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_verify_and_check() {
+        let c = Cli::try_parse_from([
+            "moeid", "verify", "cases/", "--order", "3", "--format", "json",
+        ])
+        .unwrap();
+        let Command::Verify {
+            paths,
+            analysis,
+            format,
+        } = c.command
+        else {
+            panic!()
+        };
+        assert_eq!(paths, [PathBuf::from("cases/")]);
+        assert_eq!((analysis.order, format), (Some(3), Format::Json));
+        assert!(Cli::try_parse_from(["moeid", "verify", "x", "--order", "5"]).is_err());
+        assert!(Cli::try_parse_from(["moeid", "check"]).is_err());
+        let c = Cli::try_parse_from(["moeid", "check", "a.toml", "--seed", "7"]).unwrap();
+        assert!(matches!(c.command, Command::Check { .. }));
+    }
+}

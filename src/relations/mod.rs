@@ -1,0 +1,652 @@
+//! Null vectors → relations: canonical form, class, structural or at this point.
+//!
+//! A relation is a linear PDE satisfied by $u$ at an atom, $\sum_\alpha c_\alpha
+//! \partial^\alpha u = 0$ (theory.md §2). This stage
+//! 1. turns each atom's null space into canonical sparse relations ([`canonical`]);
+//! 2. classifies them (theory.md §3): **mass** ($\partial_m u = c\,u$), **invariance** (orders
+//!    $\le 1$ only), **coupling** (order-2 terms whose second-order block is not semidefinite),
+//!    **interaction** (a nonzero semidefinite block), and decides interactions over the whole
+//!    null space with the exact PSD test ([`psd`]);
+//! 3. finds cross-atom relations in the joint family (the **gauge** relations of a normalized
+//!    gate), expressed through each atom's independent terms;
+//! 4. repeats the family at perturbed atoms: a relation that persists with the same support is
+//!    **structural**, otherwise it holds only **at this point**;
+//! 5. lists the terms set aside at kinks as **singular**.
+
+#![allow(non_snake_case)]
+
+pub mod canonical;
+pub mod psd;
+mod structural;
+
+use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
+use crate::rank::{self, Rank, Tolerance};
+use canonical::{canonical, ScaledRelation};
+use nalgebra::DMatrix;
+pub use psd::PsdOutcome;
+use std::fmt;
+
+/// The class of a relation (theory.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RelationClass {
+    /// $\partial u/\partial\theta_m = c\,u$: $\theta_m$ acts as a mixture weight.
+    Mass,
+    /// A cross-atom relation of a normalized gate (its translation invariance).
+    Gauge,
+    /// A cross-atom relation of an unnormalized gate: the atoms are not distinct.
+    CrossAtom,
+    /// Only terms of order $\le 1$: a direction along which $u$ does not change.
+    Invariance,
+    /// Order-2 terms whose second-order block is not semidefinite (harmless at order 2).
+    Coupling,
+    /// A nonzero semidefinite second-order block: Voronoi-cell coefficients can cancel.
+    Interaction,
+    /// A term that differentiates a kink twice (a Dirac mass): set aside, not a relation.
+    Singular,
+}
+
+impl RelationClass {
+    /// The name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelationClass::Mass => "mass",
+            RelationClass::Gauge => "gauge",
+            RelationClass::CrossAtom => "cross-atom",
+            RelationClass::Invariance => "invariance",
+            RelationClass::Coupling => "coupling",
+            RelationClass::Interaction => "interaction",
+            RelationClass::Singular => "singular",
+        }
+    }
+}
+
+impl fmt::Display for RelationClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One term $c_\alpha\,\partial^\alpha u(\cdot;\theta^*_j)$ of a relation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Term {
+    /// Atom (0-based).
+    pub atom: usize,
+    /// The derivative.
+    pub alpha: MultiIndex,
+    /// The coefficient (the pivot's is 1).
+    pub coef: f64,
+}
+
+/// A relation $\sum c_\alpha \partial^\alpha u = 0$ with its class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relation {
+    /// Its class.
+    pub class: RelationClass,
+    /// `Some(true)`: persists at perturbed atoms; `Some(false)`: only at this point; `None`:
+    /// not tested (perturbed evaluations failed).
+    pub structural: Option<bool>,
+    /// The terms, pivot first (coefficient 1).
+    pub terms: Vec<Term>,
+    /// $\|\tilde J v\|/\|v\|$ in scaled coordinates.
+    pub residual: f64,
+    /// Whether some term is a pure power $\partial^2 u/\partial\theta_k^2$ (a necessary sign of
+    /// an interaction, not sufficient: theory.md §3).
+    pub pure_power: bool,
+    /// For singular terms: the kinked sub-expression.
+    pub kink: Option<String>,
+}
+
+impl Relation {
+    /// Highest order among the terms.
+    pub fn order(&self) -> usize {
+        self.terms
+            .iter()
+            .map(|t| t.alpha.order())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether the relation involves more than one atom.
+    pub fn is_cross_atom(&self) -> bool {
+        self.terms.iter().any(|t| t.atom != self.terms[0].atom)
+    }
+
+    /// The relation as a PDE in parameter names.
+    ///
+    /// Per-atom relations solve for the pivot: `∂²u/∂beta1[0]∂b = ∂u/∂a[0]`; cross-atom
+    /// relations are written as a sum with atom subscripts: `u₁ + u₂ = 0`.
+    pub fn text(&self, variables: &[String]) -> String {
+        let cross = self.is_cross_atom();
+        let name = |t: &Term| {
+            if cross {
+                t.alpha
+                    .label(variables, &format!("u{}", subscript(t.atom + 1)))
+            } else {
+                t.alpha.label(variables, "u")
+            }
+        };
+        if self.class == RelationClass::Singular {
+            let t = &self.terms[0];
+            return format!(
+                "{} is singular: it differentiates {} twice (a Dirac mass at the kink, invisible to sampling)",
+                name(t),
+                self.kink.as_deref().unwrap_or("a kink")
+            );
+        }
+        if cross {
+            return format!(
+                "{} = 0",
+                linear_combination(self.terms.iter().map(|t| (t.coef, name(t))))
+            );
+        }
+        let lhs = name(&self.terms[0]);
+        let rhs: Vec<(f64, String)> = self.terms[1..].iter().map(|t| (-t.coef, name(t))).collect();
+        if rhs.is_empty() {
+            format!("{lhs} = 0")
+        } else {
+            format!("{lhs} = {}", linear_combination(rhs.into_iter()))
+        }
+    }
+}
+
+fn subscript(n: usize) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| {
+            ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'][c.to_digit(10).unwrap_or(0) as usize]
+        })
+        .collect()
+}
+
+/// `a·X + b·Y − Z` with coefficients of 6 significant digits (1 omitted).
+fn linear_combination(terms: impl Iterator<Item = (f64, String)>) -> String {
+    let mut out = String::new();
+    for (i, (c, name)) in terms.enumerate() {
+        let neg = c < 0.0;
+        let mag = format_coef(c.abs());
+        let body = if mag == "1" {
+            name
+        } else {
+            format!("{mag}·{name}")
+        };
+        match (i, neg) {
+            (0, false) => out.push_str(&body),
+            (0, true) => out.push_str(&format!("−{body}")),
+            (_, false) => out.push_str(&format!(" + {body}")),
+            (_, true) => out.push_str(&format!(" − {body}")),
+        }
+    }
+    out
+}
+
+/// A coefficient with 6 significant digits, trailing zeros removed; integers printed plainly.
+pub fn format_coef(c: f64) -> String {
+    if !c.is_finite() {
+        return format!("{c}");
+    }
+    let r = c.round();
+    if (c - r).abs() <= 1e-9 * c.abs().max(1.0) && r.abs() < 1e9 {
+        return format!("{}", r as i64);
+    }
+    let a = c.abs();
+    if (1e-3..1e6).contains(&a) {
+        let digits = 5 - a.log10().floor() as i32;
+        let s = format!("{c:.*}", digits.max(0) as usize);
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        let s = format!("{c:.5e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        format!("{m}e{e}")
+    }
+}
+
+/// Settings of the relation analysis.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Rank tolerances.
+    pub rank: Tolerance,
+    /// Seed of the perturbations for the structural test.
+    pub seed: u64,
+    /// Number of perturbed configurations.
+    pub perturbations: usize,
+    /// Relative size of a perturbation.
+    pub perturbation_size: f64,
+    /// Tolerance of the PSD test.
+    pub psd_tol: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rank: Tolerance::default(),
+            seed: 1,
+            perturbations: 3,
+            perturbation_size: 0.25,
+            psd_tol: 1e-7,
+        }
+    }
+}
+
+/// The relations of one atom and the PSD test on its null space.
+#[derive(Clone, Debug)]
+pub struct AtomRelations {
+    /// Atom (0-based).
+    pub atom: usize,
+    /// Canonical relations, classified, in pivot-priority order, followed by singular terms.
+    pub relations: Vec<Relation>,
+    /// The exact PSD test on the whole null space (theory.md §3).
+    pub psd: PsdOutcome,
+    /// Terms of the family that are independent of the others (non-pivots), by index.
+    pub free: Vec<usize>,
+}
+
+/// Everything this stage finds.
+#[derive(Clone, Debug)]
+pub struct Relations {
+    /// Per atom.
+    pub atoms: Vec<AtomRelations>,
+    /// Cross-atom relations of the joint family.
+    pub cross: Vec<Relation>,
+    /// The rank decision of the joint family (reduced to each atom's independent terms).
+    pub joint: Option<Rank>,
+    /// Perturbed configurations that could not be evaluated (and were redrawn).
+    pub failed_perturbations: usize,
+}
+
+/// Pivot priority of the terms: highest order first; masses first among first-order terms;
+/// then lexicographically; `u` last.
+fn priority(terms: &[MultiIndex], is_mass: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..terms.len()).collect();
+    idx.sort_by_key(|&i| {
+        let t = &terms[i];
+        let mass = t.order() == 1 && is_mass(t.directions()[0] as usize);
+        (std::cmp::Reverse(t.order()), !mass, t.clone())
+    });
+    idx
+}
+
+/// Column-scaled copy of `J` ($\tilde J = J D^{-1}$).
+fn scaled(J: &DMatrix<f64>, scale: &[f64]) -> DMatrix<f64> {
+    DMatrix::from_fn(J.nrows(), J.ncols(), |i, j| J[(i, j)] / scale[j])
+}
+
+/// Largest residual $\|\tilde J v\|/\|v\|$ of an accepted relation: a hundred times the first
+/// discarded singular value (the noise of this family), within $[10^{-11}, 10^{-8}]$.
+fn residual_tol(r: &Rank) -> f64 {
+    let s1 = r.sigma_max().max(f64::MIN_POSITIVE);
+    let noise = r.singular_values.get(r.rank).map_or(0.0, |s| s / s1);
+    (100.0 * noise).clamp(1e-11, 1e-8)
+}
+
+/// The symmetric second-order block $S$ of a relation over the non-mass parameters, balanced by
+/// the first-order column norms: $S_{kk} = 2 c_{kk}$, $S_{kl} = c_{kl}$, then $D S D$ with
+/// $D_{kk} = \|\partial_k u\|$ (a congruence: semidefiniteness is unchanged).
+fn second_order_block(terms: &[Term], first_norms: &[f64]) -> DMatrix<f64> {
+    let p = first_norms.len();
+    let mut S = DMatrix::zeros(p, p);
+    for t in terms.iter().filter(|t| t.alpha.order() == 2) {
+        let d = t.alpha.directions();
+        let (k, l) = (d[0] as usize, d[1] as usize);
+        if k == l {
+            S[(k, k)] += 2.0 * t.coef;
+        } else {
+            S[(k, l)] += t.coef;
+            S[(l, k)] += t.coef;
+        }
+    }
+    for k in 0..p {
+        for l in 0..p {
+            S[(k, l)] *= first_norms[k] * first_norms[l];
+        }
+    }
+    S
+}
+
+/// Whether a single symmetric block is semidefinite and nonzero.
+fn semidefinite(S: &DMatrix<f64>, tol: f64) -> bool {
+    let norm = S.norm();
+    if norm == 0.0 || !norm.is_finite() {
+        return false;
+    }
+    let eig = S.clone().symmetric_eigenvalues();
+    let (lo, hi) = (eig.min(), eig.max());
+    lo >= -tol * norm || hi <= tol * norm
+}
+
+fn classify(rel: &Relation, masses: &[usize], first_norms: &[f64], tol: f64) -> RelationClass {
+    let orders: Vec<usize> = rel.terms.iter().map(|t| t.alpha.order()).collect();
+    let max = orders.iter().copied().max().unwrap_or(0);
+    if rel.terms.len() == 2 && max == 1 && orders.contains(&0) {
+        let t = rel
+            .terms
+            .iter()
+            .find(|t| t.alpha.order() == 1)
+            .map(|t| t.alpha.directions()[0] as usize);
+        if t.is_some_and(|v| masses.contains(&v)) {
+            return RelationClass::Mass;
+        }
+    }
+    if max <= 1 {
+        return RelationClass::Invariance;
+    }
+    if semidefinite(&second_order_block(&rel.terms, first_norms), tol) {
+        RelationClass::Interaction
+    } else {
+        RelationClass::Coupling
+    }
+}
+
+/// Runs the stage (see the module docs).
+///
+/// `families[j]` and `ranks[j]` are atom $j$'s family of the analysed order and its rank
+/// decision; `atoms` the true configuration with `fstar` at `points`.
+///
+/// # Errors
+/// [`FamilyError`] when evaluating the joint family fails (perturbed configurations that fail
+/// are redrawn, then skipped).
+pub fn analyse(
+    design: &Design,
+    points: &SamplePoints,
+    atoms: &[Vec<f64>],
+    families: &[AtomFamily],
+    ranks: &[Rank],
+    settings: &Settings,
+) -> Result<Relations, FamilyError> {
+    let perturbed = structural::Perturbations::draw(design, points, atoms, settings);
+    let mut out = Vec::new();
+    for (fam, r) in families.iter().zip(ranks) {
+        out.push(atom_relations(design, fam, r, &perturbed, settings)?);
+    }
+    let (cross, joint) = if families.len() >= 2 {
+        let (c, j) = cross_atom(design, families, &out, &perturbed, settings)?;
+        (c, Some(j))
+    } else {
+        (Vec::new(), None)
+    };
+    Ok(Relations {
+        atoms: out,
+        cross,
+        joint,
+        failed_perturbations: perturbed.failed,
+    })
+}
+
+fn atom_relations(
+    design: &Design,
+    fam: &AtomFamily,
+    r: &Rank,
+    perturbed: &structural::Perturbations,
+    settings: &Settings,
+) -> Result<AtomRelations, FamilyError> {
+    let masses: Vec<usize> = fam
+        .masses
+        .iter()
+        .filter(|m| m.holds || m.declared)
+        .map(|m| m.var)
+        .collect();
+    let order = priority(&fam.terms, |v| masses.contains(&v));
+    let Js = scaled(&fam.matrix, &r.scale);
+    let scaled_rels = canonical(&Js, &r.null_space, &order, residual_tol(r));
+    let p = design.n_vars();
+    // First-order column norms, for balancing second-order blocks; masses excluded (their
+    // higher derivatives are not in the family).
+    let mut first_norms = vec![0.0; p];
+    for (i, t) in fam.terms.iter().enumerate() {
+        if t.order() == 1 {
+            let v = t.directions()[0] as usize;
+            if !masses.contains(&v) {
+                first_norms[v] = fam.matrix.column(i).norm();
+            }
+        }
+    }
+    for n in first_norms.iter_mut() {
+        if *n == 0.0 {
+            *n = 1.0;
+        }
+    }
+    let pivots: Vec<usize> = scaled_rels.iter().map(|s| s.pivot).collect();
+    let free: Vec<usize> = (0..fam.terms.len())
+        .filter(|i| !pivots.contains(i))
+        .collect();
+    let mut relations: Vec<Relation> = scaled_rels
+        .iter()
+        .map(|s| to_relation(s, fam, r, settings, &masses, &first_norms))
+        .collect();
+    tie_masses(&mut relations);
+    // The exact PSD test over the whole null space (theory.md §3).
+    let blocks: Vec<DMatrix<f64>> = relations
+        .iter()
+        .map(|rel| second_order_block(&rel.terms, &first_norms))
+        .collect();
+    let psd = psd::psd_combination(&blocks, settings.psd_tol);
+    // A witness is shown only when it adds information: with an invariance the atom is
+    // degenerate anyway (and the invariance direction itself gives a rank-one PSD block).
+    let shown = |c| relations.iter().any(|r: &Relation| r.class == c);
+    if psd.interaction && !shown(RelationClass::Interaction) && !shown(RelationClass::Invariance) {
+        if let Some(w) = witness(&relations, &psd.weights, fam, r) {
+            relations.push(w);
+        }
+    }
+    for rel in relations.iter_mut() {
+        rel.structural = perturbed.persists(design, rel);
+    }
+    for s in &fam.singular {
+        relations.push(Relation {
+            class: RelationClass::Singular,
+            structural: None,
+            terms: vec![Term {
+                atom: fam.atom,
+                alpha: s.alpha.clone(),
+                coef: 1.0,
+            }],
+            residual: 0.0,
+            pure_power: false,
+            kink: Some(s.kink.clone()),
+        });
+    }
+    Ok(AtomRelations {
+        atom: fam.atom,
+        relations,
+        psd,
+        free,
+    })
+}
+
+/// Two masses in one atom are one weight: $\partial_{m_1} u = c_1 u$ and $\partial_{m_2} u = c_2 u$
+/// leave the direction $c_2 \partial_{m_1} - c_1 \partial_{m_2}$ unidentified (only the product
+/// of the two weights is). The first mass relation stays; each later one becomes that
+/// invariance, $\partial_{m_i} u = (c_i / c_1)\,\partial_{m_1} u$.
+fn tie_masses(relations: &mut [Relation]) {
+    let mut first: Option<Term> = None;
+    for rel in relations
+        .iter_mut()
+        .filter(|r| r.class == RelationClass::Mass)
+    {
+        // A mass relation reads ∂_m u − c u = 0, pivot first: c = −(coefficient of u).
+        let c = -rel
+            .terms
+            .iter()
+            .find(|t| t.alpha.order() == 0)
+            .map_or(0.0, |t| t.coef);
+        match &first {
+            None => {
+                first = Some(Term {
+                    atom: rel.terms[0].atom,
+                    alpha: rel.terms[0].alpha.clone(),
+                    coef: c,
+                })
+            }
+            Some(f) if f.coef != 0.0 => {
+                rel.terms = vec![
+                    rel.terms[0].clone(),
+                    Term {
+                        atom: f.atom,
+                        alpha: f.alpha.clone(),
+                        coef: -c / f.coef,
+                    },
+                ];
+                rel.class = RelationClass::Invariance;
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Converts a scaled relation to original units and classifies it.
+fn to_relation(
+    s: &ScaledRelation,
+    fam: &AtomFamily,
+    r: &Rank,
+    settings: &Settings,
+    masses: &[usize],
+    first_norms: &[f64],
+) -> Relation {
+    let terms: Vec<Term> = s
+        .entries
+        .iter()
+        .map(|&(c, v)| Term {
+            atom: fam.atom,
+            alpha: fam.terms[c].clone(),
+            coef: v * r.scale[s.pivot] / r.scale[c],
+        })
+        .collect();
+    let pure_power = terms.iter().any(|t| {
+        let d = t.alpha.directions();
+        d.len() == 2 && d[0] == d[1]
+    });
+    let mut rel = Relation {
+        class: RelationClass::Coupling,
+        structural: None,
+        terms,
+        residual: s.residual,
+        pure_power,
+        kink: None,
+    };
+    rel.class = classify(&rel, masses, first_norms, settings.psd_tol);
+    rel
+}
+
+/// The PSD witness $\sum_j w_j v_j$ as a relation (normalised to its largest-priority term).
+fn witness(
+    relations: &[Relation],
+    weights: &[f64],
+    fam: &AtomFamily,
+    r: &Rank,
+) -> Option<Relation> {
+    let mut coef: Vec<f64> = vec![0.0; fam.terms.len()];
+    for (rel, &w) in relations.iter().zip(weights) {
+        for t in &rel.terms {
+            let i = fam.terms.iter().position(|a| a == &t.alpha)?;
+            coef[i] += w * t.coef;
+        }
+    }
+    let Js = scaled(&fam.matrix, &r.scale);
+    let scaled_entries: Vec<(usize, f64)> = coef
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c != 0.0)
+        .map(|(i, c)| (i, c * r.scale[i]))
+        .collect();
+    let big = scaled_entries.iter().map(|e| e.1.abs()).fold(0.0, f64::max);
+    let kept: Vec<(usize, f64)> = scaled_entries
+        .into_iter()
+        .filter(|e| e.1.abs() > 1e-9 * big)
+        .collect();
+    let pivot = kept
+        .iter()
+        .max_by_key(|e| {
+            (
+                fam.terms[e.0].order(),
+                std::cmp::Reverse(fam.terms[e.0].clone()),
+            )
+        })?
+        .0;
+    let pc = coef[pivot];
+    let mut terms: Vec<Term> = kept
+        .iter()
+        .map(|&(i, _)| Term {
+            atom: fam.atom,
+            alpha: fam.terms[i].clone(),
+            coef: coef[i] / pc,
+        })
+        .collect();
+    terms.sort_by_key(|t| t.alpha != fam.terms[pivot]);
+    let residual = canonical::residual(&Js, &kept);
+    Some(Relation {
+        class: RelationClass::Interaction,
+        structural: None,
+        pure_power: true,
+        terms,
+        residual,
+        kink: None,
+    })
+}
+
+fn cross_atom(
+    design: &Design,
+    families: &[AtomFamily],
+    atoms: &[AtomRelations],
+    perturbed: &structural::Perturbations,
+    settings: &Settings,
+) -> Result<(Vec<Relation>, Rank), FamilyError> {
+    // The joint family reduced to each atom's independent terms: its null space holds exactly
+    // the relations that need more than one atom.
+    let mut cols: Vec<(usize, usize)> = Vec::new();
+    for (fam, ar) in families.iter().zip(atoms) {
+        cols.extend(ar.free.iter().map(|&i| (fam.atom, i)));
+    }
+    let n_rows = families[0].matrix.nrows();
+    let J = DMatrix::from_fn(n_rows, cols.len(), |i, c| {
+        let (a, t) = cols[c];
+        families[a].matrix[(i, t)]
+    });
+    let r = rank::analyse(&J, &settings.rank);
+    let terms: Vec<&MultiIndex> = cols.iter().map(|&(a, t)| &families[a].terms[t]).collect();
+    let mut idx: Vec<usize> = (0..cols.len()).collect();
+    idx.sort_by_key(|&c| {
+        (
+            std::cmp::Reverse(terms[c].order()),
+            cols[c].0,
+            terms[c].clone(),
+        )
+    });
+    let Js = scaled(&J, &r.scale);
+    let rels = canonical(&Js, &r.null_space, &idx, residual_tol(&r));
+    let class = if design.normalized {
+        RelationClass::Gauge
+    } else {
+        RelationClass::CrossAtom
+    };
+    let mut out = Vec::new();
+    for s in rels {
+        let mut rel = Relation {
+            class,
+            structural: None,
+            terms: s
+                .entries
+                .iter()
+                .map(|&(c, v)| Term {
+                    atom: cols[c].0,
+                    alpha: terms[c].clone(),
+                    coef: v * r.scale[s.pivot] / r.scale[c],
+                })
+                .collect(),
+            residual: s.residual,
+            pure_power: false,
+            kink: None,
+        };
+        // Per-atom relations cannot appear here (each atom keeps independent terms only); a
+        // one-atom relation would mean the reduction failed numerically: keep it, classified.
+        if !rel.is_cross_atom() {
+            rel.class = RelationClass::Coupling;
+        }
+        rel.structural = perturbed.persists(design, &rel);
+        out.push(rel);
+    }
+    Ok((out, r))
+}
+
+#[cfg(test)]
+mod tests;

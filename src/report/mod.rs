@@ -1,0 +1,7 @@
+//! Verification → text and JSON.
+//!
+//! Text is for people: one compact block per case, readable at a glance. JSON is for programs:
+//! one object per case, fields documented in README.md. Both are deterministic for a seed.
+
+pub mod json;
+pub mod text;

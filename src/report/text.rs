@@ -1,0 +1,166 @@
+//! The compact text verdict.
+
+use crate::relations::{Relation, RelationClass};
+use crate::Verification;
+use std::fmt::Write;
+
+/// A relation as shown, with the atoms it holds at (identical relations at several atoms are
+/// shown once).
+struct Line {
+    class: RelationClass,
+    text: String,
+    atoms: Vec<usize>,
+    structural: Option<bool>,
+}
+
+fn lines(v: &Verification) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
+    let mut push = |r: &Relation, atom: Option<usize>| {
+        let text = r.text(&v.variables);
+        if let Some(l) = out.iter_mut().find(|l| {
+            l.class == r.class && l.text == text && l.structural == r.structural && atom.is_some()
+        }) {
+            l.atoms.extend(atom);
+            return;
+        }
+        out.push(Line {
+            class: r.class,
+            text,
+            atoms: atom.into_iter().collect(),
+            structural: r.structural,
+        });
+    };
+    for a in &v.relations.atoms {
+        for r in &a.relations {
+            push(r, Some(a.atom));
+        }
+    }
+    for r in &v.relations.cross {
+        push(r, None);
+    }
+    out.sort_by_key(|l| rank_of(l.class));
+    out
+}
+
+/// Display order: what decides the verdict first.
+fn rank_of(c: RelationClass) -> u8 {
+    match c {
+        RelationClass::Invariance => 0,
+        RelationClass::CrossAtom => 1,
+        RelationClass::Interaction => 2,
+        RelationClass::Coupling => 3,
+        RelationClass::Mass => 4,
+        RelationClass::Gauge => 5,
+        RelationClass::Singular => 6,
+    }
+}
+
+fn atoms_label(atoms: &[usize], total: usize) -> String {
+    match atoms.len() {
+        0 => String::new(),
+        n if n == total && total > 1 => "all atoms".into(),
+        1 => format!("atom {}", atoms[0] + 1),
+        _ => format!(
+            "atoms {}",
+            atoms
+                .iter()
+                .map(|a| (a + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Renders one verification as a compact block of text.
+pub fn render(v: &Verification) -> String {
+    let mut s = String::new();
+    let c = &v.case;
+    let head = match (c.title.is_empty(), c.source.is_empty()) {
+        (false, false) => format!("  {} [{}]", c.title, c.source),
+        (false, true) => format!("  {}", c.title),
+        (true, false) => format!("  [{}]", c.source),
+        (true, true) => String::new(),
+    };
+    let _ = writeln!(
+        s,
+        "{}: {} at order {}{head}",
+        c.name,
+        v.verdict.kind.name().to_uppercase(),
+        v.order
+    );
+    let _ = writeln!(s, "  why        {}", v.verdict.reason);
+    let ls = lines(v);
+    if ls.is_empty() {
+        let _ = writeln!(s, "  relations  none: every family has full rank");
+    } else {
+        let width = ls
+            .iter()
+            .map(|l| l.text.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(60);
+        for (i, l) in ls.iter().enumerate() {
+            let label = if i == 0 { "relations" } else { "" };
+            let status = match (l.class, l.structural) {
+                (RelationClass::Singular, _) => "",
+                (_, Some(true)) => "structural",
+                (_, Some(false)) => "at this point",
+                (_, None) => "untested",
+            };
+            let atoms = atoms_label(&l.atoms, c.atoms.len());
+            let mut tail = [atoms.as_str(), status]
+                .iter()
+                .filter(|x| !x.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !tail.is_empty() {
+                tail = format!("  ({tail})");
+            }
+            let pad = width.saturating_sub(l.text.chars().count());
+            let _ = writeln!(
+                s,
+                "  {label:<9}  {:<11} {}{}{tail}",
+                l.class.name(),
+                l.text,
+                " ".repeat(pad)
+            );
+        }
+    }
+    let p = &v.predicted;
+    let _ = writeln!(
+        s,
+        "  rates      exact-specified {}; over-specified {}",
+        p.exact, p.over
+    );
+    let _ = writeln!(s, "             rule: {}; source: {}", p.rule, p.source);
+    let mut ranks = Vec::new();
+    for row in &v.families {
+        if row.order != v.order {
+            continue;
+        }
+        let who = match row.atom {
+            Some(a) => format!("atom {}", a + 1),
+            None => "joint".into(),
+        };
+        let gap = if row.rank == row.terms {
+            format!(
+                "σmin {:.1e}",
+                row.sigma_min_kept / row.sigma_max.max(f64::MIN_POSITIVE)
+            )
+        } else {
+            format!("gap {:.1} decades", row.gap_decades)
+        };
+        ranks.push(format!(
+            "{who} {}/{} ({gap}{})",
+            row.rank,
+            row.terms,
+            if row.clear { "" } else { ", unclear in f64" }
+        ));
+    }
+    let _ = writeln!(s, "  rank       {}", ranks.join("; "));
+    for n in &v.notes {
+        let _ = writeln!(s, "  note       {n}");
+    }
+    s
+}
