@@ -136,6 +136,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     if joint > MAX_TERMS {
         return Err(fail(FamilyError::TooManyTerms {
             terms: joint,
+            atoms: k,
             params: design.n_vars(),
             order,
         }));

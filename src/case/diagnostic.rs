@@ -82,7 +82,7 @@ impl CaseError {
 impl fmt::Display for CaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CaseError::Io { path, source } => write!(f, "cannot read case file {path}: {source}"),
+            CaseError::Io { path, .. } => write!(f, "cannot read case file {path}"),
             CaseError::Invalid { path, problems } if problems.len() == 1 => {
                 write!(f, "case file {path}: {}", problems[0].message)
             }

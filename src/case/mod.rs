@@ -442,14 +442,18 @@ impl<'a> Validator<'a> {
             _ => {}
         }
 
-        self.check_usage(
-            &raw,
-            &params,
-            [&weight, &mean, &variance]
+        // Usage is only meaningful when every expression compiled (a broken one uses nothing).
+        if !self
+            .problems
+            .iter()
+            .any(|p| p.code.starts_with("moeid::expr"))
+        {
+            let compiled = [&weight, &mean, &variance]
                 .into_iter()
                 .flatten()
-                .chain(&logits),
-        );
+                .chain(&logits);
+            self.check_usage(&raw, &params, compiled);
+        }
         let atoms = self.atoms(&raw, &params);
         let (order, seed, samples) = self.settings(&raw);
         let expect = raw.expect.as_ref().and_then(|e| {
@@ -1050,7 +1054,7 @@ fn toml_help(message: &str) -> Option<String> {
     } else if message.starts_with("invalid type") {
         Some("check the value's type (strings are quoted, shapes are lists of integers)".into())
     } else {
-        None
+        Some("see the case format in README.md".into())
     }
 }
 

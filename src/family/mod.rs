@@ -60,8 +60,10 @@ pub enum FamilyError {
     },
     /// More family terms than [`MAX_TERMS`].
     TooManyTerms {
-        /// Terms requested.
+        /// Terms requested (all atoms together).
         terms: usize,
+        /// Atoms.
+        atoms: usize,
         /// Parameters per atom.
         params: usize,
         /// Order.
@@ -87,18 +89,26 @@ impl fmt::Display for FamilyError {
                 value,
             } => write!(
                 f,
-                "{term} at atom {atom} is {value} at sample {sample} ({point}); \
+                "{term}{} is {value} at sample {sample} ({point}); \
                  check the atom's values (a variance or temperature that must be positive, \
-                 a log or sqrt of a negative number, an overflowing exp) and the input box"
+                 a log or sqrt of a negative number, an overflowing exp) and the input box",
+                if *atom > 0 {
+                    format!(" at atom {atom}")
+                } else {
+                    String::new()
+                }
             ),
             FamilyError::TooManyTerms {
                 terms,
+                atoms,
                 params,
                 order,
             } => write!(
                 f,
-                "the family has {terms} terms ({params} parameters per atom at order {order}); \
-                 the limit is {MAX_TERMS}: use a lower `verify.order` or fewer parameters"
+                "the joint family would have {terms} terms ({atoms} atoms × {} terms: {params} \
+                 parameters per atom at order {order}); the limit is {MAX_TERMS}: use a lower \
+                 `verify.order`, fewer parameters or fewer atoms",
+                terms / atoms.max(&1)
             ),
             FamilyError::Samples { samples, terms } if *samples > MAX_SAMPLES => write!(
                 f,
@@ -356,9 +366,20 @@ impl Design {
         for i in 0..points.len() {
             let inputs = points.inputs(i, 0.0);
             let (mut num, mut den) = (0.0, 0.0);
-            for theta in atoms {
+            for (j, theta) in atoms.iter().enumerate() {
                 let w: f64 = self.weight.eval(&inputs, theta, &mut slots);
                 let e: f64 = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
+                for (value, term) in [(w, "the gate weight w"), (e, "the expert output e")] {
+                    if !value.is_finite() {
+                        return Err(FamilyError::NonFinite {
+                            atom: j + 1,
+                            term: term.into(),
+                            sample: i,
+                            point: points.describe(i),
+                            value,
+                        });
+                    }
+                }
                 num += w * e;
                 den += w;
             }
@@ -366,7 +387,7 @@ impl Design {
             if !f.is_finite() {
                 return Err(FamilyError::NonFinite {
                     atom: 0,
-                    term: "the true model output f*".into(),
+                    term: "the true model output f* (every gate weight is zero)".into(),
                     sample: i,
                     point: points.describe(i),
                     value: f,

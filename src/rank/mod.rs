@@ -197,12 +197,12 @@ fn cut(s: &[f64], tol: &Tolerance) -> (usize, f64) {
     let zero = tol.zero_max * s1;
     // Full rank is a candidate when the last value cannot be a zero; its gap is to the floor.
     let mut best = (s[n - 1] > zero).then(|| (n, (at(n - 1) / floor).log10()));
+    #[allow(clippy::needless_range_loop)] // k indexes two neighbours
     for k in 1..n {
         let gap = (at(k - 1) / at(k)).log10();
-        if s[k] <= zero && gap >= tol.min_gap_decades {
-            if best.is_none_or(|(_, g)| gap > g) {
-                best = Some((k, gap));
-            }
+        let candidate = s[k] <= zero && gap >= tol.min_gap_decades;
+        if candidate && best.is_none_or(|(_, g)| gap > g) {
+            best = Some((k, gap));
         }
     }
     // No clear cut: full rank, with the (small) gap to the floor saying how unclear it is.

@@ -92,13 +92,11 @@ pub fn canonical(
                     };
                 }
             };
-            loop {
-                let Some(&(drop, _)) = best.entries[1..]
-                    .iter()
-                    .min_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-                else {
-                    break;
-                };
+            // Prune: drop the smallest non-pivot entry while the relation still holds.
+            while let Some(&(drop, _)) = best.entries[1..]
+                .iter()
+                .min_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            {
                 let smaller: Vec<usize> = best
                     .entries
                     .iter()

@@ -1,0 +1,327 @@
+//! Every relation of theory.md §4 is found, with the right class and coefficients.
+
+#![allow(non_snake_case)]
+
+use crate::util::verify;
+use moeid::relations::RelationClass;
+use moeid::Verification;
+use nalgebra::{DMatrix, DVector};
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The reported relations of `atom` (0-based) as (class, text).
+fn texts(v: &Verification, atom: usize) -> Vec<(RelationClass, String)> {
+    v.relations.atoms[atom]
+        .relations
+        .iter()
+        .map(|r| (r.class, r.text(&v.variables)))
+        .collect()
+}
+
+#[track_caller]
+fn has(v: &Verification, atom: usize, class: RelationClass, text: &str) {
+    let t = texts(v, atom);
+    assert!(
+        t.iter().any(|(c, s)| *c == class && s == text),
+        "{}: no {class} `{text}` at atom {}; found {t:#?}",
+        v.case.name,
+        atom + 1
+    );
+}
+
+/// Relative residual of `expected` (a relation $\sum c_\alpha \partial^\alpha u = 0$ given as
+/// (term label, coefficient)) against the span of the relations reported at `atom`: 0 when the
+/// reported relations imply it.
+fn residual(v: &Verification, atom: usize, expected: &[(&str, f64)]) -> f64 {
+    let rels: Vec<Vec<(String, f64)>> = v.relations.atoms[atom]
+        .relations
+        .iter()
+        .filter(|r| r.class != RelationClass::Singular)
+        .map(|r| {
+            r.terms
+                .iter()
+                .map(|t| (t.alpha.label(&v.variables, "u"), t.coef))
+                .collect()
+        })
+        .collect();
+    let mut keys: Vec<String> = expected.iter().map(|e| e.0.to_string()).collect();
+    for r in &rels {
+        for (k, _) in r {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let index = |k: &str| keys.iter().position(|x| x == k).unwrap();
+    let mut A = DMatrix::zeros(keys.len(), rels.len().max(1));
+    for (j, r) in rels.iter().enumerate() {
+        for (k, c) in r {
+            A[(index(k), j)] = *c;
+        }
+    }
+    let mut b = DVector::zeros(keys.len());
+    for (k, c) in expected {
+        b[index(k)] = *c;
+    }
+    let x = A.clone().svd(true, true).solve(&b, 1e-12).unwrap();
+    (A * x - &b).norm() / b.norm()
+}
+
+#[track_caller]
+fn implied(v: &Verification, atom: usize, expected: &[(&str, f64)]) {
+    let r = residual(v, atom, expected);
+    assert!(
+        r < 1e-8,
+        "{}: {expected:?} not implied at atom {} (residual {r:e})",
+        v.case.name,
+        atom + 1
+    );
+}
+
+#[test]
+fn relation_1_softmax_any_activation_is_a_coupling() {
+    let v = verify("softmax-tanh.toml");
+    for j in 0..2 {
+        has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b = ∂u/∂a[0]");
+        has(&v, j, RelationClass::Mass, "∂u/∂beta0 = u");
+    }
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+    // the checker itself can fail: a relation that does not hold is not implied
+    assert!(residual(&v, 0, &[("∂²u/∂a[0]²", 1.0)]) > 0.5);
+    let gauge: Vec<String> = v
+        .relations
+        .cross
+        .iter()
+        .map(|r| r.text(&v.variables))
+        .collect();
+    assert!(gauge.contains(&"u₁ + u₂ = 0".to_string()), "{gauge:?}");
+    assert!(v
+        .relations
+        .cross
+        .iter()
+        .all(|r| r.class == RelationClass::Gauge));
+}
+
+#[test]
+fn relation_2_linear_experts_interaction() {
+    let v = verify("softmax-linear.toml");
+    for j in 0..2 {
+        has(&v, j, RelationClass::Interaction, "∂²u/∂a[0]² = 0");
+        has(&v, j, RelationClass::Interaction, "∂²u/∂b² = 0");
+        has(&v, j, RelationClass::Coupling, "∂²u/∂a[0]∂b = 0");
+        has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b = ∂u/∂a[0]");
+    }
+    assert_eq!(v.verdict.kind.name(), "interaction");
+    assert!(v.relations.atoms.iter().all(|a| a.psd.interaction));
+    assert_eq!(v.predicted.over.to_string(), "slower than any polynomial");
+}
+
+#[test]
+fn relation_3_constant_expert_leaves_the_product_of_weights() {
+    let v = verify("exp-constant.toml");
+    // ∂u/∂β0 = η ∂u/∂η, with η = 0.7
+    implied(&v, 0, &[("∂u/∂beta0", 1.0), ("∂u/∂eta", -0.7)]);
+    has(&v, 0, RelationClass::Mass, "∂u/∂beta0 = u");
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+}
+
+#[test]
+fn relation_4_sigmoid_any_activation_is_a_coupling() {
+    let v = verify("sigmoid-tanh.toml");
+    for j in 0..2 {
+        has(
+            &v,
+            j,
+            RelationClass::Coupling,
+            "∂²u/∂beta1∂b = ∂²u/∂beta0∂a",
+        );
+    }
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+    assert!(v.relations.cross.is_empty());
+}
+
+#[test]
+fn relation_5_regime_1_point_relations() {
+    let v = verify("sigmoid-linear-regime1.toml");
+    let c = 1.0 - sigmoid(0.4);
+    let (a, b) = (1.5, -0.5);
+    implied(
+        &v,
+        0,
+        &[("∂u/∂beta0", 1.0), ("∂u/∂a", -c * a), ("∂u/∂b", -c * b)],
+    );
+    implied(&v, 0, &[("∂²u/∂beta1∂b", 1.0), ("∂u/∂a", -c)]);
+    let mass = v.relations.atoms[0]
+        .relations
+        .iter()
+        .find(|r| r.class == RelationClass::Mass)
+        .unwrap();
+    assert_eq!(mass.structural, Some(false), "β0 is a mass only at β1 = 0");
+    assert!((mass.terms[1].coef + c).abs() < 1e-10);
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+}
+
+#[test]
+fn relation_6_joint_temperature_scaling() {
+    let v = verify("sigmoid-temperature-joint.toml");
+    // τ ∂τ u + β1 ∂β1 u + β0 ∂β0 u = 0 at both atoms
+    implied(
+        &v,
+        0,
+        &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", 2.0), ("∂u/∂beta0", -0.5)],
+    );
+    implied(
+        &v,
+        1,
+        &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", -1.5), ("∂u/∂beta0", 0.3)],
+    );
+    assert!(texts(&v, 0)
+        .iter()
+        .any(|(c, _)| *c == RelationClass::Invariance));
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+}
+
+#[test]
+fn relation_7_temperature_on_the_slope() {
+    let v = verify("softmax-temperature.toml");
+    implied(&v, 0, &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", 2.0)]);
+    implied(&v, 1, &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", -1.0)]);
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+}
+
+#[test]
+fn relation_8_heat_type_pde_is_a_coupling() {
+    let v = verify("sigmoid-euclidean-squared.toml");
+    // Σ_k ∂²u/∂β1k² = 4 ∂²u/∂β0∂τ − (2d/τ) ∂u/∂β0 with d = 1, τ = 0.5
+    for j in 0..2 {
+        has(
+            &v,
+            j,
+            RelationClass::Coupling,
+            "∂²u/∂beta1[0]² = −4·∂u/∂beta0 + 4·∂²u/∂beta0∂tau",
+        );
+        assert!(
+            !v.relations.atoms[j].psd.interaction,
+            "the whole null space has no PSD block"
+        );
+    }
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+}
+
+#[test]
+fn relation_9_multinomial_coupling_and_vanishing_slopes() {
+    let v = verify("softmax-multinomial.toml");
+    for j in 0..2 {
+        has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b = ∂u/∂a[0]");
+    }
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+    // with a vanishing slope, extra relations appear at that atom only
+    let w = verify("softmax-multinomial-vanishing.toml");
+    assert!(texts(&w, 0).len() > texts(&w, 1).len());
+    let c = 1.0 - 2.0 * sigmoid(-0.5);
+    implied(&w, 0, &[("∂²u/∂b²", 1.0), ("∂u/∂b", -c)]);
+}
+
+#[test]
+fn relation_10_modified_gate_removes_relation_9() {
+    let v = verify("modified-softmax-multinomial.toml");
+    for j in 0..2 {
+        assert!(
+            residual(&v, j, &[("∂²u/∂beta1[0]∂b", 1.0), ("∂u/∂a[0]", -1.0)]) > 1e-3,
+            "atom {}: {:#?}",
+            j + 1,
+            texts(&v, j)
+        );
+    }
+}
+
+#[test]
+fn relation_11_cosine_router_scaling_invariance() {
+    let v = verify("cosine-router.toml");
+    implied(&v, 0, &[("∂u/∂beta1[0]", 1.0), ("∂u/∂beta1[1]", 0.5)]);
+    implied(&v, 1, &[("∂u/∂beta1[0]", -0.7), ("∂u/∂beta1[1]", 1.2)]);
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+}
+
+#[test]
+fn relation_12_perturbed_cosine_router_has_none() {
+    let v = verify("cosine-router-perturbed.toml");
+    for j in 0..2 {
+        assert!(residual(&v, j, &[("∂u/∂beta1[0]", 1.0), ("∂u/∂beta1[1]", 0.5)]) > 1e-3);
+        assert!(texts(&v, j)
+            .iter()
+            .all(|(c, _)| *c != RelationClass::Invariance));
+    }
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+}
+
+#[test]
+fn gaussian_experts_heat_equation() {
+    let v = verify("softmax-gaussian.toml");
+    for j in 0..2 {
+        has(&v, j, RelationClass::Interaction, "∂²u/∂b² = 2·∂u/∂nu");
+    }
+    assert_eq!(v.verdict.kind.name(), "interaction");
+    assert!(
+        !v.verdict.homogeneous_interaction,
+        "heat type, not vanishing"
+    );
+}
+
+#[test]
+fn null_vectors_annihilate_the_family() {
+    // ‖J v‖ ≤ tol·‖v‖ for every reported relation (in scaled coordinates).
+    for name in [
+        "softmax-linear.toml",
+        "softmax-gaussian.toml",
+        "cosine-router.toml",
+    ] {
+        let v = verify(name);
+        for a in &v.relations.atoms {
+            for r in a
+                .relations
+                .iter()
+                .filter(|r| r.class != RelationClass::Singular)
+            {
+                assert!(
+                    r.residual < 1e-9,
+                    "{name}: {} has residual {:e}",
+                    r.text(&v.variables),
+                    r.residual
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn verdicts_do_not_depend_on_the_seed() {
+    for entry in std::fs::read_dir(crate::util::root().join("cases")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let case = moeid::Case::load(&path).unwrap();
+        let kinds: Vec<&str> = [1u64, 2, 3]
+            .iter()
+            .map(|&seed| {
+                let v = moeid::verify(
+                    &case,
+                    &moeid::Options {
+                        seed: Some(seed),
+                        order: None,
+                    },
+                )
+                .unwrap();
+                v.verdict.kind.name()
+            })
+            .collect();
+        assert!(
+            kinds.iter().all(|k| *k == kinds[0]),
+            "{}: {kinds:?}",
+            case.name
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area.
+
+mod util;
+
+mod cli;
+mod errors;
+mod known_relations;
+mod snapshots;
