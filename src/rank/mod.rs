@@ -66,6 +66,10 @@ pub struct Rank {
     pub clear: bool,
     /// Basis of the null space of $\tilde J$ (columns), $n \times (n - \text{rank})$.
     pub null_space: DMatrix<f64>,
+    /// $\Sigma V^T$ over all $n$ columns (zero columns give zero columns): a square stand-in
+    /// for $\tilde J$ with $\|\tilde J v\| = \|\Sigma V^T v\|$, so residuals and refits of
+    /// relations cost $O(n^2)$ instead of $O(Nn)$.
+    pub compact: DMatrix<f64>,
 }
 
 impl Rank {
@@ -143,6 +147,7 @@ pub fn analyse(J: &DMatrix<f64>, tol: &Tolerance) -> Rank {
         .collect();
     let nl = live.len();
     let mut null_space = DMatrix::zeros(n, 0);
+    let mut compact = DMatrix::zeros(0, n);
     let (singular_values, rank_live, gap, clear) = if nl == 0 {
         (Vec::new(), 0, f64::INFINITY, true)
     } else {
@@ -155,6 +160,12 @@ pub fn analyse(J: &DMatrix<f64>, tol: &Tolerance) -> Rank {
             && s[k - 1] > 1e3 * f64::EPSILON * s1
             && (k == s.len() || s[k] <= 1e-12 * s1);
         let m = nl - k;
+        compact = DMatrix::zeros(v_t.nrows(), n);
+        for (r, &j) in live.iter().enumerate() {
+            for i in 0..v_t.nrows() {
+                compact[(i, j)] = s.get(i).copied().unwrap_or(0.0) * v_t[(i, r)];
+            }
+        }
         null_space = DMatrix::zeros(n, m);
         for c in 0..m {
             for (r, &j) in live.iter().enumerate() {
@@ -178,6 +189,7 @@ pub fn analyse(J: &DMatrix<f64>, tol: &Tolerance) -> Rank {
         gap_decades: gap,
         clear,
         null_space: full,
+        compact,
     }
 }
 

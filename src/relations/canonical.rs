@@ -60,12 +60,20 @@ pub fn rref(N: &DMatrix<f64>, priority: &[usize], pivot_tol: f64) -> Vec<(usize,
     pivots.into_iter().zip(rows).collect()
 }
 
-/// The canonical relations of the column-scaled matrix `Js` (columns of unit norm, zero columns
-/// left as zeros) whose null space is `N`.
+/// Thresholds tried, most aggressive first, to clear noise from an RREF row (relative to the
+/// pivot, in scaled coordinates).
+const THRESHOLDS: [f64; 4] = [1e-6, 1e-8, 1e-10, 0.0];
+
+/// Largest support refitted by an SVD of its columns (larger ones keep the RREF coefficients).
+const MAX_REFIT: usize = 400;
+
+/// The canonical relations of a column-scaled matrix $\tilde J$ given by any `Js` with the same
+/// Gram matrix (e.g. its compact factor $\Sigma V^T$), whose null space is `N`.
 ///
-/// Each RREF row is refitted on its support, then pruned: the smallest non-pivot entry is
-/// removed (and the rest refitted) as long as the residual stays within `residual_tol`, so
-/// noise-level entries never survive as terms of a relation.
+/// Each RREF row loses its noise-level entries: for the thresholds in [`THRESHOLDS`], most
+/// aggressive first, the entries above the threshold form a support whose columns are refitted
+/// (the smallest right singular vector); the first refit with residual $\le$ `residual_tol`
+/// is the relation. Failing all, the RREF row is kept as it is.
 pub fn canonical(
     Js: &DMatrix<f64>,
     N: &DMatrix<f64>,
@@ -75,40 +83,34 @@ pub fn canonical(
     rref(N, priority, 1e-6)
         .into_iter()
         .map(|(pivot, row)| {
-            let support: Vec<usize> = (0..row.len())
-                .filter(|&c| c == pivot || row[c] != 0.0)
-                .collect();
-            let raw: Vec<(usize, f64)> = support.iter().map(|&c| (c, row[c])).collect();
-            let mut best = match refit(Js, &support, pivot) {
-                Some(r) if r.residual <= residual_tol => r,
-                _ => {
-                    let residual = residual(Js, &raw);
-                    let mut entries = raw;
-                    entries.sort_by_key(|&(c, _)| c != pivot);
-                    return ScaledRelation {
-                        pivot,
-                        entries,
-                        residual,
-                    };
-                }
-            };
-            // Prune: drop the smallest non-pivot entry while the relation still holds.
-            while let Some(&(drop, _)) = best.entries[1..]
-                .iter()
-                .min_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-            {
-                let smaller: Vec<usize> = best
-                    .entries
-                    .iter()
-                    .map(|e| e.0)
-                    .filter(|&c| c != drop)
+            let entries_at = |t: f64| -> Vec<(usize, f64)> {
+                let mut e: Vec<(usize, f64)> = (0..row.len())
+                    .filter(|&c| c == pivot || (row[c] != 0.0 && row[c].abs() > t))
+                    .map(|c| (c, row[c]))
                     .collect();
-                match refit(Js, &smaller, pivot) {
-                    Some(r) if r.residual <= residual_tol => best = r,
-                    _ => break,
+                e.sort_by_key(|&(c, _)| c != pivot);
+                e
+            };
+            // The most aggressive threshold whose support, refitted, still holds.
+            for t in THRESHOLDS {
+                let entries = entries_at(t);
+                if entries.len() > MAX_REFIT {
+                    continue;
+                }
+                let support: Vec<usize> = entries.iter().map(|e| e.0).collect();
+                if let Some(r) = refit(Js, &support, pivot) {
+                    if r.residual <= residual_tol {
+                        return r;
+                    }
                 }
             }
-            best
+            let entries = entries_at(0.0);
+            let residual = residual(Js, &entries);
+            ScaledRelation {
+                pivot,
+                entries,
+                residual,
+            }
         })
         .collect()
 }

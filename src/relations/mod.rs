@@ -267,17 +267,16 @@ fn priority(terms: &[MultiIndex], is_mass: impl Fn(usize) -> bool) -> Vec<usize>
     idx
 }
 
-/// Column-scaled copy of `J` ($\tilde J = J D^{-1}$).
-fn scaled(J: &DMatrix<f64>, scale: &[f64]) -> DMatrix<f64> {
-    DMatrix::from_fn(J.nrows(), J.ncols(), |i, j| J[(i, j)] / scale[j])
-}
-
-/// Largest residual $\|\tilde J v\|/\|v\|$ of an accepted relation: a hundred times the first
-/// discarded singular value (the noise of this family), within $[10^{-11}, 10^{-8}]$.
+/// Largest residual $\|\tilde J v\|/\|v\|$ of an accepted relation: the geometric middle of the
+/// rank gap, $\sqrt{\sigma_k \sigma_{k+1}}$ (values floored at $\varepsilon\sigma_1$), so a
+/// relation is accepted when it is closer to the discarded values than to the kept ones.
 fn residual_tol(r: &Rank) -> f64 {
+    let s = &r.singular_values;
     let s1 = r.sigma_max().max(f64::MIN_POSITIVE);
-    let noise = r.singular_values.get(r.rank).map_or(0.0, |s| s / s1);
-    (100.0 * noise).clamp(1e-11, 1e-8)
+    let floor = f64::EPSILON * s1;
+    let kept = if r.rank > 0 { s[r.rank - 1] } else { s1 };
+    let dropped = s.get(r.rank).copied().unwrap_or(0.0).max(floor);
+    (kept.max(floor) * dropped).sqrt()
 }
 
 /// The symmetric second-order block $S$ of a relation over the non-mass parameters, balanced by
@@ -304,17 +303,6 @@ fn second_order_block(terms: &[Term], first_norms: &[f64]) -> DMatrix<f64> {
     S
 }
 
-/// Whether a single symmetric block is semidefinite and nonzero.
-fn semidefinite(S: &DMatrix<f64>, tol: f64) -> bool {
-    let norm = S.norm();
-    if norm == 0.0 || !norm.is_finite() {
-        return false;
-    }
-    let eig = S.clone().symmetric_eigenvalues();
-    let (lo, hi) = (eig.min(), eig.max());
-    lo >= -tol * norm || hi <= tol * norm
-}
-
 fn classify(rel: &Relation, masses: &[usize], first_norms: &[f64], tol: f64) -> RelationClass {
     let orders: Vec<usize> = rel.terms.iter().map(|t| t.alpha.order()).collect();
     let max = orders.iter().copied().max().unwrap_or(0);
@@ -331,7 +319,7 @@ fn classify(rel: &Relation, masses: &[usize], first_norms: &[f64], tol: f64) -> 
     if max <= 1 {
         return RelationClass::Invariance;
     }
-    if semidefinite(&second_order_block(&rel.terms, first_norms), tol) {
+    if psd::psd_combination(&[second_order_block(&rel.terms, first_norms)], tol).interaction {
         RelationClass::Interaction
     } else {
         RelationClass::Coupling
@@ -387,8 +375,7 @@ fn atom_relations(
         .map(|m| m.var)
         .collect();
     let order = priority(&fam.terms, |v| masses.contains(&v));
-    let Js = scaled(&fam.matrix, &r.scale);
-    let scaled_rels = canonical(&Js, &r.null_space, &order, residual_tol(r));
+    let scaled_rels = canonical(&r.compact, &r.null_space, &order, residual_tol(r));
     let p = design.n_vars();
     // First-order column norms, for balancing second-order blocks; masses excluded (their
     // higher derivatives are not in the family).
@@ -542,7 +529,6 @@ fn witness(
             coef[i] += w * t.coef;
         }
     }
-    let Js = scaled(&fam.matrix, &r.scale);
     let scaled_entries: Vec<(usize, f64)> = coef
         .iter()
         .enumerate()
@@ -573,7 +559,7 @@ fn witness(
         })
         .collect();
     terms.sort_by_key(|t| t.alpha != fam.terms[pivot]);
-    let residual = canonical::residual(&Js, &kept);
+    let residual = canonical::residual(&r.compact, &kept);
     Some(Relation {
         class: RelationClass::Interaction,
         structural: None,
@@ -612,8 +598,7 @@ fn cross_atom(
             terms[c].clone(),
         )
     });
-    let Js = scaled(&J, &r.scale);
-    let rels = canonical(&Js, &r.null_space, &idx, residual_tol(&r));
+    let rels = canonical(&r.compact, &r.null_space, &idx, residual_tol(&r));
     let class = if design.normalized {
         RelationClass::Gauge
     } else {

@@ -75,19 +75,25 @@ fn atoms_label(atoms: &[usize], total: usize) -> String {
 pub fn render(v: &Verification) -> String {
     let mut s = String::new();
     let c = &v.case;
-    let head = match (c.title.is_empty(), c.source.is_empty()) {
-        (false, false) => format!("  {} [{}]", c.title, c.source),
-        (false, true) => format!("  {}", c.title),
-        (true, false) => format!("  [{}]", c.source),
-        (true, true) => String::new(),
-    };
     let _ = writeln!(
         s,
-        "{}: {} at order {}{head}",
+        "{}: {} at order {}",
         c.name,
         v.verdict.kind.name().to_uppercase(),
         v.order
     );
+    match (c.title.is_empty(), c.source.is_empty()) {
+        (false, false) => {
+            let _ = writeln!(s, "  {} [{}]", c.title, c.source);
+        }
+        (false, true) => {
+            let _ = writeln!(s, "  {}", c.title);
+        }
+        (true, false) => {
+            let _ = writeln!(s, "  [{}]", c.source);
+        }
+        (true, true) => {}
+    }
     let _ = writeln!(s, "  why        {}", v.verdict.reason);
     let ls = lines(v);
     if ls.is_empty() {

@@ -1,0 +1,87 @@
+//! Whole-pipeline timings of `verify`: every case of `cases/` at order 2, and a synthetic design
+//! with 20 parameters per atom, 2 atoms, order 2.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use moeid::{verify, Case, Options};
+use std::path::PathBuf;
+
+fn cases() -> Vec<Case> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let mut paths = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    paths.iter().map(|p| Case::load(p).unwrap()).collect()
+}
+
+/// Softmax gate and tanh experts in d = 9: beta1 (9) + beta0 + a (9) + b = 20 parameters.
+fn synthetic_20_params() -> Case {
+    let d = 9;
+    let vec = |seed: f64| {
+        let v: Vec<String> = (0..d)
+            .map(|i| format!("{:.3}", ((i as f64 + 1.0) * seed).sin()))
+            .collect();
+        format!("[{}]", v.join(", "))
+    };
+    let text = format!(
+        r#"model = "regression"
+[inputs]
+dim = {d}
+[gate]
+weight = "exp(dot(beta1, x) + beta0)"
+normalized = true
+[expert]
+mean = "tanh(dot(a, x) + b)"
+[params]
+beta1 = {{ shape = [{d}] }}
+beta0 = {{ role = "mass" }}
+a = {{ shape = [{d}] }}
+b = {{}}
+[[atoms]]
+beta1 = {}
+beta0 = 0.2
+a = {}
+b = 0.1
+[[atoms]]
+beta1 = {}
+beta0 = -0.1
+a = {}
+b = -0.3
+"#,
+        vec(1.1),
+        vec(0.7),
+        vec(2.3),
+        vec(1.9)
+    );
+    Case::parse(&text, "synthetic-20.toml").unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let all = cases();
+    let mut g = c.benchmark_group("verify");
+    g.sample_size(10);
+    g.bench_function(format!("all_{}_cases_order_2", all.len()), |b| {
+        b.iter(|| {
+            for case in &all {
+                verify(case, &Options::default()).unwrap();
+            }
+        })
+    });
+    let synthetic = synthetic_20_params();
+    g.bench_function("synthetic_20_params_2_atoms_order_2", |b| {
+        b.iter(|| verify(&synthetic, &Options::default()).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
