@@ -34,7 +34,8 @@ pub use case::Case;
 pub use error::Error;
 
 use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
-use rank::Rank;
+use rank::certify::{Escalation, HpFamilies};
+use rank::{Certificate, Rank};
 use rates::Prediction;
 use relations::Relations;
 use verdict::Verdict;
@@ -46,6 +47,8 @@ pub struct Options {
     pub order: Option<usize>,
     /// Seed of every random choice.
     pub seed: Option<u64>,
+    /// Certify every decision in high precision, not only the unclear ones.
+    pub certify: bool,
 }
 
 /// One row of the rank table: the family of one atom (or the joint family) up to one order.
@@ -67,10 +70,12 @@ pub struct FamilyRow {
     pub gap_decades: f64,
     /// Whether the f64 decision is clear.
     pub clear: bool,
+    /// How the decision was reached.
+    pub certificate: Certificate,
 }
 
 impl FamilyRow {
-    fn of(atom: Option<usize>, order: usize, r: &Rank) -> FamilyRow {
+    fn of(atom: Option<usize>, order: usize, r: &Rank, certificate: Certificate) -> FamilyRow {
         FamilyRow {
             atom,
             order,
@@ -80,6 +85,7 @@ impl FamilyRow {
             sigma_min_kept: r.sigma_min_kept(),
             gap_decades: r.gap_decades,
             clear: r.clear,
+            certificate,
         }
     }
 }
@@ -91,6 +97,10 @@ pub struct Counts {
     pub samples: usize,
     /// Rank decisions (SVDs) of families.
     pub rank_decisions: usize,
+    /// Decisions escalated to high precision.
+    pub escalations: usize,
+    /// Columns evaluated in high precision.
+    pub hp_columns: usize,
 }
 
 /// Everything `verify` finds for one case.
@@ -162,6 +172,19 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         .collect::<Result<_, _>>()
         .map_err(fail)?;
     let tol = rank::Tolerance::default();
+    // High-precision families live on the first points (enough for the joint family) and on a
+    // fresh sample set for checking relations.
+    let n_hp = samples.min(joint + joint / 5 + 20);
+    let fresh = design
+        .sample(&case.atoms, n_hp, seed ^ 0x5ca1_ab1e)
+        .map_err(fail)?;
+    let mut escalation = Escalation {
+        hp: HpFamilies::new(&design, &points, &case.atoms, n_hp),
+        fresh: HpFamilies::new(&design, &fresh, &case.atoms, n_hp),
+        all: options.certify,
+        tol,
+        escalations: 0,
+    };
     let mut rows = Vec::new();
     let mut ranks = Vec::new();
     let mut counts = Counts {
@@ -172,11 +195,17 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         for r in 1..=order {
             let n = fam.up_to_order(r);
             let m = fam.matrix.columns(0, n).into_owned();
-            let rk = rank::analyse(&m, &tol);
+            let terms: Vec<(usize, family::MultiIndex)> = fam.terms[..n]
+                .iter()
+                .map(|t| (fam.atom, t.clone()))
+                .collect();
+            let (rk, cert) = escalation
+                .decide(rank::analyse(&m, &tol), &terms)
+                .map_err(fail)?;
             counts.rank_decisions += 1;
-            rows.push(FamilyRow::of(Some(fam.atom), r, &rk));
+            rows.push(FamilyRow::of(Some(fam.atom), r, &rk, cert));
             if r == order {
-                ranks.push(rk);
+                ranks.push((rk, cert));
             }
         }
     }
@@ -185,12 +214,22 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         seed,
         ..relations::Settings::default()
     };
-    let relations = relations::analyse(&design, &points, &case.atoms, &families, &ranks, &settings)
-        .map_err(fail)?;
+    let relations = relations::analyse(
+        &design,
+        &points,
+        &case.atoms,
+        &families,
+        &ranks,
+        &mut escalation,
+        &settings,
+    )
+    .map_err(fail)?;
     if let Some(j) = &relations.joint {
         counts.rank_decisions += 1;
-        rows.push(FamilyRow::of(None, order, j));
+        rows.push(FamilyRow::of(None, order, j, relations.joint_certificate));
     }
+    counts.escalations = escalation.escalations;
+    counts.hp_columns = escalation.hp.evaluations + escalation.fresh.evaluations;
     let has_mass: Vec<bool> = families.iter().map(|f| !f.masses.is_empty()).collect();
     let verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
     let predicted = rates::predict(&verdict);

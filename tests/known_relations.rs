@@ -311,7 +311,7 @@ fn verdicts_do_not_depend_on_the_seed() {
                     &case,
                     &moeid::Options {
                         seed: Some(seed),
-                        order: None,
+                        ..moeid::Options::default()
                     },
                 )
                 .unwrap();

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod ad;
 mod cli;
 mod errors;
 mod known_relations;

@@ -51,6 +51,10 @@ struct AnalysisArgs {
     /// Seed of every random choice; overrides the case's `verify.seed`.
     #[arg(long)]
     seed: Option<u64>,
+    /// Certify every rank decision and relation in high precision (MPFR, precision doubling),
+    /// not only those whose f64 gap is unclear.
+    #[arg(long)]
+    certify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,6 +68,7 @@ impl AnalysisArgs {
         Options {
             order: self.order.map(usize::from),
             seed: self.seed,
+            certify: self.certify,
         }
     }
 }

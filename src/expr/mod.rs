@@ -19,11 +19,13 @@
 //! This module is a leaf: it knows nothing of cases, models or families.
 
 mod ast;
+mod jet;
 mod number;
 mod parse;
 mod tape;
 
 pub use ast::{BinOp, Expr, ExprKind, Func, Span};
+pub use jet::{Jet, MAX_JET_ORDER};
 pub use number::{Derivative, Number};
 pub use parse::{function_list, nearest, parse, ParseError, ParseErrorKind, MAX_DEPTH, MAX_TOKENS};
 pub use tape::{

@@ -34,8 +34,8 @@ pub trait Number:
     + Div<Output = Self>
     + Neg<Output = Self>
 {
-    /// The constant `v`.
-    fn from_f64(v: f64) -> Self;
+    /// The constant `v`, of the same kind as `self` (e.g. the same precision).
+    fn constant(&self, v: f64) -> Self;
     /// The value (the real part of a dual number), rounded to `f64`.
     fn re(&self) -> f64;
     /// $e^z$
@@ -59,6 +59,11 @@ pub trait Number:
     /// the error function
     fn erf(&self) -> Self;
 
+    /// `self += a · b` (types with costly temporaries override it).
+    fn mul_acc(&mut self, a: &Self, b: &Self) {
+        *self = self.clone() + a.clone() * b.clone();
+    }
+
     /// $z^w = e^{w \ln z}$
     fn pow(&self, w: &Self) -> Self {
         (w.clone() * self.ln()).exp()
@@ -66,7 +71,7 @@ pub trait Number:
 
     /// $\sigma(z) = 1/(1+e^{-z})$, evaluated without overflow on either side.
     fn sigmoid(&self) -> Self {
-        let one = Self::from_f64(1.0);
+        let one = self.constant(1.0);
         if self.re() >= 0.0 {
             one.clone() / (one + (-self.clone()).exp())
         } else {
@@ -98,20 +103,20 @@ pub trait Number:
         if self.re() > 0.0 {
             self.clone()
         } else {
-            self.clone() * Self::from_f64(0.0)
+            self.clone() * self.constant(0.0)
         }
     }
 
     /// The exact GELU $z\,\Phi(z) = \tfrac z2\,(1 + \operatorname{erf}(z/\sqrt2))$.
     fn gelu(&self) -> Self {
-        let half = Self::from_f64(0.5);
-        let inner = (self.clone() * Self::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf();
-        half * self.clone() * (Self::from_f64(1.0) + inner)
+        let half = self.constant(0.5);
+        let inner = (self.clone() / self.constant(2.0).sqrt()).erf();
+        half * self.clone() * (self.constant(1.0) + inner)
     }
 }
 
 impl Number for f64 {
-    fn from_f64(v: f64) -> Self {
+    fn constant(&self, v: f64) -> Self {
         v
     }
     fn re(&self) -> f64 {
@@ -155,16 +160,16 @@ impl Number for f64 {
 /// The derivatives $(\operatorname{erf}', \operatorname{erf}'', \operatorname{erf}''')$ at `z`,
 /// computed in `z`'s own type (so nested duals propagate).
 fn erf_derivatives<T: Number>(z: &T) -> (T, T, T) {
-    let d1 = (-(z.clone() * z.clone())).exp() * T::from_f64(std::f64::consts::FRAC_2_SQRT_PI);
-    let d2 = T::from_f64(-2.0) * z.clone() * d1.clone();
-    let d3 = (T::from_f64(4.0) * z.clone() * z.clone() - T::from_f64(2.0)) * d1.clone();
+    let d1 = (-(z.clone() * z.clone())).exp() * z.constant(std::f64::consts::FRAC_2_SQRT_PI);
+    let d2 = z.constant(-2.0) * z.clone() * d1.clone();
+    let d3 = (z.constant(4.0) * z.clone() * z.clone() - z.constant(2.0)) * d1.clone();
     (d1, d2, d3)
 }
 
 /// The methods every num-dual type forwards to [`DualNum`].
 macro_rules! forward_dual_num {
     () => {
-        fn from_f64(v: f64) -> Self {
+        fn constant(&self, v: f64) -> Self {
             Self::from(v)
         }
         fn exp(&self) -> Self {

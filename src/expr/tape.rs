@@ -322,17 +322,20 @@ impl Tape {
         self.ops.is_empty()
     }
 
-    /// Evaluates the function at `inputs` and `theta`, using `slots` as scratch.
+    /// Evaluates the function at `inputs` and `theta`, using `slots` as scratch. Constants take
+    /// the kind (precision) of `theta[0]`.
     ///
     /// # Panics
-    /// If `inputs` or `theta` are shorter than the environment the tape was compiled in.
-    pub fn eval<N: Number>(&self, inputs: &[f64], theta: &[N], slots: &mut Vec<N>) -> N {
+    /// If `theta` is empty, or `inputs` or `theta` are shorter than the environment the tape
+    /// was compiled in.
+    pub fn eval<N: Number>(&self, inputs: &[N], theta: &[N], slots: &mut Vec<N>) -> N {
         slots.clear();
+        let like = &theta[0];
         for op in &self.ops {
             let s = |i: &Slot| &slots[*i as usize];
             let v = match op {
-                Op::Const(c) => N::from_f64(*c),
-                Op::Input(i) => N::from_f64(inputs[*i]),
+                Op::Const(c) => like.constant(*c),
+                Op::Input(i) => inputs[*i].clone(),
                 Op::Param(p) => theta[*p].clone(),
                 Op::Add(a, b) => s(a).clone() + s(b).clone(),
                 Op::Sub(a, b) => s(a).clone() - s(b).clone(),

@@ -26,12 +26,13 @@ mod multi_index;
 pub use multi_index::MultiIndex;
 
 use crate::case::{Case, Model, Role};
-use crate::expr::{Derivative, Env, Kink, Op, Tape, TapeBuilder};
+use crate::expr::{Derivative, Env, Jet, Kink, Number, Op, Tape, TapeBuilder};
 use nalgebra::DMatrix;
 use num_dual::{Dual64, HyperDual, HyperDual64, HyperHyperDual64};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use rug::Float;
 use std::fmt;
 
 /// Most columns a joint family may have.
@@ -419,6 +420,147 @@ impl Design {
         Ok(DMatrix::from_fn(n, alphas.len(), |i, j| cols[j][i]))
     }
 
+    /// $f^*$ at every sample point in `prec`-bit arithmetic (zeros for unnormalized gates).
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`] as for [`Design::fstar`].
+    pub fn fstar_hp(
+        &self,
+        points: &SamplePoints,
+        atoms: &[Vec<f64>],
+        prec: u32,
+    ) -> Result<Vec<Float>, FamilyError> {
+        let zero = Float::with_val(prec, 0);
+        if !self.normalized {
+            return Ok(vec![zero; points.len()]);
+        }
+        let thetas: Vec<Vec<Float>> = atoms
+            .iter()
+            .map(|t| t.iter().map(|&v| Float::with_val(prec, v)).collect())
+            .collect();
+        let mut slots = Vec::new();
+        let mut out = Vec::with_capacity(points.len());
+        for i in 0..points.len() {
+            let inputs: Vec<Float> = points
+                .inputs(i, 0.0)
+                .iter()
+                .map(|&v| Float::with_val(prec, v))
+                .collect();
+            let (mut num, mut den) = (zero.clone(), zero.clone());
+            for theta in &thetas {
+                let w = self.weight.eval(&inputs, theta, &mut slots);
+                let e = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
+                num += w.clone() * e;
+                den += w;
+            }
+            let f = num / den;
+            if !f.is_finite() {
+                return Err(FamilyError::NonFinite {
+                    atom: 0,
+                    term: "the true model output f*".into(),
+                    sample: i,
+                    point: points.describe(i),
+                    value: f.to_f64(),
+                });
+            }
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// The columns $\partial^\alpha u(\cdot;\theta)$ in `prec`-bit arithmetic, by the project's
+    /// own AD ([`Jet`] over `rug::Float`), for the first `n_points` sample points. Returns one
+    /// vector per column.
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`] naming the term and the sample.
+    #[allow(clippy::too_many_arguments)]
+    pub fn columns_hp(
+        &self,
+        points: &SamplePoints,
+        fstar: &[Float],
+        theta: &[f64],
+        alphas: &[MultiIndex],
+        prec: u32,
+        n_points: usize,
+        atom: usize,
+    ) -> Result<Vec<Vec<Float>>, FamilyError> {
+        let n_points = n_points.min(points.len());
+        alphas
+            .par_iter()
+            .map(|alpha| {
+                let column = self.column_jet(points, fstar, theta, alpha, prec, n_points);
+                match column.iter().position(|v| !v.is_finite()) {
+                    Some(i) => Err(FamilyError::NonFinite {
+                        atom,
+                        term: alpha.label(&self.variables, "u"),
+                        sample: i,
+                        point: points.describe(i),
+                        value: column[i].to_f64(),
+                    }),
+                    None => Ok(column),
+                }
+            })
+            .collect()
+    }
+
+    /// One column with [`Jet`]s over any [`Number`] scalar made by `scalar`.
+    fn column_jet<S>(
+        &self,
+        points: &SamplePoints,
+        fstar: &[S],
+        theta: &[f64],
+        alpha: &MultiIndex,
+        prec: u32,
+        n_points: usize,
+    ) -> Vec<S>
+    where
+        S: Number + From<HpScalar>,
+    {
+        let k = alpha.order();
+        let dirs = alpha.directions();
+        let seeded: Vec<Jet<S>> = theta
+            .iter()
+            .enumerate()
+            .map(|(p, &v)| {
+                let hits: Vec<bool> = dirs.iter().map(|&d| d as usize == p).collect();
+                Jet::seed(S::from(HpScalar(v, prec)), k, &hits)
+            })
+            .collect();
+        let mut slots = Vec::new();
+        (0..n_points)
+            .map(|i| {
+                let mut inputs: Vec<Jet<S>> = points
+                    .inputs(i, 0.0)
+                    .iter()
+                    .map(|&v| Jet::seed(S::from(HpScalar(v, prec)), 0, &[]))
+                    .collect();
+                let f = inputs.len() - 1;
+                inputs[f] = Jet::seed(fstar[i].clone(), 0, &[]);
+                self.u[points.class[i]]
+                    .eval(&inputs, &seeded, &mut slots)
+                    .top()
+                    .clone()
+            })
+            .collect()
+    }
+
+    /// The columns by the project's own AD over `f64` ([`Jet`]): the same numbers as
+    /// [`Design::columns`] (num-dual) up to rounding; used to cross-check the two AD paths.
+    pub fn columns_jet_f64(
+        &self,
+        points: &SamplePoints,
+        fstar: &[f64],
+        theta: &[f64],
+        alphas: &[MultiIndex],
+    ) -> DMatrix<f64> {
+        let cols: Vec<Vec<f64>> = alphas
+            .par_iter()
+            .map(|a| self.column_jet(points, fstar, theta, a, 53, points.len()))
+            .collect();
+        DMatrix::from_fn(points.len(), alphas.len(), |i, j| cols[j][i])
+    }
+
     fn column(
         &self,
         points: &SamplePoints,
@@ -468,14 +610,34 @@ impl Design {
             .collect();
         let mut slots = Vec::new();
         let mut inputs = Vec::with_capacity(self.dim + 2);
+        let mut inputs_n: Vec<N> = Vec::with_capacity(self.dim + 2);
+        let like = seeded[0];
         (0..points.len())
             .map(|i| {
                 points.fill_inputs(i, fstar[i], &mut inputs);
+                inputs_n.clear();
+                inputs_n.extend(inputs.iter().map(|&v| like.constant(v)));
                 self.u[points.class[i]]
-                    .eval(&inputs, &seeded, &mut slots)
+                    .eval(&inputs_n, &seeded, &mut slots)
                     .top()
             })
             .collect()
+    }
+}
+
+/// A value and a precision, from which a scalar type is built (`f64` ignores the precision).
+#[derive(Clone, Copy, Debug)]
+pub struct HpScalar(pub f64, pub u32);
+
+impl From<HpScalar> for Float {
+    fn from(v: HpScalar) -> Float {
+        Float::with_val(v.1, v.0)
+    }
+}
+
+impl From<HpScalar> for f64 {
+    fn from(v: HpScalar) -> f64 {
+        v.0
     }
 }
 

@@ -19,6 +19,11 @@
 
 #![allow(non_snake_case)]
 
+pub mod certify;
+pub mod hp;
+
+pub use certify::Certificate;
+
 use nalgebra::{DMatrix, DVector};
 
 /// Tolerances of the rank decision, relative to $\sigma_1$ (or to the largest column norm).

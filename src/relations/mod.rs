@@ -4,9 +4,10 @@
 //! \partial^\alpha u = 0$ (theory.md §2). This stage
 //! 1. turns each atom's null space into canonical sparse relations ([`canonical`]);
 //! 2. classifies them (theory.md §3): **mass** ($\partial_m u = c\,u$), **invariance** (orders
-//!    $\le 1$ only), **coupling** (order-2 terms whose second-order block is not semidefinite),
-//!    **interaction** (a nonzero semidefinite block), and decides interactions over the whole
-//!    null space with the exact PSD test ([`psd`]);
+//!    $\le 1$ only), **coupling** (order-2 terms whose second-order block is not semidefinite,
+//!    or any relation through order-3+ terms), **interaction** (a nonzero semidefinite block),
+//!    and decides interactions over the null space of $F_2$ with the exact PSD test ([`psd`]):
+//!    third-order coefficients are $O(\Delta^3)$ and cannot cancel second-order ones;
 //! 3. finds cross-atom relations in the joint family (the **gauge** relations of a normalized
 //!    gate), expressed through each atom's independent terms;
 //! 4. repeats the family at perturbed atoms: a relation that persists with the same support is
@@ -20,7 +21,8 @@ pub mod psd;
 mod structural;
 
 use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
-use crate::rank::{self, Rank, Tolerance};
+use crate::rank::certify::Escalation;
+use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
 use nalgebra::DMatrix;
 pub use psd::PsdOutcome;
@@ -94,6 +96,8 @@ pub struct Relation {
     pub pure_power: bool,
     /// For singular terms: the kinked sub-expression.
     pub kink: Option<String>,
+    /// `Certified` when the relation holds under precision doubling and at fresh sample points.
+    pub certificate: Certificate,
 }
 
 impl Relation {
@@ -240,6 +244,8 @@ pub struct AtomRelations {
     pub psd: PsdOutcome,
     /// Terms of the family that are independent of the others (non-pivots), by index.
     pub free: Vec<usize>,
+    /// Certificate of the family's rank decision.
+    pub certificate: Certificate,
 }
 
 /// Everything this stage finds.
@@ -251,6 +257,8 @@ pub struct Relations {
     pub cross: Vec<Relation>,
     /// The rank decision of the joint family (reduced to each atom's independent terms).
     pub joint: Option<Rank>,
+    /// Its certificate.
+    pub joint_certificate: Certificate,
     /// Perturbed configurations that could not be evaluated (and were redrawn).
     pub failed_perturbations: usize,
 }
@@ -319,6 +327,11 @@ fn classify(rel: &Relation, masses: &[usize], first_norms: &[f64], tol: f64) -> 
     if max <= 1 {
         return RelationClass::Invariance;
     }
+    // A relation through order-3+ terms cannot cancel second-order coefficients: those are
+    // O(Δ²) and third-order ones O(Δ³). Only the null space of F_2 decides interactions.
+    if max >= 3 {
+        return RelationClass::Coupling;
+    }
     if psd::psd_combination(&[second_order_block(&rel.terms, first_norms)], tol).interaction {
         RelationClass::Interaction
     } else {
@@ -339,33 +352,59 @@ pub fn analyse(
     points: &SamplePoints,
     atoms: &[Vec<f64>],
     families: &[AtomFamily],
-    ranks: &[Rank],
+    ranks: &[(Rank, Certificate)],
+    escalation: &mut Escalation,
     settings: &Settings,
 ) -> Result<Relations, FamilyError> {
     let perturbed = structural::Perturbations::draw(design, points, atoms, settings);
     let mut out = Vec::new();
-    for (fam, r) in families.iter().zip(ranks) {
-        out.push(atom_relations(design, fam, r, &perturbed, settings)?);
+    for (fam, (r, cert)) in families.iter().zip(ranks) {
+        out.push(atom_relations(
+            design, fam, r, *cert, &perturbed, escalation, settings,
+        )?);
     }
-    let (cross, joint) = if families.len() >= 2 {
-        let (c, j) = cross_atom(design, families, &out, &perturbed, settings)?;
-        (c, Some(j))
+    let (cross, joint, joint_certificate) = if families.len() >= 2 {
+        let (c, j, cert) = cross_atom(design, families, &out, &perturbed, escalation, settings)?;
+        (c, Some(j), cert)
     } else {
-        (Vec::new(), None)
+        (Vec::new(), None, Certificate::Numerical)
     };
     Ok(Relations {
         atoms: out,
         cross,
         joint,
+        joint_certificate,
         failed_perturbations: perturbed.failed,
     })
+}
+
+/// The certificates of `relations` (each on its own support) for a family decided with `cert`.
+fn certify_relations(
+    relations: &mut [Relation],
+    cert: Certificate,
+    escalation: &mut Escalation,
+) -> Result<(), FamilyError> {
+    for rel in relations
+        .iter_mut()
+        .filter(|r| r.class != RelationClass::Singular)
+    {
+        let support: Vec<(usize, MultiIndex)> = rel
+            .terms
+            .iter()
+            .map(|t| (t.atom, t.alpha.clone()))
+            .collect();
+        rel.certificate = escalation.relation(cert, &support)?;
+    }
+    Ok(())
 }
 
 fn atom_relations(
     design: &Design,
     fam: &AtomFamily,
     r: &Rank,
+    cert: Certificate,
     perturbed: &structural::Perturbations,
+    escalation: &mut Escalation,
     settings: &Settings,
 ) -> Result<AtomRelations, FamilyError> {
     let masses: Vec<usize> = fam
@@ -402,10 +441,17 @@ fn atom_relations(
         .map(|s| to_relation(s, fam, r, settings, &masses, &first_norms))
         .collect();
     tie_masses(&mut relations);
-    // The exact PSD test over the whole null space (theory.md §3).
+    // The exact PSD test over the null space of F_2 (theory.md §3): the relations of order at
+    // most 2, which the RREF (highest orders as pivots) lists apart from the others.
     let blocks: Vec<DMatrix<f64>> = relations
         .iter()
-        .map(|rel| second_order_block(&rel.terms, &first_norms))
+        .map(|rel| {
+            if rel.order() <= 2 {
+                second_order_block(&rel.terms, &first_norms)
+            } else {
+                DMatrix::zeros(p, p)
+            }
+        })
         .collect();
     let psd = psd::psd_combination(&blocks, settings.psd_tol);
     // A witness is shown only when it adds information: with an invariance the atom is
@@ -419,6 +465,7 @@ fn atom_relations(
     for rel in relations.iter_mut() {
         rel.structural = perturbed.persists(design, rel);
     }
+    certify_relations(&mut relations, cert, escalation)?;
     for s in &fam.singular {
         relations.push(Relation {
             class: RelationClass::Singular,
@@ -431,6 +478,7 @@ fn atom_relations(
             residual: 0.0,
             pure_power: false,
             kink: Some(s.kink.clone()),
+            certificate: Certificate::Numerical,
         });
     }
     Ok(AtomRelations {
@@ -438,6 +486,7 @@ fn atom_relations(
         relations,
         psd,
         free,
+        certificate: cert,
     })
 }
 
@@ -510,6 +559,7 @@ fn to_relation(
         residual: s.residual,
         pure_power,
         kink: None,
+        certificate: Certificate::Numerical,
     };
     rel.class = classify(&rel, masses, first_norms, settings.psd_tol);
     rel
@@ -567,6 +617,7 @@ fn witness(
         terms,
         residual,
         kink: None,
+        certificate: Certificate::Numerical,
     })
 }
 
@@ -575,8 +626,9 @@ fn cross_atom(
     families: &[AtomFamily],
     atoms: &[AtomRelations],
     perturbed: &structural::Perturbations,
+    escalation: &mut Escalation,
     settings: &Settings,
-) -> Result<(Vec<Relation>, Rank), FamilyError> {
+) -> Result<(Vec<Relation>, Rank, Certificate), FamilyError> {
     // The joint family reduced to each atom's independent terms: its null space holds exactly
     // the relations that need more than one atom.
     let mut cols: Vec<(usize, usize)> = Vec::new();
@@ -588,7 +640,11 @@ fn cross_atom(
         let (a, t) = cols[c];
         families[a].matrix[(i, t)]
     });
-    let r = rank::analyse(&J, &settings.rank);
+    let joint_terms: Vec<(usize, MultiIndex)> = cols
+        .iter()
+        .map(|&(a, t)| (a, families[a].terms[t].clone()))
+        .collect();
+    let (r, cert) = escalation.decide(rank::analyse(&J, &settings.rank), &joint_terms)?;
     let terms: Vec<&MultiIndex> = cols.iter().map(|&(a, t)| &families[a].terms[t]).collect();
     let mut idx: Vec<usize> = (0..cols.len()).collect();
     idx.sort_by_key(|&c| {
@@ -621,6 +677,7 @@ fn cross_atom(
             residual: s.residual,
             pure_power: false,
             kink: None,
+            certificate: Certificate::Numerical,
         };
         // Per-atom relations cannot appear here (each atom keeps independent terms only); a
         // one-atom relation would mean the reduction failed numerically: keep it, classified.
@@ -630,7 +687,8 @@ fn cross_atom(
         rel.structural = perturbed.persists(design, &rel);
         out.push(rel);
     }
-    Ok((out, r))
+    certify_relations(&mut out, cert, escalation)?;
+    Ok((out, r, cert))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ fn relation(r: &Relation, v: &Verification) -> Value {
         "residual": r.residual,
         "pure_power": r.pure_power,
         "kink": r.kink,
+        "certificate": r.certificate.name(),
     })
 }
 
@@ -46,6 +47,7 @@ pub fn render(v: &Verification) -> Value {
         "order": v.order,
         "seed": v.seed,
         "reason": v.verdict.reason,
+        "certificate": v.verdict.certificate.name(),
         "f64_clear": v.families.iter().all(|f| f.clear),
         "expect": c.expect,
         "variables": v.variables,
@@ -58,6 +60,7 @@ pub fn render(v: &Verification) -> Value {
             "sigma_min_kept": f.sigma_min_kept,
             "gap_decades": f.gap_decades,
             "clear": f.clear,
+            "certificate": f.certificate.name(),
         })).collect::<Vec<_>>(),
         "relations": relations,
         "psd": v.relations.atoms.iter().map(|a| json!({

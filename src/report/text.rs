@@ -1,5 +1,6 @@
 //! The compact text verdict.
 
+use crate::rank::Certificate;
 use crate::relations::{Relation, RelationClass};
 use crate::Verification;
 use std::fmt::Write;
@@ -75,9 +76,14 @@ fn atoms_label(atoms: &[usize], total: usize) -> String {
 pub fn render(v: &Verification) -> String {
     let mut s = String::new();
     let c = &v.case;
+    let cert = match v.verdict.certificate {
+        Certificate::Certified => "certified",
+        Certificate::Numerical => "numerical",
+        Certificate::Undecided => "undecided",
+    };
     let _ = writeln!(
         s,
-        "{}: {} at order {}",
+        "{}: {} at order {} ({cert})",
         c.name,
         v.verdict.kind.name().to_uppercase(),
         v.order
@@ -157,12 +163,13 @@ pub fn render(v: &Verification) -> String {
         } else {
             format!("gap {:.1} decades", row.gap_decades)
         };
-        ranks.push(format!(
-            "{who} {}/{} ({gap}{})",
-            row.rank,
-            row.terms,
-            if row.clear { "" } else { ", unclear in f64" }
-        ));
+        let how = match row.certificate {
+            Certificate::Certified => ", certified",
+            Certificate::Undecided => ", undecided",
+            Certificate::Numerical if row.clear => "",
+            Certificate::Numerical => ", unclear in f64",
+        };
+        ranks.push(format!("{who} {}/{} ({gap}{how})", row.rank, row.terms));
     }
     let _ = writeln!(s, "  rank       {}", ranks.join("; "));
     for n in &v.notes {

@@ -9,6 +9,7 @@
 //! - **identifiable** (at order $r$): neither. Couplings, masses, gauge relations and singular
 //!   terms do not change the verdict.
 
+use crate::rank::Certificate;
 use crate::relations::{Relation, RelationClass, Relations};
 use std::fmt;
 
@@ -66,6 +67,9 @@ pub struct Verdict {
     /// $\partial^2 u/\partial a^2 = 0$) rather than heat-type (a pure power tied to lower orders,
     /// like $\partial^2 u/\partial b^2 = 2\,\partial u/\partial\nu$).
     pub homogeneous_interaction: bool,
+    /// The weakest certificate among the decisions the verdict rests on: every atom's rank
+    /// decision, its relations, its PSD test, and cross-atom relations of unnormalized gates.
+    pub certificate: Certificate,
 }
 
 /// Decides the verdict from the relations at order `order`.
@@ -174,11 +178,33 @@ pub fn decide(
             format!("no invariance and no interaction up to order {order}{note}"),
         )
     };
+    let mut certificate = Certificate::Certified;
+    for ar in &relations.atoms {
+        certificate = certificate.and(ar.certificate);
+        if !ar.psd.decided {
+            certificate = certificate.and(Certificate::Undecided);
+        }
+        for r in ar
+            .relations
+            .iter()
+            .filter(|r| r.class != RelationClass::Singular)
+        {
+            certificate = certificate.and(r.certificate);
+        }
+    }
+    if relations
+        .cross
+        .iter()
+        .any(|r| r.class == RelationClass::CrossAtom)
+    {
+        certificate = certificate.and(relations.joint_certificate);
+    }
     Verdict {
         kind,
         order,
         atoms,
         reason,
         homogeneous_interaction: homogeneous,
+        certificate,
     }
 }
