@@ -224,13 +224,6 @@ pub fn relation_holds(
     reference: &[(usize, MultiIndex)],
 ) -> Result<bool, FamilyError> {
     let (p, p2) = PRECISION_PAIRS[0];
-    let log2_norm = |c: &[Float]| {
-        let mut s = Float::with_val(c.first().map_or(64, Float::prec), 0);
-        for v in c {
-            s += v.clone() * v;
-        }
-        hp::log2_abs(&s) / 2.0
-    };
     // log2 of each support column's norm relative to the largest reference column.
     let relative = |fams: &mut HpFamilies, prec: u32| -> Result<Vec<f64>, FamilyError> {
         let refs = fams.columns(reference, prec)?;
@@ -245,13 +238,10 @@ pub fn relation_holds(
             .collect())
     };
     let zero = |x: f64, prec: u32| x < -0.75 * prec as f64;
-    let (lo, hi, again) = (
-        relative(hp_families, p)?,
-        relative(hp_families, p2)?,
-        relative(fresh, p2)?,
-    );
+    let fresh_holds = holds_at(fresh, support, reference, p2)?;
+    let (lo, hi) = (relative(hp_families, p)?, relative(hp_families, p2)?);
     if support.len() == 1 {
-        return Ok(zero(lo[0], p) && zero(hi[0], p2) && zero(again[0], p2));
+        return Ok(zero(lo[0], p) && zero(hi[0], p2) && fresh_holds);
     }
     if (0..support.len()).any(|i| zero(hi[i], p2)) {
         // a vanishing column makes a shorter relation: this one is not minimal
@@ -267,7 +257,6 @@ pub fn relation_holds(
     };
     let a = smallest(&hp::qr_pivoted(hp_families.columns(support, p)?, p));
     let b = smallest(&hp::qr_pivoted(hp_families.columns(support, p2)?, p2));
-    let c = smallest(&hp::qr_pivoted(fresh.columns(support, p2)?, p2));
     // An exact zero (−∞) at either precision counts as falling, provided the other is a zero too.
     let falls = match (a.is_finite(), b.is_finite()) {
         (false, false) => true,
@@ -275,7 +264,62 @@ pub fn relation_holds(
         (false, true) => zero(b, p2),
         (true, true) => hp::classify(a, b, p, p2) == hp::Movement::Zero,
     };
-    Ok(falls && zero(c, p2))
+    Ok(falls && fresh_holds)
+}
+
+/// Whether a relation on `support` holds at one precision: a one-term relation when its column
+/// is below $2^{-3p/4}$ of the largest `reference` column; a longer one when no column vanishes
+/// and the smallest $|R_{kk}|$ of the support is below $2^{-3p/4}\,|R_{11}|$.
+///
+/// # Errors
+/// [`FamilyError::NonFinite`].
+pub fn holds_at(
+    hp_families: &mut HpFamilies,
+    support: &[(usize, MultiIndex)],
+    reference: &[(usize, MultiIndex)],
+    prec: u32,
+) -> Result<bool, FamilyError> {
+    let threshold = -0.75 * prec as f64;
+    let refs = hp_families.columns(reference, prec)?;
+    let r = refs
+        .iter()
+        .map(|c| log2_norm(c))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let cols = hp_families.columns(support, prec)?;
+    let rel: Vec<f64> = cols.iter().map(|c| log2_norm(c) - r).collect();
+    if support.len() == 1 {
+        return Ok(rel[0] < threshold);
+    }
+    if rel.iter().any(|&x| x < threshold) {
+        return Ok(false);
+    }
+    let d = hp::qr_pivoted(cols, prec).log2_diag();
+    Ok(d.len() < support.len() || d[d.len() - 1] - d[0] < threshold)
+}
+
+/// $\tfrac12 \log_2 \sum_i c_i^2$.
+fn log2_norm(c: &[Float]) -> f64 {
+    let mut s = Float::with_val(c.first().map_or(64, Float::prec), 0);
+    for v in c {
+        s += v * v;
+    }
+    hp::log2_abs(&s) / 2.0
+}
+
+/// `(atom, term)` for $u$ and every first derivative of the atoms in `support`: the scale a
+/// vanishing column is measured against.
+pub fn reference_terms(support: &[(usize, MultiIndex)], n_vars: usize) -> Vec<(usize, MultiIndex)> {
+    let mut reference: Vec<(usize, MultiIndex)> = Vec::new();
+    for a in support.iter().map(|s| s.0) {
+        if reference.iter().any(|(b, _)| *b == a) {
+            continue;
+        }
+        reference.push((a, MultiIndex::zero()));
+        for d in 0..n_vars {
+            reference.push((a, MultiIndex::new(vec![d as u16])));
+        }
+    }
+    reference
 }
 
 /// The f64 matrix of `columns` (tests and diagnostics).
@@ -332,17 +376,7 @@ impl Escalation<'_> {
         if family == Certificate::Numerical {
             return Ok(Certificate::Numerical);
         }
-        // Reference scale: u and the first derivatives of the atoms involved.
-        let mut reference = Vec::new();
-        for a in support.iter().map(|s| s.0) {
-            if reference.iter().any(|(b, _)| *b == a) {
-                continue;
-            }
-            reference.push((a, MultiIndex::zero()));
-            for d in 0..self.hp.n_vars() {
-                reference.push((a, MultiIndex::new(vec![d as u16])));
-            }
-        }
+        let reference = reference_terms(support, self.hp.n_vars());
         Ok(
             if relation_holds(&mut self.hp, &mut self.fresh, support, &reference)? {
                 Certificate::Certified

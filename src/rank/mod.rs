@@ -10,9 +10,11 @@
 //!
 //! # Tolerances
 //! AD evaluates each entry to a few ulps, so an exact relation leaves $\sigma_{k+1} \approx
-//! 10^{-15}$–$10^{-13}\,\sigma_1$, while a value within $10^3 \varepsilon\,\sigma_1$ of that floor
-//! cannot be decided in f64 (tech-notes.md): such decisions are flagged as not
-//! [`Rank::clear`].
+//! 10^{-17}$–$10^{-15}\,\sigma_1$ (measured on the catalogue). A decision is not [`Rank::clear`]
+//! (and is escalated to high precision) when the gap is under 3 decades, the smallest kept value
+//! is within $10^3 \varepsilon\,\sigma_1$ of the floor, a discarded value exceeds
+//! [`Tolerance::noise_max`] (it may be genuine), or a column is suspiciously tiny
+//! ([`Tolerance::tiny_column`]: the rounding noise of a derivative that vanishes exactly).
 //!
 //! # References
 //! theory.md §2 (numerical rank, null vectors as relations).
@@ -38,6 +40,12 @@ pub struct Tolerance {
     /// A rank-deficient cut needs at least this gap (decades); a smooth decay below it is
     /// ill-conditioning, not dependence.
     pub min_gap_decades: f64,
+    /// A discarded value above `noise_max`$\,\sigma_1$ may be genuine: f64 evaluation leaves
+    /// exact zeros at $10^{-17}$–$10^{-15}\,\sigma_1$ on the catalogue, so the decision is unclear.
+    pub noise_max: f64,
+    /// A column whose norm is below `tiny_column` times the largest (but not zero) may be
+    /// rounding noise of a derivative that vanishes exactly: the decision is unclear.
+    pub tiny_column: f64,
 }
 
 impl Default for Tolerance {
@@ -47,6 +55,8 @@ impl Default for Tolerance {
             zero_column: 1e-12,
             clear_gap_decades: 3.0,
             min_gap_decades: 2.0,
+            noise_max: 1e-14,
+            tiny_column: 1e-8,
         }
     }
 }
@@ -161,9 +171,11 @@ pub fn analyse(J: &DMatrix<f64>, tol: &Tolerance) -> Rank {
         let s: Vec<f64> = s.iter().copied().collect();
         let (k, gap) = cut(&s, tol);
         let s1 = s[0];
+        let tiny = live.iter().any(|&j| norms[j] < tol.tiny_column * max_norm);
         let clear = gap >= tol.clear_gap_decades
             && s[k - 1] > 1e3 * f64::EPSILON * s1
-            && (k == s.len() || s[k] <= 1e-12 * s1);
+            && (k == s.len() || s[k] <= tol.noise_max * s1)
+            && !tiny;
         let m = nl - k;
         compact = DMatrix::zeros(v_t.nrows(), n);
         for (r, &j) in live.iter().enumerate() {

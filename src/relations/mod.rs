@@ -378,6 +378,26 @@ pub fn analyse(
     })
 }
 
+/// Structural or at this point, tested in f64 or, for escalated families, in high precision.
+fn set_structural(
+    design: &Design,
+    perturbed: &structural::Perturbations,
+    relations: &mut [Relation],
+    cert: Certificate,
+) {
+    if cert == Certificate::Numerical {
+        for rel in relations.iter_mut() {
+            rel.structural = perturbed.persists(design, rel);
+        }
+    } else {
+        let refs: Vec<&Relation> = relations.iter().collect();
+        let found = perturbed.persists_hp(design, &refs);
+        for (rel, s) in relations.iter_mut().zip(found) {
+            rel.structural = s;
+        }
+    }
+}
+
 /// The certificates of `relations` (each on its own support) for a family decided with `cert`.
 fn certify_relations(
     relations: &mut [Relation],
@@ -462,9 +482,7 @@ fn atom_relations(
             relations.push(w);
         }
     }
-    for rel in relations.iter_mut() {
-        rel.structural = perturbed.persists(design, rel);
-    }
+    set_structural(design, perturbed, &mut relations, cert);
     certify_relations(&mut relations, cert, escalation)?;
     for s in &fam.singular {
         relations.push(Relation {
@@ -684,9 +702,9 @@ fn cross_atom(
         if !rel.is_cross_atom() {
             rel.class = RelationClass::Coupling;
         }
-        rel.structural = perturbed.persists(design, &rel);
         out.push(rel);
     }
+    set_structural(design, perturbed, &mut out, cert);
     certify_relations(&mut out, cert, escalation)?;
     Ok((out, r, cert))
 }

@@ -10,6 +10,7 @@
 use super::{Relation, Settings};
 use crate::case::Role;
 use crate::family::{Design, MultiIndex, SamplePoints};
+use crate::rank::certify::{holds_at, reference_terms, HpFamilies, PRECISION_PAIRS};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -128,6 +129,48 @@ impl Perturbations {
             }
         }
         (tested > 0).then_some(true)
+    }
+}
+
+impl Perturbations {
+    /// As [`Perturbations::persists`] for each of `rels`, in high precision (for families whose
+    /// f64 decision was unclear): a relation must hold at 256 bits at every configuration.
+    pub fn persists_hp(&self, design: &Design, rels: &[&Relation]) -> Vec<Option<bool>> {
+        if self.configs.is_empty() {
+            return vec![None; rels.len()];
+        }
+        let supports: Vec<Vec<(usize, MultiIndex)>> = rels
+            .iter()
+            .map(|r| r.terms.iter().map(|t| (t.atom, t.alpha.clone())).collect())
+            .collect();
+        let references: Vec<Vec<(usize, MultiIndex)>> = supports
+            .iter()
+            .map(|s| reference_terms(s, design.n_vars()))
+            .collect();
+        let widest = supports
+            .iter()
+            .zip(&references)
+            .map(|(s, r)| s.len() + r.len())
+            .max()
+            .unwrap_or(0);
+        let n = (widest + 20).min(self.points.len());
+        let prec = PRECISION_PAIRS[0].1;
+        let mut out = vec![Some(true); rels.len()];
+        for cfg in &self.configs {
+            // One cache per configuration, shared by every relation.
+            let mut hp = HpFamilies::new(design, &self.points, &cfg.atoms, n);
+            for (k, (support, reference)) in supports.iter().zip(&references).enumerate() {
+                if out[k] != Some(true) {
+                    continue;
+                }
+                out[k] = match holds_at(&mut hp, support, reference, prec) {
+                    Ok(true) => Some(true),
+                    Ok(false) => Some(false),
+                    Err(_) => None,
+                };
+            }
+        }
+        out
     }
 }
 
