@@ -31,6 +31,35 @@ fn has(v: &Verification, atom: usize, class: RelationClass, text: &str) {
     );
 }
 
+/// The identifiable combinations shown for the invariance with this exact text.
+fn combinations(v: &Verification, atom: usize, text: &str) -> Vec<String> {
+    v.relations.atoms[atom]
+        .relations
+        .iter()
+        .find(|r| r.text(&v.variables) == text)
+        .and_then(|r| r.exact.as_ref())
+        .map(|e| e.combinations.clone())
+        .unwrap_or_default()
+}
+
+/// Every relation of the atom other than singular terms has a verified exact form.
+#[track_caller]
+fn all_exact(v: &Verification, atom: usize) {
+    for r in v.relations.atoms[atom]
+        .relations
+        .iter()
+        .filter(|r| r.class != RelationClass::Singular)
+    {
+        let ok = r.exact.as_ref().is_some_and(|e| e.verified);
+        assert!(
+            ok,
+            "{}: no verified exact form for {}",
+            v.case.name,
+            r.numeric_text(&v.variables)
+        );
+    }
+}
+
 /// Relative residual of `expected` (a relation $\sum c_\alpha \partial^\alpha u = 0$ given as
 /// (term label, coefficient)) against the span of the relations reported at `atom`: 0 when the
 /// reported relations imply it.
@@ -124,6 +153,17 @@ fn relation_3_constant_expert_leaves_the_product_of_weights() {
     // ∂u/∂β0 = η ∂u/∂η, with η = 0.7
     implied(&v, 0, &[("∂u/∂beta0", 1.0), ("∂u/∂eta", -0.7)]);
     has(&v, 0, RelationClass::Mass, "∂u/∂beta0 = u");
+    has(
+        &v,
+        0,
+        RelationClass::Invariance,
+        "eta·∂u/∂eta − ∂u/∂beta0 = 0",
+    );
+    assert_eq!(
+        combinations(&v, 0, "eta·∂u/∂eta − ∂u/∂beta0 = 0"),
+        ["beta0 + log(eta)"]
+    );
+    all_exact(&v, 0);
     assert_eq!(v.verdict.kind.name(), "degenerate");
 }
 
@@ -188,20 +228,33 @@ fn relation_7_temperature_on_the_slope() {
     let v = verify("softmax-temperature.toml");
     implied(&v, 0, &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", 2.0)]);
     implied(&v, 1, &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", -1.0)]);
+    for j in 0..2 {
+        has(
+            &v,
+            j,
+            RelationClass::Invariance,
+            "beta1[0]·∂u/∂beta1[0] + tau·∂u/∂tau = 0",
+        );
+        assert_eq!(
+            combinations(&v, j, "beta1[0]·∂u/∂beta1[0] + tau·∂u/∂tau = 0"),
+            ["beta1[0]/tau"]
+        );
+    }
     assert_eq!(v.verdict.kind.name(), "degenerate");
 }
 
 #[test]
 fn relation_8_heat_type_pde_is_a_coupling() {
     let v = verify("sigmoid-euclidean-squared.toml");
-    // Σ_k ∂²u/∂β1k² = 4 ∂²u/∂β0∂τ − (2d/τ) ∂u/∂β0 with d = 1, τ = 0.5
+    // Σ_k ∂²u/∂β1k² = 4 ∂²u/∂β0∂τ − (2d/τ) ∂u/∂β0 with d = 1, multiplied by τ
     for j in 0..2 {
         has(
             &v,
             j,
             RelationClass::Coupling,
-            "∂²u/∂beta1[0]² = −4·∂u/∂beta0 + 4·∂²u/∂beta0∂tau",
+            "tau·∂²u/∂beta1[0]² + 2·∂u/∂beta0 − 4·tau·∂²u/∂beta0∂tau = 0",
         );
+        all_exact(&v, j);
         assert!(
             !v.relations.atoms[j].psd.interaction,
             "the whole null space has no PSD block"
@@ -222,6 +275,12 @@ fn relation_9_multinomial_coupling_and_vanishing_slopes() {
     assert!(texts(&w, 0).len() > texts(&w, 1).len());
     let c = 1.0 - 2.0 * sigmoid(-0.5);
     implied(&w, 0, &[("∂²u/∂b²", 1.0), ("∂u/∂b", -c)]);
+    has(
+        &w,
+        0,
+        RelationClass::Interaction,
+        "∂²u/∂b² = (1 − 2·sigmoid(b))·∂u/∂b",
+    );
 }
 
 #[test]
@@ -242,6 +301,12 @@ fn relation_11_cosine_router_scaling_invariance() {
     let v = verify("cosine-router.toml");
     implied(&v, 0, &[("∂u/∂beta1[0]", 1.0), ("∂u/∂beta1[1]", 0.5)]);
     implied(&v, 1, &[("∂u/∂beta1[0]", -0.7), ("∂u/∂beta1[1]", 1.2)]);
+    let field = "beta1[0]·∂u/∂beta1[0] + beta1[1]·∂u/∂beta1[1] = 0";
+    for j in 0..2 {
+        has(&v, j, RelationClass::Invariance, field);
+        assert_eq!(combinations(&v, j, field), ["beta1[1]/beta1[0]"]);
+        all_exact(&v, j);
+    }
     assert_eq!(v.verdict.kind.name(), "degenerate");
 }
 
@@ -262,6 +327,13 @@ fn gaussian_experts_heat_equation() {
     let v = verify("softmax-gaussian.toml");
     for j in 0..2 {
         has(&v, j, RelationClass::Interaction, "∂²u/∂b² = 2·∂u/∂nu");
+        has(
+            &v,
+            j,
+            RelationClass::Coupling,
+            "∂²u/∂beta1[0]∂nu = (1/2)·∂²u/∂a[0]∂b",
+        );
+        all_exact(&v, j);
     }
     assert_eq!(v.verdict.kind.name(), "interaction");
     assert!(

@@ -3,6 +3,7 @@
 mod util;
 
 mod ad;
+mod certify;
 mod cli;
 mod errors;
 mod known_relations;

@@ -17,6 +17,7 @@
 #![allow(non_snake_case)]
 
 pub mod canonical;
+pub mod exact;
 pub mod psd;
 mod structural;
 
@@ -98,6 +99,8 @@ pub struct Relation {
     pub kink: Option<String>,
     /// `Certified` when the relation holds under precision doubling and at fresh sample points.
     pub certificate: Certificate,
+    /// The relation with exact coefficients, when they were recognised.
+    pub exact: Option<exact::Exact>,
 }
 
 impl Relation {
@@ -115,11 +118,20 @@ impl Relation {
         self.terms.iter().any(|t| t.atom != self.terms[0].atom)
     }
 
-    /// The relation as a PDE in parameter names.
+    /// The relation as a PDE in parameter names: its exact form when one was recognised and
+    /// verified (`tau·∂u/∂tau + beta1[0]·∂u/∂beta1[0] = 0`), else [`Relation::numeric_text`].
+    pub fn text(&self, variables: &[String]) -> String {
+        match &self.exact {
+            Some(e) if e.verified => e.text.clone(),
+            _ => self.numeric_text(variables),
+        }
+    }
+
+    /// The relation with its floating-point coefficients (6 significant digits).
     ///
     /// Per-atom relations solve for the pivot: `∂²u/∂beta1[0]∂b = ∂u/∂a[0]`; cross-atom
     /// relations are written as a sum with atom subscripts: `u₁ + u₂ = 0`.
-    pub fn text(&self, variables: &[String]) -> String {
+    pub fn numeric_text(&self, variables: &[String]) -> String {
         let cross = self.is_cross_atom();
         let name = |t: &Term| {
             if cross {
@@ -398,6 +410,37 @@ fn set_structural(
     }
 }
 
+/// Exact forms of every relation (see [`exact`]), in parallel.
+fn recognise_all(
+    design: &Design,
+    perturbed: &structural::Perturbations,
+    relations: &mut [Relation],
+    seed: u64,
+) {
+    use rayon::prelude::*;
+    let found: Vec<Option<exact::Exact>> = relations
+        .par_iter()
+        .enumerate()
+        .map(|(k, rel)| {
+            if rel.class == RelationClass::Singular {
+                return None;
+            }
+            let hp = rel.certificate != Certificate::Numerical;
+            exact::recognise(
+                design,
+                perturbed.points(),
+                perturbed.truth(),
+                rel,
+                seed.wrapping_add(k as u64),
+                hp,
+            )
+        })
+        .collect();
+    for (rel, e) in relations.iter_mut().zip(found) {
+        rel.exact = e;
+    }
+}
+
 /// The certificates of `relations` (each on its own support) for a family decided with `cert`.
 fn certify_relations(
     relations: &mut [Relation],
@@ -484,6 +527,7 @@ fn atom_relations(
     }
     set_structural(design, perturbed, &mut relations, cert);
     certify_relations(&mut relations, cert, escalation)?;
+    recognise_all(design, perturbed, &mut relations, settings.seed);
     for s in &fam.singular {
         relations.push(Relation {
             class: RelationClass::Singular,
@@ -497,6 +541,7 @@ fn atom_relations(
             pure_power: false,
             kink: Some(s.kink.clone()),
             certificate: Certificate::Numerical,
+            exact: None,
         });
     }
     Ok(AtomRelations {
@@ -578,6 +623,7 @@ fn to_relation(
         pure_power,
         kink: None,
         certificate: Certificate::Numerical,
+        exact: None,
     };
     rel.class = classify(&rel, masses, first_norms, settings.psd_tol);
     rel
@@ -636,6 +682,7 @@ fn witness(
         residual,
         kink: None,
         certificate: Certificate::Numerical,
+        exact: None,
     })
 }
 
@@ -696,6 +743,7 @@ fn cross_atom(
             pure_power: false,
             kink: None,
             certificate: Certificate::Numerical,
+            exact: None,
         };
         // Per-atom relations cannot appear here (each atom keeps independent terms only); a
         // one-atom relation would mean the reduction failed numerically: keep it, classified.
@@ -706,6 +754,7 @@ fn cross_atom(
     }
     set_structural(design, perturbed, &mut out, cert);
     certify_relations(&mut out, cert, escalation)?;
+    recognise_all(design, perturbed, &mut out, settings.seed);
     Ok((out, r, cert))
 }
 

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 /// Perturbed configurations of the truth.
 pub struct Perturbations {
     points: SamplePoints,
+    truth: Vec<Vec<f64>>,
     configs: Vec<Config>,
     /// Draws that could not be evaluated (redrawn).
     pub failed: usize,
@@ -83,11 +84,22 @@ impl Perturbations {
         }
         Perturbations {
             points: points.clone(),
+            truth: atoms.to_vec(),
             configs,
             failed,
             zero_max: settings.rank.zero_max,
             zero_column: settings.rank.zero_column,
         }
+    }
+
+    /// The sample points.
+    pub fn points(&self) -> &SamplePoints {
+        &self.points
+    }
+
+    /// The true configuration.
+    pub fn truth(&self) -> &[Vec<f64>] {
+        &self.truth
     }
 
     /// Whether `rel` holds with the same support at every configuration (`None` when no

@@ -24,6 +24,18 @@ fn relation(r: &Relation, v: &Verification) -> Value {
         "pure_power": r.pure_power,
         "kink": r.kink,
         "certificate": r.certificate.name(),
+        "numeric_text": r.numeric_text(&v.variables),
+        "exact": r.exact.as_ref().map(|e| json!({
+            "text": e.text,
+            "latex": e.latex,
+            "verified": e.verified,
+            "coefficients": r.terms.iter().zip(&e.coefs).map(|(t, c)| json!({
+                "atom": t.atom + 1,
+                "d": t.alpha.names(&v.variables),
+                "coef": c.text(&v.variables),
+            })).collect::<Vec<_>>(),
+            "identifiable_combinations": e.combinations,
+        })),
     })
 }
 

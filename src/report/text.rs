@@ -12,6 +12,7 @@ struct Line {
     text: String,
     atoms: Vec<usize>,
     structural: Option<bool>,
+    combinations: Vec<String>,
 }
 
 fn lines(v: &Verification) -> Vec<Line> {
@@ -24,11 +25,18 @@ fn lines(v: &Verification) -> Vec<Line> {
             l.atoms.extend(atom);
             return;
         }
+        let combinations = r
+            .exact
+            .as_ref()
+            .filter(|e| e.verified)
+            .map(|e| e.combinations.clone())
+            .unwrap_or_default();
         out.push(Line {
             class: r.class,
             text,
             atoms: atom.into_iter().collect(),
             structural: r.structural,
+            combinations,
         });
     };
     for a in &v.relations.atoms {
@@ -137,6 +145,9 @@ pub fn render(v: &Verification) -> String {
                 l.text,
                 " ".repeat(pad)
             );
+            if !l.combinations.is_empty() {
+                let _ = writeln!(s, "{:24}identifiable: {}", "", l.combinations.join(", "));
+            }
         }
     }
     let p = &v.predicted;

@@ -1,0 +1,172 @@
+//! Certified verdicts: borderline f64 decisions settled in high precision, `--certify`.
+
+use crate::util::{case, verify, Dir};
+use moeid::family::{atom_family, Design};
+use moeid::rank::{self, Certificate, Tolerance};
+
+/// The f64 decision for atom 0's family at the case's order.
+fn f64_rank(name: &str) -> rank::Rank {
+    let c = case(name);
+    let d = Design::new(&c);
+    let points = d.sample(&c.atoms, 300, c.seed).unwrap();
+    let fstar = d.fstar(&points, &c.atoms).unwrap();
+    let fam = atom_family(&d, &points, &fstar, &c.atoms[0], 0, c.order).unwrap();
+    rank::analyse(&fam.matrix, &Tolerance::default())
+}
+
+#[test]
+fn a_genuinely_small_effect_is_not_taken_for_a_relation() {
+    // f64 alone sees an invariance (σ ≈ 1e-13 looks like rounding noise) but flags it unclear
+    let r = f64_rank("escalation-small-effect.toml");
+    assert_eq!(
+        r.rank,
+        r.n - 2,
+        "f64 alone: the mass relation and a false invariance"
+    );
+    assert!(!r.clear);
+    // high precision keeps the small value: no invariance
+    let v = verify("escalation-small-effect.toml");
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+    assert_eq!(v.verdict.certificate, Certificate::Certified);
+    let row = v
+        .families
+        .iter()
+        .find(|f| f.atom == Some(0) && f.order == 1)
+        .unwrap();
+    assert_eq!(
+        (row.rank, row.terms, row.certificate),
+        (5, 6, Certificate::Certified)
+    );
+}
+
+#[test]
+fn an_exact_relation_hidden_by_cancellation_is_found() {
+    let r = f64_rank("escalation-hidden-relation.toml");
+    assert!(!r.clear, "the rounding noise of ∂u/∂a makes a tiny column");
+    let v = verify("escalation-hidden-relation.toml");
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+    assert_eq!(v.verdict.certificate, Certificate::Certified);
+    let rels = &v.relations.atoms[0].relations;
+    let da = rels
+        .iter()
+        .find(|r| r.text(&v.variables) == "∂u/∂a = 0")
+        .expect("∂u/∂a = 0");
+    assert_eq!(da.certificate, Certificate::Certified);
+    assert_eq!(da.structural, Some(true));
+    // b² is a weight: b·∂u/∂b = 2u, found in exact form from high-precision stratum points
+    assert!(rels
+        .iter()
+        .any(|r| r.text(&v.variables) == "b·∂u/∂b − 2·u = 0"));
+}
+
+#[test]
+fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
+    for name in [
+        "softmax-gaussian.toml",
+        "sigmoid-linear-regime1.toml",
+        "cosine-router.toml",
+    ] {
+        let c = case(name);
+        let plain = moeid::verify(&c, &moeid::Options::default()).unwrap();
+        let certified = moeid::verify(
+            &c,
+            &moeid::Options {
+                certify: true,
+                ..moeid::Options::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plain.verdict.kind, certified.verdict.kind, "{name}");
+        assert_eq!(
+            plain.verdict.certificate,
+            Certificate::Numerical,
+            "{name}: clear f64 gaps only"
+        );
+        assert_eq!(
+            certified.verdict.certificate,
+            Certificate::Certified,
+            "{name}"
+        );
+        for a in &certified.relations.atoms {
+            assert_eq!(a.certificate, Certificate::Certified);
+            for r in a
+                .relations
+                .iter()
+                .filter(|r| r.class != moeid::relations::RelationClass::Singular)
+            {
+                assert_eq!(
+                    r.certificate,
+                    Certificate::Certified,
+                    "{name}: {}",
+                    r.text(&certified.variables)
+                );
+            }
+            // the same relations, same classes
+            let texts = |v: &moeid::Verification| {
+                let mut t: Vec<String> = v.relations.atoms[a.atom]
+                    .relations
+                    .iter()
+                    .map(|r| format!("{} {}", r.class, r.text(&v.variables)))
+                    .collect();
+                t.sort();
+                t
+            };
+            assert_eq!(texts(&plain), texts(&certified), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_certificate_is_in_text_and_json() {
+    let d = Dir::new();
+    let text =
+        std::fs::read_to_string(crate::util::root().join("cases/softmax-linear.toml")).unwrap();
+    d.write("c.toml", &text);
+    let run = d.run(&["verify", "c.toml", "--certify"]);
+    assert!(
+        run.stdout().contains("INTERACTION at order 2 (certified)"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.stdout().contains(", certified)"), "{}", run.stdout());
+    let run = d.run(&["verify", "c.toml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(v["certificate"], "numerical");
+    assert_eq!(v["families"][0]["certificate"], "numerical");
+    let r = &v["relations"][0];
+    assert_eq!(r["certificate"], "numerical");
+    assert_eq!(r["exact"]["verified"], true);
+    assert!(r["exact"]["latex"].as_str().unwrap().contains("\\partial"));
+}
+
+#[test]
+fn exact_coefficients_in_json() {
+    let d = Dir::new();
+    let text = std::fs::read_to_string(crate::util::root().join("cases/softmax-temperature.toml"))
+        .unwrap();
+    d.write("c.toml", &text);
+    let run = d.run(&["verify", "c.toml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let inv = v["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["class"] == "invariance")
+        .unwrap();
+    assert_eq!(inv["text"], "beta1[0]·∂u/∂beta1[0] + tau·∂u/∂tau = 0");
+    assert_eq!(
+        inv["exact"]["identifiable_combinations"],
+        serde_json::json!(["beta1[0]/tau"])
+    );
+    let coefs: Vec<&str> = inv["exact"]["coefficients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["coef"].as_str().unwrap())
+        .collect();
+    assert_eq!(coefs, ["1", "tau/beta1[0]"]);
+    assert_eq!(
+        inv["exact"]["latex"],
+        "\\beta_{1,0}\\,\\partial_{\\beta_{1,0}} u + \\tau\\,\\partial_{\\tau} u = 0"
+    );
+}
