@@ -1,7 +1,10 @@
 //! Whole-pipeline timings of `verify`: every case of `cases/` at order 2, and a synthetic design
 //! with 20 parameters per atom, 2 atoms, order 2.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use moeid::family::{atom_family, Design};
+use moeid::rank::certify::{escalate, HpFamilies};
+use moeid::rank::Tolerance;
 use moeid::{verify, Case, Options};
 use std::path::PathBuf;
 
@@ -80,8 +83,46 @@ fn bench(c: &mut Criterion) {
     g.bench_function("synthetic_20_params_2_atoms_order_2", |b| {
         b.iter(|| verify(&synthetic, &Options::default()).unwrap())
     });
+    g.bench_function(format!("all_{}_cases_order_2_certified", all.len()), |b| {
+        b.iter(|| {
+            for case in &all {
+                let options = Options {
+                    certify: true,
+                    ..Options::default()
+                };
+                verify(case, &options).unwrap();
+            }
+        })
+    });
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// An escalated rank decision: 30 terms of an order-3 family evaluated at 128 and 256 bits by
+/// the project's AD over MPFR, pivoted QR at both precisions, decision by precision doubling.
+fn bench_escalation(c: &mut Criterion) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let case = Case::load(dir.join("sigmoid-temperature-joint.toml")).unwrap();
+    let design = Design::new(&case);
+    let points = design.sample(&case.atoms, 200, 1).unwrap();
+    let fstar = design.fstar(&points, &case.atoms).unwrap();
+    let fam = atom_family(&design, &points, &fstar, &case.atoms[0], 0, 3).unwrap();
+    let terms: Vec<_> = fam.terms.iter().take(30).map(|t| (0, t.clone())).collect();
+    assert_eq!(terms.len(), 30);
+    let mut g = c.benchmark_group("certify");
+    g.sample_size(10);
+    g.bench_function("escalate_30_terms_128_and_256_bits", |b| {
+        b.iter_batched(
+            || HpFamilies::new(&design, &points, &case.atoms, 50),
+            |mut hp| {
+                escalate(&mut hp, &terms, &Tolerance::default())
+                    .unwrap()
+                    .unwrap()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_escalation);
 criterion_main!(benches);

@@ -420,7 +420,8 @@ impl Design {
         Ok(DMatrix::from_fn(n, alphas.len(), |i, j| cols[j][i]))
     }
 
-    /// $f^*$ at every sample point in `prec`-bit arithmetic (zeros for unnormalized gates).
+    /// $f^*$ at the first `n_points` sample points in `prec`-bit arithmetic (zeros for
+    /// unnormalized gates).
     ///
     /// # Errors
     /// [`FamilyError::NonFinite`] as for [`Design::fstar`].
@@ -429,18 +430,20 @@ impl Design {
         points: &SamplePoints,
         atoms: &[Vec<f64>],
         prec: u32,
+        n_points: usize,
     ) -> Result<Vec<Float>, FamilyError> {
+        let n_points = n_points.min(points.len());
         let zero = Float::with_val(prec, 0);
         if !self.normalized {
-            return Ok(vec![zero; points.len()]);
+            return Ok(vec![zero; n_points]);
         }
         let thetas: Vec<Vec<Float>> = atoms
             .iter()
             .map(|t| t.iter().map(|&v| Float::with_val(prec, v)).collect())
             .collect();
         let mut slots = Vec::new();
-        let mut out = Vec::with_capacity(points.len());
-        for i in 0..points.len() {
+        let mut out = Vec::with_capacity(n_points);
+        for i in 0..n_points {
             let inputs: Vec<Float> = points
                 .inputs(i, 0.0)
                 .iter()
@@ -662,6 +665,17 @@ impl SamplePoints {
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
         self.y.is_empty()
+    }
+
+    /// The first `n` points (all of them when there are fewer).
+    pub fn first(&self, n: usize) -> SamplePoints {
+        let n = n.min(self.len());
+        SamplePoints {
+            dim: self.dim,
+            x: self.x[..n * self.dim].to_vec(),
+            y: self.y[..n].to_vec(),
+            class: self.class[..n].to_vec(),
+        }
     }
 
     fn fill_inputs(&self, i: usize, fstar: f64, out: &mut Vec<f64>) {

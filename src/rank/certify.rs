@@ -107,7 +107,9 @@ impl<'a> HpFamilies<'a> {
         prec: u32,
     ) -> Result<Vec<Vec<Float>>, FamilyError> {
         if !self.fstar.contains_key(&prec) {
-            let f = self.design.fstar_hp(self.points, self.atoms, prec)?;
+            let f = self
+                .design
+                .fstar_hp(self.points, self.atoms, prec, self.n_points)?;
             self.fstar.insert(prec, f);
         }
         let fstar = &self.fstar[&prec];

@@ -415,6 +415,7 @@ fn recognise_all(
     design: &Design,
     perturbed: &structural::Perturbations,
     relations: &mut [Relation],
+    extra: &[usize],
     seed: u64,
 ) {
     use rayon::prelude::*;
@@ -431,6 +432,7 @@ fn recognise_all(
                 perturbed.points(),
                 perturbed.truth(),
                 rel,
+                extra,
                 seed.wrapping_add(k as u64),
                 hp,
             )
@@ -527,7 +529,10 @@ fn atom_relations(
     }
     set_structural(design, perturbed, &mut relations, cert);
     certify_relations(&mut relations, cert, escalation)?;
-    recognise_all(design, perturbed, &mut relations, settings.seed);
+    let extra: Vec<usize> = (0..p)
+        .filter(|&v| masses.contains(&v) || design.roles[v] == crate::case::Role::Shared)
+        .collect();
+    recognise_all(design, perturbed, &mut relations, &extra, settings.seed);
     for s in &fam.singular {
         relations.push(Relation {
             class: RelationClass::Singular,
@@ -754,7 +759,7 @@ fn cross_atom(
     }
     set_structural(design, perturbed, &mut out, cert);
     certify_relations(&mut out, cert, escalation)?;
-    recognise_all(design, perturbed, &mut out, settings.seed);
+    recognise_all(design, perturbed, &mut out, &[], settings.seed);
     Ok((out, r, cert))
 }
 
