@@ -1,9 +1,11 @@
-//! Prints the singular values of each atom's family (a diagnostic for developers).
+//! Calibration of the rank tolerances: for each case, each atom's f64 rank, its smallest kept and
+//! largest discarded singular value (relative to σ1) and its smallest column norm (relative to
+//! the largest). The noise levels quoted in `src/rank/mod.rs` come from this.
+//!
+//! `cargo run --release --example spectrum cases/*.toml`
 fn main() {
     for path in std::env::args().skip(1) {
         let case = moeid::Case::load(&path).unwrap();
-        let v = moeid::verify(&case, &moeid::Options::default()).unwrap();
-        let _ = v;
         let design = moeid::family::Design::new(&case);
         let n = 3 * case.atoms.len() * moeid::family::max_terms(design.n_vars(), case.order);
         let points = design.sample(&case.atoms, n.max(200), case.seed).unwrap();
