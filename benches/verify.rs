@@ -10,20 +10,10 @@ use std::path::PathBuf;
 
 fn cases() -> Vec<Case> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
-    let mut paths = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "toml") {
-                paths.push(p);
-            }
-        }
-    }
-    paths.sort();
-    paths.iter().map(|p| Case::load(p).unwrap()).collect()
+    moeid::case::find(&[dir])
+        .iter()
+        .map(|p| Case::load(p).unwrap())
+        .collect()
 }
 
 /// Softmax gate and tanh experts in d = 9: beta1 (9) + beta0 + a (9) + b = 20 parameters.
@@ -101,7 +91,7 @@ fn bench(c: &mut Criterion) {
 /// the project's AD over MPFR, pivoted QR at both precisions, decision by precision doubling.
 fn bench_escalation(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
-    let case = Case::load(dir.join("sigmoid-temperature-joint.toml")).unwrap();
+    let case = Case::load(dir.join("theory/sigmoid-temperature-joint.toml")).unwrap();
     let design = Design::new(&case);
     let points = design.sample(&case.atoms, 200, 1).unwrap();
     let fstar = design.fstar(&points, &case.atoms).unwrap();

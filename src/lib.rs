@@ -14,7 +14,7 @@
 //! `expr` is the leaf language the case stage parses its expressions with.
 //!
 //! ```no_run
-//! let case = moeid::Case::load("cases/softmax-linear.toml")?;
+//! let case = moeid::Case::load("cases/softmax-2503.03213/linear.toml")?;
 //! let v = moeid::verify(&case, &moeid::Options::default())?;
 //! println!("{}", v.verdict.kind);
 //! # Ok::<(), moeid::Error>(())

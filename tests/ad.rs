@@ -5,13 +5,8 @@ use moeid::family::{Design, MultiIndex};
 
 #[test]
 fn num_dual_and_jets_agree_to_1e_13_on_every_case() {
-    let dir = crate::util::root().join("cases");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
+    for path in crate::util::all_cases() {
         let case = moeid::Case::load(&path).unwrap();
         let design = Design::new(&case);
         let points = design.sample(&case.atoms, 40, case.seed).unwrap();

@@ -17,7 +17,7 @@ fn f64_rank(name: &str) -> rank::Rank {
 #[test]
 fn a_genuinely_small_effect_is_not_taken_for_a_relation() {
     // f64 alone sees an invariance (σ ≈ 1e-13 looks like rounding noise) but flags it unclear
-    let r = f64_rank("escalation-small-effect.toml");
+    let r = f64_rank("escalation/small-effect.toml");
     assert_eq!(
         r.rank,
         r.n - 2,
@@ -25,7 +25,7 @@ fn a_genuinely_small_effect_is_not_taken_for_a_relation() {
     );
     assert!(!r.clear);
     // high precision keeps the small value: no invariance
-    let v = verify("escalation-small-effect.toml");
+    let v = verify("escalation/small-effect.toml");
     assert_eq!(v.verdict.kind.name(), "identifiable");
     assert_eq!(v.verdict.certificate, Certificate::Certified);
     let row = v
@@ -41,9 +41,9 @@ fn a_genuinely_small_effect_is_not_taken_for_a_relation() {
 
 #[test]
 fn an_exact_relation_hidden_by_cancellation_is_found() {
-    let r = f64_rank("escalation-hidden-relation.toml");
+    let r = f64_rank("escalation/hidden-relation.toml");
     assert!(!r.clear, "the rounding noise of ∂u/∂a makes a tiny column");
-    let v = verify("escalation-hidden-relation.toml");
+    let v = verify("escalation/hidden-relation.toml");
     assert_eq!(v.verdict.kind.name(), "degenerate");
     assert_eq!(v.verdict.certificate, Certificate::Certified);
     let rels = &v.relations.atoms[0].relations;
@@ -62,9 +62,9 @@ fn an_exact_relation_hidden_by_cancellation_is_found() {
 #[test]
 fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
     for name in [
-        "softmax-gaussian.toml",
-        "sigmoid-linear-regime1.toml",
-        "cosine-router.toml",
+        "gaussian-2305.03288/softmax-gaussian.toml",
+        "sigmoid-2405.13997/linear-regime1.toml",
+        "routers/cosine.toml",
     ] {
         let c = case(name);
         let plain = moeid::verify(&c, &moeid::Options::default()).unwrap();
@@ -120,7 +120,8 @@ fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
 fn the_certificate_is_in_text_and_json() {
     let d = Dir::new();
     let text =
-        std::fs::read_to_string(crate::util::root().join("cases/softmax-linear.toml")).unwrap();
+        std::fs::read_to_string(crate::util::root().join("cases/softmax-2503.03213/linear.toml"))
+            .unwrap();
     d.write("c.toml", &text);
     let run = d.run(&["verify", "c.toml", "--certify"]);
     assert!(
@@ -142,8 +143,10 @@ fn the_certificate_is_in_text_and_json() {
 #[test]
 fn exact_coefficients_in_json() {
     let d = Dir::new();
-    let text = std::fs::read_to_string(crate::util::root().join("cases/softmax-temperature.toml"))
-        .unwrap();
+    let text = std::fs::read_to_string(
+        crate::util::root().join("cases/softmax-2503.03213/dense-to-sparse.toml"),
+    )
+    .unwrap();
     d.write("c.toml", &text);
     let run = d.run(&["verify", "c.toml", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();

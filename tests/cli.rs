@@ -11,8 +11,8 @@ fn copy_case(d: &Dir, name: &str) -> String {
 #[test]
 fn verify_prints_a_verdict_per_case() {
     let d = Dir::new();
-    copy_case(&d, "softmax-linear.toml");
-    copy_case(&d, "softmax-tanh.toml");
+    copy_case(&d, "softmax-2503.03213/linear.toml");
+    copy_case(&d, "softmax-2503.03213/ffn-tanh.toml");
     let run = d.run(&["verify", "."]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let out = run.stdout();
@@ -21,7 +21,7 @@ fn verify_prints_a_verdict_per_case() {
         "{out}"
     );
     assert!(
-        out.contains("softmax-tanh: IDENTIFIABLE at order 2"),
+        out.contains("softmax-ffn-tanh: IDENTIFIABLE at order 2"),
         "{out}"
     );
     assert!(out.contains("∂²u/∂a[0]² = 0"), "{out}");
@@ -30,8 +30,8 @@ fn verify_prints_a_verdict_per_case() {
 #[test]
 fn json_has_one_object_per_case_with_the_documented_fields() {
     let d = Dir::new();
-    copy_case(&d, "softmax-linear.toml");
-    copy_case(&d, "softmax-gaussian.toml");
+    copy_case(&d, "softmax-2503.03213/linear.toml");
+    copy_case(&d, "gaussian-2305.03288/softmax-gaussian.toml");
     let run = d.run(&["verify", ".", "--format", "json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let lines: Vec<serde_json::Value> = run
@@ -66,7 +66,7 @@ fn json_has_one_object_per_case_with_the_documented_fields() {
     }
     let gauss = lines
         .iter()
-        .find(|v| v["case"] == "softmax-gaussian")
+        .find(|v| v["case"] == "gaussian-softmax-gaussian")
         .unwrap();
     let heat = gauss["relations"]
         .as_array()
@@ -83,10 +83,10 @@ fn json_has_one_object_per_case_with_the_documented_fields() {
 #[test]
 fn options_override_the_case() {
     let d = Dir::new();
-    copy_case(&d, "softmax-linear.toml");
+    copy_case(&d, "softmax-2503.03213/linear.toml");
     let run = d.run(&[
         "verify",
-        "softmax-linear.toml",
+        "softmax-2503.03213/linear.toml",
         "--order",
         "1",
         "--format",
@@ -101,20 +101,22 @@ fn options_override_the_case() {
 #[test]
 fn check_passes_and_fails_with_the_difference_printed() {
     let d = Dir::new();
-    copy_case(&d, "softmax-tanh.toml");
+    copy_case(&d, "softmax-2503.03213/ffn-tanh.toml");
     let run = d.run(&["check", "."]);
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
-    assert!(run.stdout().contains("ok    softmax-tanh: identifiable"));
-    let text = std::fs::read_to_string(d.path().join("softmax-tanh.toml")).unwrap();
+    assert!(run
+        .stdout()
+        .contains("ok    softmax-ffn-tanh: identifiable"));
+    let text = std::fs::read_to_string(d.path().join("softmax-2503.03213/ffn-tanh.toml")).unwrap();
     d.write(
-        "softmax-tanh.toml",
+        "softmax-2503.03213/ffn-tanh.toml",
         &text.replace("verdict = \"identifiable\"", "verdict = \"interaction\""),
     );
     let run = d.run(&["check", "."]);
     assert_eq!(run.code(), 1);
     let out = run.stdout();
     assert!(
-        out.contains("FAIL  softmax-tanh: expected interaction, found identifiable"),
+        out.contains("FAIL  softmax-ffn-tanh: expected interaction, found identifiable"),
         "{out}"
     );
     assert!(out.contains("why:"), "{out}");
@@ -125,9 +127,9 @@ fn check_passes_and_fails_with_the_difference_printed() {
 fn json_is_identical_for_one_and_two_threads_and_across_runs() {
     let d = Dir::new();
     for name in [
-        "softmax-gaussian.toml",
-        "sigmoid-euclidean-squared.toml",
-        "cosine-router.toml",
+        "gaussian-2305.03288/softmax-gaussian.toml",
+        "theory/sigmoid-euclidean-squared.toml",
+        "routers/cosine.toml",
     ] {
         copy_case(&d, name);
     }
@@ -151,10 +153,10 @@ fn json_is_identical_for_one_and_two_threads_and_across_runs() {
 #[test]
 fn errors_do_not_stop_other_cases() {
     let d = Dir::new();
-    copy_case(&d, "softmax-tanh.toml");
+    copy_case(&d, "softmax-2503.03213/ffn-tanh.toml");
     d.write("broken.toml", "model = \"regression\"");
     let run = d.run(&["verify", "."]);
     assert_eq!(run.code(), 2);
-    assert!(run.stdout().contains("softmax-tanh: IDENTIFIABLE"));
+    assert!(run.stdout().contains("softmax-ffn-tanh: IDENTIFIABLE"));
     assert!(run.stderr().contains("broken.toml"));
 }

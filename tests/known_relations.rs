@@ -111,7 +111,7 @@ fn implied(v: &Verification, atom: usize, expected: &[(&str, f64)]) {
 
 #[test]
 fn relation_1_softmax_any_activation_is_a_coupling() {
-    let v = verify("softmax-tanh.toml");
+    let v = verify("softmax-2503.03213/ffn-tanh.toml");
     for j in 0..2 {
         has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b = ∂u/∂a[0]");
         has(&v, j, RelationClass::Mass, "∂u/∂beta0 = u");
@@ -135,7 +135,7 @@ fn relation_1_softmax_any_activation_is_a_coupling() {
 
 #[test]
 fn relation_2_linear_experts_interaction() {
-    let v = verify("softmax-linear.toml");
+    let v = verify("softmax-2503.03213/linear.toml");
     for j in 0..2 {
         has(&v, j, RelationClass::Interaction, "∂²u/∂a[0]² = 0");
         has(&v, j, RelationClass::Interaction, "∂²u/∂b² = 0");
@@ -149,7 +149,7 @@ fn relation_2_linear_experts_interaction() {
 
 #[test]
 fn relation_3_constant_expert_leaves_the_product_of_weights() {
-    let v = verify("exp-constant.toml");
+    let v = verify("theory/exp-constant.toml");
     // ∂u/∂β0 = η ∂u/∂η, with η = 0.7
     implied(&v, 0, &[("∂u/∂beta0", 1.0), ("∂u/∂eta", -0.7)]);
     has(&v, 0, RelationClass::Mass, "∂u/∂beta0 = u");
@@ -169,30 +169,55 @@ fn relation_3_constant_expert_leaves_the_product_of_weights() {
 
 #[test]
 fn relation_4_sigmoid_any_activation_is_a_coupling() {
-    let v = verify("sigmoid-tanh.toml");
-    for j in 0..2 {
-        has(
-            &v,
-            j,
-            RelationClass::Coupling,
-            "∂²u/∂beta1∂b = ∂²u/∂beta0∂a",
-        );
-    }
+    let v = verify("sigmoid-2405.13997/tanh-regime2.toml");
+    has(
+        &v,
+        0,
+        RelationClass::Coupling,
+        "∂²u/∂beta1∂b = ∂²u/∂beta0∂a",
+    );
+    all_exact(&v, 0);
     assert_eq!(v.verdict.kind.name(), "identifiable");
-    assert!(v.relations.cross.is_empty());
+    let g = verify("sigmoid-2405.13997/gelu-regime2.toml");
+    has(
+        &g,
+        0,
+        RelationClass::Coupling,
+        "∂²u/∂beta1∂b = ∂²u/∂beta0∂a",
+    );
 }
 
 #[test]
 fn relation_5_regime_1_point_relations() {
-    let v = verify("sigmoid-linear-regime1.toml");
-    let c = 1.0 - sigmoid(0.4);
-    let (a, b) = (1.5, -0.5);
+    let v = verify("sigmoid-2405.13997/linear-regime1.toml");
+    let c = 1.0 - sigmoid(-0.4);
+    let (a, b) = (1.5, 0.2);
     implied(
         &v,
         0,
         &[("∂u/∂beta0", 1.0), ("∂u/∂a", -c * a), ("∂u/∂b", -c * b)],
     );
     implied(&v, 0, &[("∂²u/∂beta1∂b", 1.0), ("∂u/∂a", -c)]);
+    // exact forms, coefficients in σ(β0)
+    has(
+        &v,
+        0,
+        RelationClass::Mass,
+        "∂u/∂beta0 = (1 − sigmoid(beta0))·u",
+    );
+    has(
+        &v,
+        0,
+        RelationClass::Invariance,
+        "a·∂u/∂a − u + b·∂u/∂b = 0",
+    );
+    has(
+        &v,
+        0,
+        RelationClass::Coupling,
+        "a·∂²u/∂beta1∂b + (−1 + sigmoid(beta0))·u + (1 − sigmoid(beta0))·b·∂u/∂b = 0",
+    );
+    all_exact(&v, 0);
     let mass = v.relations.atoms[0]
         .relations
         .iter()
@@ -205,7 +230,7 @@ fn relation_5_regime_1_point_relations() {
 
 #[test]
 fn relation_6_joint_temperature_scaling() {
-    let v = verify("sigmoid-temperature-joint.toml");
+    let v = verify("theory/sigmoid-temperature-joint.toml");
     // τ ∂τ u + β1 ∂β1 u + β0 ∂β0 u = 0 at both atoms
     implied(
         &v,
@@ -225,7 +250,7 @@ fn relation_6_joint_temperature_scaling() {
 
 #[test]
 fn relation_7_temperature_on_the_slope() {
-    let v = verify("softmax-temperature.toml");
+    let v = verify("softmax-2503.03213/dense-to-sparse.toml");
     implied(&v, 0, &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", 2.0)]);
     implied(&v, 1, &[("∂u/∂tau", 0.5), ("∂u/∂beta1[0]", -1.0)]);
     for j in 0..2 {
@@ -245,7 +270,7 @@ fn relation_7_temperature_on_the_slope() {
 
 #[test]
 fn relation_8_heat_type_pde_is_a_coupling() {
-    let v = verify("sigmoid-euclidean-squared.toml");
+    let v = verify("theory/sigmoid-euclidean-squared.toml");
     // Σ_k ∂²u/∂β1k² = 4 ∂²u/∂β0∂τ − (2d/τ) ∂u/∂β0 with d = 1, multiplied by τ
     for j in 0..2 {
         has(
@@ -265,30 +290,30 @@ fn relation_8_heat_type_pde_is_a_coupling() {
 
 #[test]
 fn relation_9_multinomial_coupling_and_vanishing_slopes() {
-    let v = verify("softmax-multinomial.toml");
+    let v = verify("multinomial-2310.14188/softmax-k2-generic.toml");
     for j in 0..2 {
-        has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b = ∂u/∂a[0]");
+        has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b0 = ∂u/∂a0[0]");
     }
     assert_eq!(v.verdict.kind.name(), "identifiable");
     // with a vanishing slope, extra relations appear at that atom only
-    let w = verify("softmax-multinomial-vanishing.toml");
+    let w = verify("multinomial-2310.14188/softmax-k2-vanishing.toml");
     assert!(texts(&w, 0).len() > texts(&w, 1).len());
     let c = 1.0 - 2.0 * sigmoid(-0.5);
-    implied(&w, 0, &[("∂²u/∂b²", 1.0), ("∂u/∂b", -c)]);
+    implied(&w, 0, &[("∂²u/∂b0²", 1.0), ("∂u/∂b0", -c)]);
     has(
         &w,
         0,
         RelationClass::Interaction,
-        "∂²u/∂b² = (1 − 2·sigmoid(b))·∂u/∂b",
+        "∂²u/∂b0² = (1 − 2·sigmoid(b0))·∂u/∂b0",
     );
 }
 
 #[test]
 fn relation_10_modified_gate_removes_relation_9() {
-    let v = verify("modified-softmax-multinomial.toml");
+    let v = verify("multinomial-2310.14188/modified-tanh-k2-generic.toml");
     for j in 0..2 {
         assert!(
-            residual(&v, j, &[("∂²u/∂beta1[0]∂b", 1.0), ("∂u/∂a[0]", -1.0)]) > 1e-3,
+            residual(&v, j, &[("∂²u/∂beta1[0]∂b0", 1.0), ("∂u/∂a0[0]", -1.0)]) > 1e-3,
             "atom {}: {:#?}",
             j + 1,
             texts(&v, j)
@@ -298,7 +323,7 @@ fn relation_10_modified_gate_removes_relation_9() {
 
 #[test]
 fn relation_11_cosine_router_scaling_invariance() {
-    let v = verify("cosine-router.toml");
+    let v = verify("routers/cosine.toml");
     implied(&v, 0, &[("∂u/∂beta1[0]", 1.0), ("∂u/∂beta1[1]", 0.5)]);
     implied(&v, 1, &[("∂u/∂beta1[0]", -0.7), ("∂u/∂beta1[1]", 1.2)]);
     let field = "beta1[0]·∂u/∂beta1[0] + beta1[1]·∂u/∂beta1[1] = 0";
@@ -312,7 +337,7 @@ fn relation_11_cosine_router_scaling_invariance() {
 
 #[test]
 fn relation_12_perturbed_cosine_router_has_none() {
-    let v = verify("cosine-router-perturbed.toml");
+    let v = verify("routers/cosine-perturbed.toml");
     for j in 0..2 {
         assert!(residual(&v, j, &[("∂u/∂beta1[0]", 1.0), ("∂u/∂beta1[1]", 0.5)]) > 1e-3);
         assert!(texts(&v, j)
@@ -324,7 +349,7 @@ fn relation_12_perturbed_cosine_router_has_none() {
 
 #[test]
 fn gaussian_experts_heat_equation() {
-    let v = verify("softmax-gaussian.toml");
+    let v = verify("gaussian-2305.03288/softmax-gaussian.toml");
     for j in 0..2 {
         has(&v, j, RelationClass::Interaction, "∂²u/∂b² = 2·∂u/∂nu");
         has(
@@ -346,9 +371,9 @@ fn gaussian_experts_heat_equation() {
 fn null_vectors_annihilate_the_family() {
     // ‖J v‖ ≤ tol·‖v‖ for every reported relation (in scaled coordinates).
     for name in [
-        "softmax-linear.toml",
-        "softmax-gaussian.toml",
-        "cosine-router.toml",
+        "softmax-2503.03213/linear.toml",
+        "gaussian-2305.03288/softmax-gaussian.toml",
+        "routers/cosine.toml",
     ] {
         let v = verify(name);
         for a in &v.relations.atoms {
@@ -370,11 +395,7 @@ fn null_vectors_annihilate_the_family() {
 
 #[test]
 fn verdicts_do_not_depend_on_the_seed() {
-    for entry in std::fs::read_dir(crate::util::root().join("cases")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
+    for path in crate::util::all_cases() {
         let case = moeid::Case::load(&path).unwrap();
         let kinds: Vec<&str> = [1u64, 2, 3]
             .iter()

@@ -13,6 +13,11 @@ pub fn case(name: &str) -> moeid::Case {
     moeid::Case::load(root().join("cases").join(name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Every case file of the repository's `cases/`.
+pub fn all_cases() -> Vec<PathBuf> {
+    moeid::case::find(&[root().join("cases")])
+}
+
 /// Verifies a repository case with its own settings.
 pub fn verify(name: &str) -> moeid::Verification {
     moeid::verify(&case(name), &moeid::Options::default()).unwrap_or_else(|e| panic!("{e}"))

@@ -247,6 +247,37 @@ impl Case {
     }
 }
 
+/// Every case file under `paths`, sorted per argument: a directory contributes its `*.toml`
+/// files recursively; other paths are returned as they are (loading reports missing ones).
+pub fn find(paths: &[impl AsRef<Path>]) -> Vec<std::path::PathBuf> {
+    fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let p = p.as_ref();
+        if p.is_dir() {
+            let mut found = Vec::new();
+            collect(p, &mut found);
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.to_path_buf());
+        }
+    }
+    out
+}
+
 fn env_of(dim: usize, params: &[Param]) -> Env {
     let mut env = Env::new();
     env.bind(

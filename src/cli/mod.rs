@@ -114,37 +114,6 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
     }
 }
 
-/// Every case file under `paths`, sorted; a directory contributes its `*.toml` files
-/// recursively. Paths that do not exist are returned as they are (loading reports them).
-fn case_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            collect(p, &mut found);
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|x| x == "toml") {
-            out.push(p);
-        }
-    }
-}
-
 /// Renders a diagnostic: colors and the terminal's width on a terminal, plain at width 80
 /// otherwise (so logs and tests are stable).
 pub fn render(e: &dyn Diagnostic) -> String {
@@ -171,7 +140,7 @@ fn load_and_verify(path: &Path, options: &Options) -> Result<Verification, Error
 }
 
 fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
-    let files = case_files(paths);
+    let files = moeid::case::find(paths);
     let mut stdout = std::io::stdout().lock();
     let mut errors = false;
     if files.is_empty() {
@@ -200,7 +169,7 @@ fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Resu
 }
 
 fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
-    let files = case_files(paths);
+    let files = moeid::case::find(paths);
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut failed, mut passed, mut unchecked) = (false, 0, 0, 0);
     if files.is_empty() {
