@@ -128,6 +128,14 @@ pub struct Verification {
     pub counts: Counts,
 }
 
+impl Verification {
+    /// A stable summary for snapshot tests ([`report::text::summary`]): verdict, certificate,
+    /// relations in exact form when available, predicted rates; no floating-point noise.
+    pub fn summary(&self) -> String {
+        report::text::summary(self)
+    }
+}
+
 /// Verifies one case: family → rank → relations → verdict → predicted rates.
 ///
 /// # Errors

@@ -160,3 +160,25 @@ fn errors_do_not_stop_other_cases() {
     assert!(run.stdout().contains("softmax-ffn-tanh: IDENTIFIABLE"));
     assert!(run.stderr().contains("broken.toml"));
 }
+
+#[test]
+fn new_writes_a_case_that_verifies_and_never_overwrites() {
+    let d = Dir::new();
+    let run = d.run(&["new", "my-gate", "--gate", "sigmoid", "--expert", "gelu"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.stdout().contains("wrote my-gate.toml"));
+    let text = std::fs::read_to_string(d.path().join("my-gate.toml")).unwrap();
+    assert!(text.contains("weight = \"sigmoid(dot(beta1, x) + beta0)\""));
+    assert!(text.contains("mean = \"gelu(dot(a, x) + b)\""));
+    let run = d.run(&["verify", "my-gate.toml"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.stdout().starts_with("my-gate: "), "{}", run.stdout());
+    // a second `new` refuses to overwrite
+    let run = d.run(&["new", "my-gate"]);
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("already exists"), "{}", run.stderr());
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("my-gate.toml")).unwrap(),
+        text
+    );
+}

@@ -292,7 +292,12 @@ fn relation_8_heat_type_pde_is_a_coupling() {
 fn relation_9_multinomial_coupling_and_vanishing_slopes() {
     let v = verify("multinomial-2310.14188/softmax-k2-generic.toml");
     for j in 0..2 {
-        has(&v, j, RelationClass::Coupling, "∂²u/∂beta1[0]∂b0 = ∂u/∂a0[0]");
+        has(
+            &v,
+            j,
+            RelationClass::Coupling,
+            "∂²u/∂beta1[0]∂b0 = ∂u/∂a0[0]",
+        );
     }
     assert_eq!(v.verdict.kind.name(), "identifiable");
     // with a vanishing slope, extra relations appear at that atom only

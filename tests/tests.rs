@@ -3,6 +3,7 @@
 mod util;
 
 mod ad;
+mod catalogue;
 mod certify;
 mod cli;
 mod errors;

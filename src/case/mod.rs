@@ -33,10 +33,14 @@
 //! assert_eq!(case.variables(), ["beta1[0]", "beta0", "a[0]", "b"]);
 //! ```
 
+mod builder;
 mod diagnostic;
 mod raw;
+mod template;
 
+pub use builder::CaseBuilder;
 pub use diagnostic::{CaseDiagnostic, CaseError};
+pub use template::{template, ExpertKind, GateKind};
 
 use crate::expr::{self, Binding, Env, Expr, Shape, Span, TapeBuilder};
 use miette::NamedSource;

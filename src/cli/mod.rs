@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use moeid::case::{ExpertKind, GateKind};
 use moeid::{Case, Error, Options, Verification};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,26 @@ enum Command {
         /// Output format: `text` (for people) or `json` (one object per line).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Write a ready-to-edit case file for a new design, every key explained.
+    ///
+    /// The file verifies as written: edit the expressions and the atoms, then run
+    /// `moeid verify NAME.toml`.
+    New {
+        /// Name of the design (the file is NAME.toml unless --out says otherwise).
+        name: String,
+        /// The gate to start from.
+        #[arg(long, default_value = "softmax", value_parser = clap::builder::PossibleValuesParser::new(GateKind::ALL.map(GateKind::name)))]
+        gate: String,
+        /// The expert to start from.
+        #[arg(long, default_value = "gelu", value_parser = clap::builder::PossibleValuesParser::new(ExpertKind::ALL.map(ExpertKind::name)))]
+        expert: String,
+        /// Where to write the file (default: NAME.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// Verify cases and compare each verdict with the case's `[expect]`.
     ///
@@ -111,7 +132,46 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             format,
         } => verify(&paths, &analysis.options(), format),
         Command::Check { paths, analysis } => check(&paths, &analysis.options()),
+        Command::New {
+            name,
+            gate,
+            expert,
+            out,
+            force,
+        } => new(&name, &gate, &expert, out, force),
     }
+}
+
+fn new(
+    name: &str,
+    gate: &str,
+    expert: &str,
+    out: Option<PathBuf>,
+    force: bool,
+) -> std::io::Result<ExitCode> {
+    // clap restricts both to their possible values
+    let (Some(g), Some(e)) = (GateKind::from_name(gate), ExpertKind::from_name(expert)) else {
+        eprintln!("error: unknown gate `{gate}` or expert `{expert}`");
+        return Ok(ExitCode::from(2));
+    };
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.toml")));
+    if path.exists() && !force {
+        eprintln!(
+            "error: {} already exists; choose another name or --out, or pass --force to overwrite it",
+            path.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if let Err(err) = std::fs::write(&path, moeid::case::template(name, g, e)) {
+        eprintln!("error: cannot write {}: {err}", path.display());
+        return Ok(ExitCode::from(2));
+    }
+    println!(
+        "wrote {}; check it with: moeid verify {}",
+        path.display(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Renders a diagnostic: colors and the terminal's width on a terminal, plain at width 80
@@ -263,5 +323,11 @@ mod tests {
         assert!(Cli::try_parse_from(["moeid", "check"]).is_err());
         let c = Cli::try_parse_from(["moeid", "check", "a.toml", "--seed", "7"]).unwrap();
         assert!(matches!(c.command, Command::Check { .. }));
+        let c = Cli::try_parse_from([
+            "moeid", "new", "mine", "--gate", "sigmoid", "--expert", "gelu",
+        ])
+        .unwrap();
+        assert!(matches!(c.command, Command::New { .. }));
+        assert!(Cli::try_parse_from(["moeid", "new", "mine", "--gate", "sigmod"]).is_err());
     }
 }

@@ -132,6 +132,20 @@ impl Relation {
     /// Per-atom relations solve for the pivot: `∂²u/∂beta1[0]∂b = ∂u/∂a[0]`; cross-atom
     /// relations are written as a sum with atom subscripts: `u₁ + u₂ = 0`.
     pub fn numeric_text(&self, variables: &[String]) -> String {
+        self.numeric_text_with(variables, 6)
+    }
+
+    /// As [`Relation::text`], with numeric coefficients to `digits` significant digits (the
+    /// stable form for snapshots: 4 digits hide rounding noise).
+    pub fn text_with(&self, variables: &[String], digits: usize) -> String {
+        match &self.exact {
+            Some(e) if e.verified => e.text.clone(),
+            _ => self.numeric_text_with(variables, digits),
+        }
+    }
+
+    /// The relation with floating-point coefficients to `digits` significant digits.
+    pub fn numeric_text_with(&self, variables: &[String], digits: usize) -> String {
         let cross = self.is_cross_atom();
         let name = |t: &Term| {
             if cross {
@@ -144,15 +158,15 @@ impl Relation {
         if self.class == RelationClass::Singular {
             let t = &self.terms[0];
             return format!(
-                "{} is singular: it differentiates {} twice (a Dirac mass at the kink, invisible to sampling)",
+                "{} is singular: a Dirac mass at the kink of {}, invisible to sampling",
                 name(t),
-                self.kink.as_deref().unwrap_or("a kink")
+                self.kink.as_deref().unwrap_or("a non-smooth function")
             );
         }
         if cross {
             return format!(
                 "{} = 0",
-                linear_combination(self.terms.iter().map(|t| (t.coef, name(t))))
+                linear_combination(self.terms.iter().map(|t| (t.coef, name(t))), digits)
             );
         }
         let lhs = name(&self.terms[0]);
@@ -160,7 +174,7 @@ impl Relation {
         if rhs.is_empty() {
             format!("{lhs} = 0")
         } else {
-            format!("{lhs} = {}", linear_combination(rhs.into_iter()))
+            format!("{lhs} = {}", linear_combination(rhs.into_iter(), digits))
         }
     }
 }
@@ -175,11 +189,11 @@ fn subscript(n: usize) -> String {
 }
 
 /// `a·X + b·Y − Z` with coefficients of 6 significant digits (1 omitted).
-fn linear_combination(terms: impl Iterator<Item = (f64, String)>) -> String {
+fn linear_combination(terms: impl Iterator<Item = (f64, String)>, digits: usize) -> String {
     let mut out = String::new();
     for (i, (c, name)) in terms.enumerate() {
         let neg = c < 0.0;
-        let mag = format_coef(c.abs());
+        let mag = format_coef_digits(c.abs(), digits);
         let body = if mag == "1" {
             name
         } else {
@@ -197,6 +211,13 @@ fn linear_combination(terms: impl Iterator<Item = (f64, String)>) -> String {
 
 /// A coefficient with 6 significant digits, trailing zeros removed; integers printed plainly.
 pub fn format_coef(c: f64) -> String {
+    format_coef_digits(c, 6)
+}
+
+/// A coefficient with `digits` significant digits, trailing zeros removed; integers (to 1e-9)
+/// printed plainly.
+pub fn format_coef_digits(c: f64, digits: usize) -> String {
+    let digits = digits.clamp(1, 17) as i32;
     if !c.is_finite() {
         return format!("{c}");
     }
@@ -206,12 +227,12 @@ pub fn format_coef(c: f64) -> String {
     }
     let a = c.abs();
     if (1e-3..1e6).contains(&a) {
-        let digits = 5 - a.log10().floor() as i32;
-        let s = format!("{c:.*}", digits.max(0) as usize);
+        let decimals = digits - 1 - a.log10().floor() as i32;
+        let s = format!("{c:.*}", decimals.max(0) as usize);
         let s = s.trim_end_matches('0').trim_end_matches('.');
         s.to_string()
     } else {
-        let s = format!("{c:.5e}");
+        let s = format!("{c:.*e}", (digits - 1) as usize);
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let m = m.trim_end_matches('0').trim_end_matches('.');
         format!("{m}e{e}")

@@ -15,10 +15,12 @@ struct Line {
     combinations: Vec<String>,
 }
 
-fn lines(v: &Verification) -> Vec<Line> {
+/// The relations as shown, identical ones at several atoms merged; numeric coefficients to
+/// `digits` significant digits.
+fn lines(v: &Verification, digits: usize) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::new();
     let mut push = |r: &Relation, atom: Option<usize>| {
-        let text = r.text(&v.variables);
+        let text = r.text_with(&v.variables, digits);
         if let Some(l) = out.iter_mut().find(|l| {
             l.class == r.class && l.text == text && l.structural == r.structural && atom.is_some()
         }) {
@@ -80,6 +82,58 @@ fn atoms_label(atoms: &[usize], total: usize) -> String {
     }
 }
 
+/// A stable summary for snapshot tests: the verdict and its certificate, every relation (exact
+/// form when verified, else coefficients to 4 significant digits) with its class, atoms and
+/// status, and the predicted rates; no singular values or other rounding noise.
+///
+/// ```no_run
+/// let case = moeid::Case::load("cases/softmax-2503.03213/linear.toml")?;
+/// let v = moeid::verify(&case, &moeid::Options::default())?;
+/// assert!(v.summary().starts_with("softmax-linear: interaction at order 2"));
+/// # Ok::<(), moeid::Error>(())
+/// ```
+pub fn summary(v: &Verification) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {} at order {} ({})",
+        v.case.name,
+        v.verdict.kind.name(),
+        v.order,
+        v.verdict.certificate.name()
+    );
+    for l in lines(v, 4) {
+        let status = match (l.class, l.structural) {
+            (RelationClass::Singular, _) => String::new(),
+            (_, Some(true)) => "structural".into(),
+            (_, Some(false)) => "at this point".into(),
+            (_, None) => "untested".into(),
+        };
+        let atoms = atoms_label(&l.atoms, v.case.atoms.len());
+        let tail = [atoms.as_str(), status.as_str()]
+            .iter()
+            .filter(|x| !x.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(s, "  {:<11} {}  [{tail}]", l.class.name(), l.text);
+        if !l.combinations.is_empty() {
+            let _ = writeln!(
+                s,
+                "  {:<11} identifiable: {}",
+                "",
+                l.combinations.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  predicted   exact-specified {}; over-specified {}",
+        v.predicted.exact, v.predicted.over
+    );
+    s
+}
+
 /// Renders one verification as a compact block of text.
 pub fn render(v: &Verification) -> String {
     let mut s = String::new();
@@ -109,7 +163,7 @@ pub fn render(v: &Verification) -> String {
         (true, true) => {}
     }
     let _ = writeln!(s, "  why        {}", v.verdict.reason);
-    let ls = lines(v);
+    let ls = lines(v, 6);
     if ls.is_empty() {
         let _ = writeln!(s, "  relations  none: every family has full rank");
     } else {

@@ -1,0 +1,426 @@
+//! `moeid new`: a ready-to-edit case file for a new design, every key explained.
+
+use std::fmt::Write;
+
+/// The gates `moeid new` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateKind {
+    /// `exp(beta1·x + beta0)`, normalized over experts.
+    Softmax,
+    /// `sigmoid(beta1·x + beta0)`, unnormalized.
+    Sigmoid,
+    /// Dense-to-sparse: `exp(beta1·x / tau + beta0)`, `tau` shared.
+    SoftmaxTemperature,
+    /// Modified softmax with an input transform: `exp(beta1·tanh(x) + beta0)`.
+    ModifiedSoftmax,
+    /// Modified sigmoid: `exp(gamma)·sigmoid(beta1·x + beta0)`, `gamma` a mass.
+    ModifiedSigmoid,
+    /// Modified sigmoid on a Euclidean score: `exp(gamma)·sigmoid(-|x - beta1|²/tau + beta0)`.
+    Euclidean,
+    /// Perturbed cosine router: `exp(beta1·x / ((|beta1| + 0.1)(|x| + 0.1)) + beta0)`.
+    Cosine,
+}
+
+/// The experts `moeid new` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpertKind {
+    /// `a·x + b`
+    Linear,
+    /// `tanh(a·x + b)`
+    Tanh,
+    /// `gelu(a·x + b)` (exact erf form)
+    Gelu,
+    /// `relu(a·x + b)`
+    Relu,
+    /// `sigmoid(a·x + b)`
+    Sigmoid,
+    /// `(a·x + b)^2`
+    Polynomial,
+    /// `eta`
+    Constant,
+    /// Gaussian experts: mean `a·x + b`, variance `nu`.
+    Gaussian,
+    /// Multinomial logistic experts, two classes: logits `a·x + b` and `0`.
+    Multinomial,
+}
+
+impl GateKind {
+    /// Every gate, in the order `moeid new --help` lists them.
+    pub const ALL: [GateKind; 7] = [
+        GateKind::Softmax,
+        GateKind::Sigmoid,
+        GateKind::SoftmaxTemperature,
+        GateKind::ModifiedSoftmax,
+        GateKind::ModifiedSigmoid,
+        GateKind::Euclidean,
+        GateKind::Cosine,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            GateKind::Softmax => "softmax",
+            GateKind::Sigmoid => "sigmoid",
+            GateKind::SoftmaxTemperature => "softmax-temperature",
+            GateKind::ModifiedSoftmax => "modified-softmax",
+            GateKind::ModifiedSigmoid => "modified-sigmoid",
+            GateKind::Euclidean => "euclidean",
+            GateKind::Cosine => "cosine",
+        }
+    }
+
+    /// The gate with this name.
+    pub fn from_name(name: &str) -> Option<GateKind> {
+        GateKind::ALL.into_iter().find(|g| g.name() == name)
+    }
+}
+
+impl ExpertKind {
+    /// Every expert, in the order `moeid new --help` lists them.
+    pub const ALL: [ExpertKind; 9] = [
+        ExpertKind::Linear,
+        ExpertKind::Tanh,
+        ExpertKind::Gelu,
+        ExpertKind::Relu,
+        ExpertKind::Sigmoid,
+        ExpertKind::Polynomial,
+        ExpertKind::Constant,
+        ExpertKind::Gaussian,
+        ExpertKind::Multinomial,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpertKind::Linear => "linear",
+            ExpertKind::Tanh => "tanh",
+            ExpertKind::Gelu => "gelu",
+            ExpertKind::Relu => "relu",
+            ExpertKind::Sigmoid => "sigmoid",
+            ExpertKind::Polynomial => "polynomial",
+            ExpertKind::Constant => "constant",
+            ExpertKind::Gaussian => "gaussian",
+            ExpertKind::Multinomial => "multinomial",
+        }
+    }
+
+    /// The expert with this name.
+    pub fn from_name(name: &str) -> Option<ExpertKind> {
+        ExpertKind::ALL.into_iter().find(|g| g.name() == name)
+    }
+}
+
+fn list(v: &[f64]) -> String {
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The text of a new case file named `name` for `gate` × `expert`, with a comment on every key.
+/// It verifies as it is; edit the expressions and the atoms.
+pub fn template(name: &str, gate: GateKind, expert: ExpertKind) -> String {
+    let dim = if gate == GateKind::Cosine { 2 } else { 1 };
+    let vec2 = |one: f64, two: [f64; 2]| if dim == 1 { vec![one] } else { two.to_vec() };
+    let (weight, normalized, gate_params, gate_what) = match gate {
+        GateKind::Softmax => (
+            "exp(dot(beta1, x) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "softmax gate",
+        ),
+        GateKind::Sigmoid => (
+            "sigmoid(dot(beta1, x) + beta0)",
+            false,
+            "beta1 beta0",
+            "sigmoid gate",
+        ),
+        GateKind::SoftmaxTemperature => (
+            "exp(dot(beta1, x) / tau + beta0)",
+            true,
+            "beta1 beta0:mass tau:shared",
+            "dense-to-sparse softmax gate with a temperature",
+        ),
+        GateKind::ModifiedSoftmax => (
+            "exp(dot(beta1, tanh(x)) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "modified softmax gate (input transform tanh)",
+        ),
+        GateKind::ModifiedSigmoid => (
+            "exp(gamma) * sigmoid(dot(beta1, x) + beta0)",
+            false,
+            "gamma:mass beta1 beta0",
+            "modified sigmoid gate exp(gamma) sigma(.)",
+        ),
+        GateKind::Euclidean => (
+            "exp(gamma) * sigmoid(-sqnorm(x - beta1) / tau + beta0)",
+            false,
+            "gamma:mass beta1 beta0 tau:shared",
+            "modified sigmoid gate on a Euclidean score",
+        ),
+        GateKind::Cosine => (
+            "exp(dot(beta1, x) / ((norm(beta1) + 0.1) * (norm(x) + 0.1)) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "perturbed cosine router",
+        ),
+    };
+    let (model, expert_lines, expert_params, expert_what) = match expert {
+        ExpertKind::Linear => (
+            "regression",
+            vec!["mean = \"dot(a, x) + b\""],
+            "a b",
+            "linear experts",
+        ),
+        ExpertKind::Tanh => (
+            "regression",
+            vec!["mean = \"tanh(dot(a, x) + b)\""],
+            "a b",
+            "tanh experts",
+        ),
+        ExpertKind::Gelu => (
+            "regression",
+            vec!["mean = \"gelu(dot(a, x) + b)\""],
+            "a b",
+            "GELU experts",
+        ),
+        ExpertKind::Relu => (
+            "regression",
+            vec!["mean = \"relu(dot(a, x) + b)\""],
+            "a b",
+            "ReLU experts",
+        ),
+        ExpertKind::Sigmoid => (
+            "regression",
+            vec!["mean = \"sigmoid(dot(a, x) + b)\""],
+            "a b",
+            "sigmoid experts",
+        ),
+        ExpertKind::Polynomial => (
+            "regression",
+            vec!["mean = \"(dot(a, x) + b)^2\""],
+            "a b",
+            "quadratic experts",
+        ),
+        ExpertKind::Constant => (
+            "regression",
+            vec!["mean = \"eta\""],
+            "eta",
+            "constant experts",
+        ),
+        ExpertKind::Gaussian => (
+            "gaussian",
+            vec!["mean = \"dot(a, x) + b\"", "variance = \"nu\""],
+            "a b nu",
+            "Gaussian experts",
+        ),
+        ExpertKind::Multinomial => (
+            "multinomial",
+            vec!["logits = [\"dot(a, x) + b\", \"0\"]"],
+            "a b",
+            "multinomial logistic experts",
+        ),
+    };
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(
+        w,
+        "# moeid case file. A gate/expert design and its true configuration (the atoms)."
+    );
+    let _ = writeln!(
+        w,
+        "# Edit the expressions and the values, then run: moeid verify {name}.toml"
+    );
+    let _ = writeln!(
+        w,
+        "# Expressions: numbers, pi, x and x[i], parameters and v[i], + - * / ^, and the functions"
+    );
+    let _ = writeln!(
+        w,
+        "# exp log sqrt abs sigmoid softplus tanh relu gelu erf sin cos pow dot norm sqnorm sum"
+    );
+    let _ = writeln!(w, "# (scalar functions apply elementwise to vectors).");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "name = \"{name}\"  # optional; default: the file stem");
+    let _ = writeln!(
+        w,
+        "title = \"{}, {expert_what}\"  # one line: what the case demonstrates",
+        capitalise(gate_what)
+    );
+    let _ = writeln!(w, "source = \"my design\"  # free text: a paper, a note");
+    let _ = writeln!(
+        w,
+        "model = \"{model}\"  # what is observed: regression | gaussian | multinomial"
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[inputs]");
+    let _ = writeln!(
+        w,
+        "dim = {dim}  # input dimension: x = (x[0], ..., x[dim-1])"
+    );
+    let _ = writeln!(w, "low = -1.0  # inputs are uniform on [low, high]^dim");
+    let _ = writeln!(w, "high = 1.0");
+    if model == "multinomial" {
+        let _ = writeln!(w, "classes = 2  # number of classes (multinomial only)");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[gate]");
+    let _ = writeln!(
+        w,
+        "weight = \"{weight}\"  # the per-expert gate weight w(x; beta)"
+    );
+    let _ = writeln!(
+        w,
+        "normalized = {normalized}  # true: weights divided by their sum over experts (softmax-like); false: sigmoid-like"
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[expert]");
+    for l in &expert_lines {
+        let what = if l.starts_with("mean") {
+            "the expert output h(x; eta)"
+        } else if l.starts_with("variance") {
+            "the expert variance (gaussian only)"
+        } else {
+            "one logit per class (multinomial only)"
+        };
+        let _ = writeln!(w, "{l}  # {what}");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[params]  # every parameter the expressions use");
+    let mut names: Vec<(String, &str)> = Vec::new();
+    for p in gate_params.split(' ').chain(expert_params.split(' ')) {
+        let (n, role) = p.split_once(':').unwrap_or((p, ""));
+        names.push((n.to_string(), role));
+    }
+    let vector = |n: &str| n == "beta1" || n == "a";
+    for (n, role) in &names {
+        let mut fields = Vec::new();
+        if vector(n) {
+            fields.push(format!("shape = [{dim}]"));
+        }
+        if !role.is_empty() {
+            fields.push(format!("role = \"{role}\""));
+        }
+        let explain = match (*role, vector(n)) {
+            ("mass", _) => "a mixture weight: du/dtheta = c u",
+            ("shared", _) => "one value for all experts, set in [shared]",
+            (_, true) => "a vector: shape = [n]",
+            _ => "a scalar (no shape); one value per expert",
+        };
+        let body = if fields.is_empty() {
+            "{}".to_string()
+        } else {
+            format!("{{ {} }}", fields.join(", "))
+        };
+        let _ = writeln!(w, "{n} = {body}  # {explain}");
+    }
+    if names.iter().any(|(_, r)| *r == "shared") {
+        let _ = writeln!(w);
+        let _ = writeln!(w, "[shared]  # values of the shared parameters");
+        let _ = writeln!(w, "tau = 0.5");
+    }
+    let euclid = gate == GateKind::Euclidean;
+    let values = |atom: usize, n: &str| -> String {
+        let pick = |one: f64, two: f64| if atom == 0 { one } else { two };
+        match n {
+            "beta1" if euclid => list(&vec2(pick(0.3, -0.4), [0.0; 2])),
+            "beta1" => list(&vec2(
+                pick(2.0, -1.0),
+                if atom == 0 { [1.0, 0.5] } else { [-0.7, 1.2] },
+            )),
+            "a" => list(&vec2(
+                pick(1.5, -2.0),
+                if atom == 0 { [1.5, -0.5] } else { [-1.0, 0.8] },
+            )),
+            "beta0" => format!("{:?}", pick(0.5, 0.0)),
+            "gamma" => format!("{:?}", pick(0.2, -0.1)),
+            "b" => format!("{:?}", pick(-0.5, 0.3)),
+            "eta" => format!("{:?}", pick(0.7, -0.4)),
+            "nu" => format!("{:?}", pick(0.3, 0.5)),
+            _ => "0.0".into(),
+        }
+    };
+    for atom in 0..2 {
+        let _ = writeln!(w);
+        if atom == 0 {
+            let _ = writeln!(
+                w,
+                "[[atoms]]  # a true expert: a value for every parameter that is not shared"
+            );
+        } else {
+            let _ = writeln!(
+                w,
+                "[[atoms]]  # another true expert (normalized gates need at least two)"
+            );
+        }
+        for (n, role) in &names {
+            if *role != "shared" {
+                let _ = writeln!(w, "{n} = {}", values(atom, n));
+            }
+        }
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[verify]");
+    let _ = writeln!(w, "order = 2  # highest derivative order analysed, 1 to 4");
+    let _ = writeln!(w, "seed = 1  # seed of every random choice");
+    let _ = writeln!(
+        w,
+        "samples = 0  # sample points; 0: automatic (3 x the terms, at least 200)"
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# [expect]  # what `moeid check` holds the case to, once you know it"
+    );
+    let _ = writeln!(
+        w,
+        "# verdict = \"identifiable\"  # identifiable | interaction | degenerate"
+    );
+    s
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_verifies_as_written() {
+        for g in &GateKind::ALL {
+            for e in &ExpertKind::ALL {
+                let text = template("new-design", *g, *e);
+                let case = crate::Case::parse(&text, "new-design.toml")
+                    .unwrap_or_else(|err| panic!("{g:?} × {e:?}: {err}\n{text}"));
+                crate::verify(&case, &crate::Options::default())
+                    .unwrap_or_else(|err| panic!("{g:?} × {e:?}: {err}"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_is_explained() {
+        let text = template("x", GateKind::Euclidean, ExpertKind::Gaussian);
+        for line in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
+        {
+            let in_atom_or_shared = !line.contains('#');
+            if in_atom_or_shared {
+                // atom and shared values are explained by their table's comment
+                continue;
+            }
+            assert!(line.contains("  # "), "{line}");
+        }
+    }
+}
