@@ -8,4 +8,5 @@ mod certify;
 mod cli;
 mod errors;
 mod known_relations;
+mod rates;
 mod snapshots;

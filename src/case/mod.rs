@@ -175,6 +175,8 @@ pub struct Case {
     pub samples: usize,
     /// The verdict `moeid check` holds the case to.
     pub expect: Option<String>,
+    /// Settings of the empirical rate check (`[rates]`).
+    pub rates: RatesConfig,
 }
 
 impl Case {
@@ -249,6 +251,91 @@ impl Case {
             .chain(&self.variance)
             .chain(&self.logits)
     }
+}
+
+/// Largest sample size of a rate check.
+pub const MAX_N: usize = 10_000_000;
+/// Most replicates per sample size.
+pub const MAX_REPLICATES: usize = 10_000;
+
+/// The `[rates]` table: settings of the empirical rate check, each optional (the command line
+/// and defaults fill the rest).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RatesConfig {
+    /// Numbers of fitted atoms $k$.
+    pub fitted: Option<Vec<usize>>,
+    /// Sample sizes.
+    pub n: Option<Vec<usize>>,
+    /// Replicates per sample size.
+    pub replicates: Option<usize>,
+    /// Restarts per fit (the best likelihood is kept).
+    pub restarts: Option<usize>,
+    /// Noise standard deviation of regression responses.
+    pub noise: Option<f64>,
+    /// Exponents of over-specified cells in the Voronoi loss, by parameter name.
+    pub exponents: Vec<(String, f64)>,
+    /// Initialisation noise of gate parameters (times $n^{-\text{decay}}$).
+    pub init_gate: Option<f64>,
+    /// Initialisation noise of expert parameters.
+    pub init_expert: Option<f64>,
+    /// Decay exponent of the initialisation noise.
+    pub init_decay: Option<f64>,
+    /// Iteration cap per fit.
+    pub max_iters: Option<usize>,
+    /// Relative change of the objective that stops a fit.
+    pub tolerance: Option<f64>,
+    /// Seed (default: `verify.seed`).
+    pub seed: Option<u64>,
+    /// Accelerate EM by SQUAREM (default true; false: plain EM, as the peer code).
+    pub accelerate: Option<bool>,
+}
+
+/// Parses a grid of sample sizes: `"1e3..1e5:12"` (12 values spaced evenly in $\log n$, both
+/// ends included, rounded to integers) or a single number.
+///
+/// # Errors
+/// A message saying what is wrong and the expected form.
+pub fn parse_grid(text: &str) -> Result<Vec<usize>, String> {
+    let number = |s: &str| -> Result<f64, String> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 1.0)
+            .ok_or_else(|| format!("`{s}` is not a sample size"))
+    };
+    let check = |v: f64| -> Result<usize, String> {
+        let n = v.round() as usize;
+        if (10..=MAX_N).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("sample size {n} is outside 10..{MAX_N}"))
+        }
+    };
+    let Some((range, count)) = text.split_once(':') else {
+        return Ok(vec![check(number(text)?)?]);
+    };
+    let (lo, hi) = range
+        .split_once("..")
+        .ok_or_else(|| format!("`{text}` is not of the form LOW..HIGH:COUNT, e.g. 1e3..1e5:12"))?;
+    let (lo, hi) = (number(lo)?, number(hi)?);
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{count}` is not a count"))?;
+    if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) || !(2..=200).contains(&count) {
+        return Err(format!(
+            "`{text}` needs LOW < HIGH and a count from 2 to 200"
+        ));
+    }
+    let mut out = Vec::new();
+    for i in 0..count {
+        let v = (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (count - 1) as f64).exp();
+        let n = check(v)?;
+        if out.last() != Some(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
 }
 
 /// Every case file under `paths`, sorted per argument: a directory contributes its `*.toml`
@@ -491,6 +578,7 @@ impl<'a> Validator<'a> {
         }
         let atoms = self.atoms(&raw, &params);
         let (order, seed, samples) = self.settings(&raw);
+        let rates = self.rates(&raw, &params, atoms.len());
         let expect = raw.expect.as_ref().and_then(|e| {
             let v = e.verdict.get_ref();
             if VERDICTS.contains(&v.as_str()) {
@@ -537,7 +625,165 @@ impl<'a> Validator<'a> {
             seed,
             samples,
             expect,
+            rates,
         })
+    }
+
+    fn rates(&mut self, raw: &RawCase, params: &[Param], k_star: usize) -> RatesConfig {
+        let mut out = RatesConfig::default();
+        let Some(r) = &raw.rates else {
+            return out;
+        };
+        let r = r.get_ref();
+        let positive = |v: &mut Self, x: &Spanned<i64>, key: &str, max: usize| -> Option<usize> {
+            match usize::try_from(*x.get_ref()) {
+                Ok(n) if (1..=max).contains(&n) => Some(n),
+                _ => {
+                    v.report(
+                        "moeid::case::rates",
+                        x.span(),
+                        format!("`rates.{key}` is {}", x.get_ref()),
+                        "out of range",
+                        Some(format!("`{key}` is an integer from 1 to {max}")),
+                    );
+                    None
+                }
+            }
+        };
+        let nonneg = |v: &mut Self, x: &Spanned<f64>, key: &str, strict: bool| -> Option<f64> {
+            let f = *x.get_ref();
+            if f.is_finite() && (f > 0.0 || (!strict && f == 0.0)) {
+                Some(f)
+            } else {
+                v.report(
+                    "moeid::case::rates",
+                    x.span(),
+                    format!("`rates.{key}` is {f}"),
+                    "out of range",
+                    Some(format!(
+                        "`{key}` is a {} finite number",
+                        if strict { "positive" } else { "non-negative" }
+                    )),
+                );
+                None
+            }
+        };
+        if let Some(f) = &r.fitted {
+            let mut ks = Vec::new();
+            for k in f.get_ref() {
+                match usize::try_from(*k.get_ref()) {
+                    Ok(v) if (k_star..=k_star + 8).contains(&v) => ks.push(v),
+                    _ => self.report(
+                        "moeid::case::rates",
+                        k.span(),
+                        format!(
+                            "`rates.fitted` holds {} but the case has {k_star} true atoms",
+                            k.get_ref()
+                        ),
+                        "out of range",
+                        Some(format!(
+                            "fit from {k_star} (exact-specified) to {} atoms",
+                            k_star + 8
+                        )),
+                    ),
+                }
+            }
+            if ks.is_empty() && f.get_ref().is_empty() {
+                self.report(
+                    "moeid::case::rates",
+                    f.span(),
+                    "`rates.fitted` is empty".into(),
+                    "empty",
+                    Some(format!("e.g. `fitted = [{k_star}, {}]`", k_star + 1)),
+                );
+            }
+            out.fitted = Some(ks);
+        }
+        if let Some(n) = &r.n {
+            let parsed = match n.get_ref() {
+                toml::Value::String(s) => parse_grid(s),
+                toml::Value::Integer(i) => parse_grid(&i.to_string()),
+                toml::Value::Float(f) => parse_grid(&f.to_string()),
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|v| match v {
+                        toml::Value::Integer(i) => parse_grid(&i.to_string()).map(|g| g[0]),
+                        toml::Value::Float(f) => parse_grid(&f.to_string()).map(|g| g[0]),
+                        _ => Err("sample sizes are numbers".to_string()),
+                    })
+                    .collect(),
+                _ => Err("give a grid \"1e3..1e5:12\" or a list of sizes".to_string()),
+            };
+            match parsed {
+                Ok(g) => out.n = Some(g),
+                Err(e) => self.report(
+                    "moeid::case::rates",
+                    n.span(),
+                    format!("`rates.n`: {e}"),
+                    "here",
+                    Some("write `n = \"1e3..1e5:12\"` (12 sizes, log-spaced) or a list, e.g. `n = [1000, 10000]`".into()),
+                ),
+            }
+        }
+        if let Some(x) = &r.replicates {
+            out.replicates = positive(self, x, "replicates", MAX_REPLICATES);
+        }
+        if let Some(x) = &r.restarts {
+            out.restarts = positive(self, x, "restarts", 100);
+        }
+        if let Some(x) = &r.max_iters {
+            out.max_iters = positive(self, x, "max_iters", 1_000_000);
+        }
+        if let Some(x) = &r.noise {
+            out.noise = nonneg(self, x, "noise", false);
+        }
+        if let Some(x) = &r.init_gate {
+            out.init_gate = nonneg(self, x, "init_gate", false);
+        }
+        if let Some(x) = &r.init_expert {
+            out.init_expert = nonneg(self, x, "init_expert", false);
+        }
+        if let Some(x) = &r.init_decay {
+            out.init_decay = nonneg(self, x, "init_decay", false);
+        }
+        if let Some(x) = &r.tolerance {
+            out.tolerance = nonneg(self, x, "tolerance", true);
+        }
+        if let Some(s) = &r.seed {
+            match u64::try_from(*s.get_ref()) {
+                Ok(v) => out.seed = Some(v),
+                Err(_) => self.report(
+                    "moeid::case::rates",
+                    s.span(),
+                    format!("`rates.seed` is {}", s.get_ref()),
+                    "negative",
+                    Some("the seed is a non-negative integer".into()),
+                ),
+            }
+        }
+        out.accelerate = r.accelerate;
+        if let Some(e) = &r.exponents {
+            for (key, value) in &e.get_ref().0 {
+                let name = key.get_ref();
+                let known = params.iter().any(|p| {
+                    &p.name == name || (0..p.len()).any(|i| format!("{}[{i}]", p.name) == *name)
+                });
+                if !known {
+                    self.report(
+                        "moeid::case::rates",
+                        key.span(),
+                        format!("`rates.exponents.{name}` is not a declared parameter"),
+                        "unknown",
+                        Some(self.declared(params)),
+                    );
+                    continue;
+                }
+                if let Some(v) = nonneg(self, value, &format!("exponents.{name}"), true) {
+                    out.exponents.push((name.clone(), v));
+                }
+            }
+        }
+        out
     }
 
     fn inputs(&mut self, raw: &RawCase, model: Option<Model>) -> (usize, f64, f64, usize) {

@@ -54,6 +54,26 @@ pub struct RawCase {
     pub verify: Option<RawVerify>,
     #[serde(default)]
     pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub rates: Option<Spanned<RawRates>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRates {
+    pub fitted: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub n: Option<Spanned<toml::Value>>,
+    pub replicates: Option<Spanned<i64>>,
+    pub restarts: Option<Spanned<i64>>,
+    pub noise: Option<Spanned<f64>>,
+    pub exponents: Option<Spanned<Ordered<Spanned<f64>>>>,
+    pub init_gate: Option<Spanned<f64>>,
+    pub init_expert: Option<Spanned<f64>>,
+    pub init_decay: Option<Spanned<f64>>,
+    pub max_iters: Option<Spanned<i64>>,
+    pub tolerance: Option<Spanned<f64>>,
+    pub seed: Option<Spanned<i64>>,
+    pub accelerate: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -32,6 +32,36 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Measure estimation rates: simulate from the case's truth, fit over-specified mixtures at
+    /// growing n, and compare the slopes of the Voronoi loss with the verdict's prediction.
+    ///
+    /// Settings come from the case's [rates] table, then these options, then defaults. With
+    /// --out every finished fit is appended to FILE (JSON lines) and a rerun resumes from it.
+    Rates {
+        /// The case file.
+        case: PathBuf,
+        /// Numbers of fitted atoms, comma separated (default: k* and k* + 1).
+        #[arg(long, value_delimiter = ',')]
+        fitted: Option<Vec<usize>>,
+        /// Sample sizes: LOW..HIGH:COUNT, log-spaced (e.g. 1e3..1e5:12), or one size.
+        #[arg(long)]
+        n: Option<String>,
+        /// Replicates per sample size.
+        #[arg(long)]
+        replicates: Option<usize>,
+        /// Restarts per fit (the best likelihood is kept).
+        #[arg(long)]
+        restarts: Option<usize>,
+        /// Seed of the simulations and initialisations.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Checkpoint file (JSON lines): finished fits are appended, a rerun skips them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Write a ready-to-edit case file for a new design, every key explained.
     ///
     /// The file verifies as written: edit the expressions and the atoms, then run
@@ -139,6 +169,100 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             out,
             force,
         } => new(&name, &gate, &expert, out, force),
+        Command::Rates {
+            case,
+            fitted,
+            n,
+            replicates,
+            restarts,
+            seed,
+            out,
+            format,
+        } => rates(&case, fitted, n, replicates, restarts, seed, out, format),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rates(
+    path: &Path,
+    fitted: Option<Vec<usize>>,
+    n: Option<String>,
+    replicates: Option<usize>,
+    restarts: Option<usize>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    format: Format,
+) -> std::io::Result<ExitCode> {
+    let bad = |msg: String| {
+        eprintln!("error: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let case = match Case::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{}", render(&Error::Case(e)));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let k_star = case.atoms.len();
+    if let Some(f) = &fitted {
+        if let Some(k) = f.iter().find(|&&k| k < k_star || k > k_star + 8) {
+            return bad(format!(
+                "--fitted {k}: the case has {k_star} true atoms; fit from {k_star} to {} atoms",
+                k_star + 8
+            ));
+        }
+    }
+    let n = match n.map(|g| moeid::case::parse_grid(&g)) {
+        Some(Ok(g)) => Some(g),
+        Some(Err(e)) => return bad(format!("--n: {e}; write e.g. --n 1e3..1e5:12")),
+        None => None,
+    };
+    if let Some(r) = replicates {
+        if !(1..=moeid::case::MAX_REPLICATES).contains(&r) {
+            return bad(format!(
+                "--replicates {r}: use 1 to {}",
+                moeid::case::MAX_REPLICATES
+            ));
+        }
+    }
+    if let Some(r) = restarts {
+        if !(1..=100).contains(&r) {
+            return bad(format!("--restarts {r}: use 1 to 100"));
+        }
+    }
+    let overrides = moeid::rates::RateOverrides {
+        fitted,
+        n,
+        replicates,
+        restarts,
+        seed,
+    };
+    let settings = moeid::rates::RateSettings::resolve(&case, &overrides);
+    let verification = moeid::verify(&case, &Options::default());
+    if let Err(e) = &verification {
+        eprint!("{}", render(e));
+        eprintln!("note: no verdict, so no predicted rates; the rate check runs anyway");
+    }
+    let prediction = verification
+        .as_ref()
+        .ok()
+        .map(|v| (&v.predicted, v.verdict.kind.name()));
+    let progress = if std::io::stderr().is_terminal() {
+        moeid::rates::Progress::Bar
+    } else {
+        moeid::rates::Progress::Quiet
+    };
+    match moeid::rates::run(&case, &settings, prediction, out.as_deref(), progress) {
+        Ok(report) => {
+            let mut stdout = std::io::stdout().lock();
+            match format {
+                Format::Text => write!(stdout, "{}", moeid::report::rates::render(&report))?,
+                Format::Json => writeln!(stdout, "{}", moeid::report::rates::json(&report))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => bad(e.to_string()),
     }
 }
 

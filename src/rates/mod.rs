@@ -1,8 +1,22 @@
-//! Estimation rates: what the verdict predicts (theory.md §3).
+//! Estimation rates: what the verdict predicts (theory.md §3), and what fits measure
+//! (theory.md §6).
 //!
-//! The empirical rate check (simulation, fits, slopes) belongs here too; today the stage holds
-//! the predictions, always shown with their rule and source.
+//! - [`predict`]: the rates a verdict predicts, with rule and source;
+//! - [`model`], [`simulate`], [`fit`]: the mixture being fitted, data drawn from the truth,
+//!   least squares and EM;
+//! - [`loss`]: Voronoi losses with the softmax translation removed;
+//! - [`slope`]: slopes of log mean loss on log $n$ with bootstrap intervals;
+//! - [`run`]: the sweep over fitted sizes, sample sizes and replicates, resumable.
 
+pub mod fit;
+pub mod loss;
+pub mod model;
 mod predict;
+pub mod run;
+pub mod simulate;
+pub mod slope;
 
 pub use predict::{predict, Prediction, Rate};
+pub use run::{
+    run, Agreement, Progress, RateError, RateOverrides, RateReport, RateRow, RateSettings,
+};

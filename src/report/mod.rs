@@ -4,4 +4,5 @@
 //! one object per case, fields documented in README.md. Both are deterministic for a seed.
 
 pub mod json;
+pub mod rates;
 pub mod text;

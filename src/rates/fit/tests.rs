@@ -1,0 +1,250 @@
+use super::*;
+use crate::case::{Case, Model};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The peer protocol's truth (theory.md §6): softmax gate, Gaussian experts 15 − 20x and
+/// −5 + 20x, noise sd 0.3 and 0.4, x in [0, 1].
+fn peer() -> Case {
+    Case::builder("peer", Model::Gaussian)
+        .inputs(1, 0.0, 1.0)
+        .gate("exp(dot(beta1, x) + beta0)", true)
+        .mean("dot(a, x) + b")
+        .variance("nu")
+        .vector("beta1", 1)
+        .mass("beta0")
+        .vector("a", 1)
+        .scalar("b")
+        .scalar("nu")
+        .atom(&[
+            ("beta1", &[25.0]),
+            ("beta0", &[-8.0]),
+            ("a", &[-20.0]),
+            ("b", &[15.0]),
+            ("nu", &[0.09]),
+        ])
+        .atom(&[
+            ("beta1", &[0.0]),
+            ("beta0", &[0.0]),
+            ("a", &[20.0]),
+            ("b", &[-5.0]),
+            ("nu", &[0.16]),
+        ])
+        .build()
+        .unwrap()
+}
+
+fn settings(generic: bool) -> FitSettings {
+    FitSettings {
+        tolerance: 1e-8,
+        max_iters: 500,
+        generic,
+        accelerate: true,
+    }
+}
+
+fn perturbed(atoms: &[Vec<f64>], size: f64, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    atoms
+        .iter()
+        .map(|a| {
+            a.iter()
+                .map(|v| v + size * (rng.random_range(-1.0..1.0)))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn em_recovers_the_peer_truth_and_beats_its_likelihood() {
+    let case = peer();
+    let model = MixtureModel::new(&case);
+    let data = model
+        .simulate(&case.atoms, 4000, 0.0, &mut ChaCha8Rng::seed_from_u64(3))
+        .unwrap();
+    let init = perturbed(&case.atoms, 0.05, 4);
+    let fit = fit(&model, &data, init, &settings(false));
+    assert_eq!(fit.method, "em-irls");
+    assert_eq!(fit.status, FitStatus::Converged, "{fit:?}");
+    // the MLE is at least as likely as the truth
+    let (lw, le) = log_terms(&model, &data, &case.atoms);
+    let truth = e_step(&lw, &le).1;
+    assert!(fit.objective >= truth - 1e-6, "{} < {truth}", fit.objective);
+    // expert slopes and intercepts within a few standard errors; the gate modulo translation
+    let a = &fit.atoms;
+    assert!(
+        (a[0][2] + 20.0).abs() < 1.0 && (a[0][3] - 15.0).abs() < 1.0,
+        "{a:?}"
+    );
+    assert!(
+        (a[1][2] - 20.0).abs() < 1.0 && (a[1][3] + 5.0).abs() < 1.0,
+        "{a:?}"
+    );
+    assert!(((a[0][0] - a[1][0]) - 25.0).abs() < 5.0, "{a:?}");
+}
+
+#[test]
+fn the_fast_and_generic_m_steps_reach_the_same_likelihood() {
+    let case = peer();
+    let model = MixtureModel::new(&case);
+    let data = model
+        .simulate(&case.atoms, 300, 0.0, &mut ChaCha8Rng::seed_from_u64(5))
+        .unwrap();
+    let init = perturbed(&case.atoms, 0.02, 6);
+    let fast = fit(&model, &data, init.clone(), &settings(false));
+    let generic = fit(&model, &data, init, &settings(true));
+    assert_eq!((fast.method, generic.method), ("em-irls", "em-lbfgs"));
+    let gap = (fast.objective - generic.objective).abs() / fast.objective.abs();
+    assert!(gap < 1e-4, "{} vs {}", fast.objective, generic.objective);
+}
+
+#[test]
+fn em_never_decreases_the_likelihood() {
+    let case = peer();
+    let model = MixtureModel::new(&case);
+    let data = model
+        .simulate(&case.atoms, 500, 0.0, &mut ChaCha8Rng::seed_from_u64(7))
+        .unwrap();
+    // three atoms for two: the over-specified, slowly converging regime
+    let mut init = perturbed(&case.atoms, 0.1, 8);
+    init.push(init[1].clone());
+    let mut last = f64::NEG_INFINITY;
+    for iters in 1..12 {
+        let s = FitSettings {
+            tolerance: 0.0,
+            max_iters: iters,
+            generic: false,
+            accelerate: true,
+        };
+        let f = fit(&model, &data, init.clone(), &s);
+        assert!(
+            f.objective >= last - 1e-9,
+            "iteration {iters}: {} < {last}",
+            f.objective
+        );
+        last = f.objective;
+    }
+}
+
+/// The peer's EM (plain EM, IRLS gate, weighted least squares experts, relative tolerance
+/// 10⁻⁶) from the peer's initialisation, against the accelerated fit, over-specified (k = 3):
+/// the accelerated fit's likelihood is never lower. Plain EM stops early where the likelihood
+/// is flat (over-specified mixtures), which is why.
+#[test]
+fn accelerated_em_is_at_least_as_likely_as_plain_em() {
+    let case = peer();
+    let model = MixtureModel::new(&case);
+    let rates = crate::rates::RateSettings::resolve(&case, &crate::rates::RateOverrides::default());
+    for seed in 0..4 {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+        let n = 5000;
+        let data = model.simulate(&case.atoms, n, 0.0, &mut rng).unwrap();
+        let init = crate::rates::run::initial(&model, &case.atoms, 3, n, &rates, &mut rng);
+        let mut s = FitSettings {
+            tolerance: 1e-6,
+            max_iters: 2000,
+            generic: false,
+            accelerate: false,
+        };
+        let plain = fit(&model, &data, init.clone(), &s);
+        s.accelerate = true;
+        let fast = fit(&model, &data, init, &s);
+        assert_eq!(fast.status, FitStatus::Converged);
+        assert!(
+            fast.objective >= plain.objective - 1e-6 * plain.objective.abs(),
+            "seed {seed}: {} < {}",
+            fast.objective,
+            plain.objective
+        );
+    }
+}
+
+#[test]
+fn least_squares_recovers_a_sigmoid_tanh_expert() {
+    let case = Case::builder("s", Model::Regression)
+        .gate("sigmoid(b1 * x[0] + b0)", false)
+        .mean("tanh(a * x[0] + b)")
+        .scalar("b1")
+        .scalar("b0")
+        .scalar("a")
+        .scalar("b")
+        .atom(&[
+            ("b1", &[2.0]),
+            ("b0", &[-0.5]),
+            ("a", &[1.5]),
+            ("b", &[0.2]),
+        ])
+        .build()
+        .unwrap();
+    let model = MixtureModel::new(&case);
+    let data = model
+        .simulate(&case.atoms, 1000, 0.01, &mut ChaCha8Rng::seed_from_u64(1))
+        .unwrap();
+    let f = fit(
+        &model,
+        &data,
+        perturbed(&case.atoms, 0.1, 2),
+        &settings(false),
+    );
+    assert_eq!(f.method, "least-squares");
+    assert!(f.status != FitStatus::Failed(String::new()));
+    for (got, want) in f.atoms[0].iter().zip(&case.atoms[0]) {
+        assert!((got - want).abs() < 0.05, "{:?}", f.atoms);
+    }
+}
+
+#[test]
+fn multinomial_em_fast_path() {
+    let case = Case::builder("m", Model::Multinomial)
+        .classes(2)
+        .gate("exp(dot(beta1, x) + beta0)", true)
+        .logits(&["dot(a, x) + b", "0"])
+        .vector("beta1", 1)
+        .mass("beta0")
+        .vector("a", 1)
+        .scalar("b")
+        .atom(&[
+            ("beta1", &[3.0]),
+            ("beta0", &[0.5]),
+            ("a", &[4.0]),
+            ("b", &[-1.0]),
+        ])
+        .atom(&[
+            ("beta1", &[-3.0]),
+            ("beta0", &[0.0]),
+            ("a", &[-4.0]),
+            ("b", &[1.5]),
+        ])
+        .build()
+        .unwrap();
+    let model = MixtureModel::new(&case);
+    let data = model
+        .simulate(&case.atoms, 600, 0.0, &mut ChaCha8Rng::seed_from_u64(9))
+        .unwrap();
+    let init = perturbed(&case.atoms, 0.05, 10);
+    let fast = fit(&model, &data, init.clone(), &settings(false));
+    let generic = fit(&model, &data, init, &settings(true));
+    assert_eq!(fast.method, "em-irls");
+    assert!((fast.objective - generic.objective).abs() / fast.objective.abs() < 1e-4);
+    let (lw, le) = log_terms(&model, &data, &case.atoms);
+    assert!(fast.objective >= e_step(&lw, &le).1 - 1e-6);
+}
+
+#[test]
+fn unnormalized_probability_models_are_refused_with_a_reason() {
+    let case = Case::builder("u", Model::Gaussian)
+        .gate("sigmoid(dot(beta1, x))", false)
+        .mean("b")
+        .variance("nu")
+        .vector("beta1", 1)
+        .scalar("b")
+        .scalar("nu")
+        .atom(&[("beta1", &[1.0]), ("b", &[0.0]), ("nu", &[1.0])])
+        .build()
+        .unwrap();
+    let model = MixtureModel::new(&case);
+    let err = model
+        .simulate(&case.atoms, 10, 0.0, &mut ChaCha8Rng::seed_from_u64(1))
+        .unwrap_err();
+    assert!(err.0.contains("normalized = true"));
+}

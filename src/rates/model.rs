@@ -1,0 +1,342 @@
+//! The mixture model being fitted: $k$ atoms of the case's gate and expert.
+//!
+//! Each atom $i$ has the case's parameter vector $\theta_i$ (shared entries equal across atoms).
+//! The fitted parameters are laid out as one flat vector: every atom's non-shared entries, then
+//! the shared ones once ([`Layout`]). The gate enters through the log-weight
+//! $\ell_i(x) = \log w(x; \theta_i)$ (compiled from the argument of `exp(...)` when the weight is
+//! written so, which keeps softmax gates free of overflow); normalized gates use
+//! $g_i = e^{\ell_i} / \sum_j e^{\ell_j}$, unnormalized ones $g_i = e^{\ell_i}$.
+//!
+//! Gradients come from reverse mode on the tapes ([`Tape::gradient`]).
+
+use crate::case::{Case, Model, Role};
+use crate::expr::{Expr, ExprKind, Func, Op, Tape, TapeBuilder, Unary};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Where each fitted parameter lives in the flat vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// Number of atoms.
+    pub k: usize,
+    /// Scalar parameters per atom ($P$).
+    pub p: usize,
+    /// Indices (in $\theta$) of the per-atom parameters.
+    pub own: Vec<usize>,
+    /// Indices (in $\theta$) of the shared parameters.
+    pub shared: Vec<usize>,
+}
+
+impl Layout {
+    /// Length of the flat vector.
+    pub fn len(&self) -> usize {
+        self.k * self.own.len() + self.shared.len()
+    }
+
+    /// Whether there is nothing to fit.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Position in the flat vector of $\theta_{i,v}$.
+    pub fn index(&self, atom: usize, v: usize) -> usize {
+        match self.own.iter().position(|&o| o == v) {
+            Some(j) => atom * self.own.len() + j,
+            None => self.k * self.own.len() + self.shared.iter().position(|&s| s == v).unwrap_or(0),
+        }
+    }
+
+    /// The atoms' full parameter vectors from a flat vector.
+    pub fn atoms(&self, flat: &[f64]) -> Vec<Vec<f64>> {
+        (0..self.k)
+            .map(|i| (0..self.p).map(|v| flat[self.index(i, v)]).collect())
+            .collect()
+    }
+
+    /// The flat vector of `atoms` (shared entries taken from the first atom).
+    pub fn flatten(&self, atoms: &[Vec<f64>]) -> Vec<f64> {
+        let mut out = vec![0.0; self.len()];
+        for (i, a) in atoms.iter().enumerate() {
+            for v in 0..self.p {
+                out[self.index(i, v)] = a[v];
+            }
+        }
+        out
+    }
+}
+
+/// $\log \sum_i e^{a_i}$.
+pub fn logsumexp(a: &[f64]) -> f64 {
+    let m = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + a.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+/// The compiled pieces of the case, for fitting and simulation.
+#[derive(Clone, Debug)]
+pub struct MixtureModel {
+    /// The observation model.
+    pub model: Model,
+    /// Whether the gate is normalized.
+    pub normalized: bool,
+    /// Input dimension.
+    pub dim: usize,
+    /// Input box.
+    pub low: f64,
+    /// Input box.
+    pub high: f64,
+    /// $\ell(x; \theta) = \log w$.
+    pub log_weight: Tape,
+    /// Expert mean (regression, gaussian).
+    pub mean: Option<Tape>,
+    /// Expert variance (gaussian).
+    pub variance: Option<Tape>,
+    /// Class logits (multinomial).
+    pub logits: Vec<Tape>,
+    /// Parameter names.
+    pub variables: Vec<String>,
+    /// Parameter roles.
+    pub roles: Vec<Role>,
+    /// Parameters each piece depends on: gate, expert.
+    pub gate_params: Vec<usize>,
+    /// See `gate_params`.
+    pub expert_params: Vec<usize>,
+}
+
+fn compile(e: &Expr, case: &Case) -> Tape {
+    let mut b = TapeBuilder::new();
+    let s = b
+        .compile(e, &case.env())
+        .ok()
+        .and_then(|v| v.scalar())
+        .unwrap_or_else(|| b.push(Op::Const(f64::NAN)));
+    b.finish(s)
+}
+
+fn params_of(t: &Tape, p: usize) -> Vec<usize> {
+    (0..p).filter(|&v| t.params().contains(v)).collect()
+}
+
+impl MixtureModel {
+    /// Compiles the case (validated on load, so compilation cannot fail).
+    pub fn new(case: &Case) -> MixtureModel {
+        // log w: the argument of a top-level exp, else log of the weight.
+        let log_weight = match &case.weight.expr.kind {
+            ExprKind::Call(Func::Exp, args) => compile(&args[0], case),
+            _ => {
+                let mut b = TapeBuilder::new();
+                let w = b
+                    .compile(&case.weight.expr, &case.env())
+                    .ok()
+                    .and_then(|v| v.scalar())
+                    .unwrap_or_else(|| b.push(Op::Const(f64::NAN)));
+                let l = b.push(Op::Unary(Unary::Log, w));
+                b.finish(l)
+            }
+        };
+        let p = case.variables().len();
+        let mean = case.mean.as_ref().map(|e| compile(&e.expr, case));
+        let variance = case.variance.as_ref().map(|e| compile(&e.expr, case));
+        let logits: Vec<Tape> = case.logits.iter().map(|e| compile(&e.expr, case)).collect();
+        let gate_params = params_of(&log_weight, p);
+        let mut expert_params: Vec<usize> = Vec::new();
+        for t in mean.iter().chain(&variance).chain(&logits) {
+            for v in params_of(t, p) {
+                if !expert_params.contains(&v) {
+                    expert_params.push(v);
+                }
+            }
+        }
+        expert_params.sort_unstable();
+        MixtureModel {
+            model: case.model,
+            normalized: case.normalized,
+            dim: case.dim,
+            low: case.low,
+            high: case.high,
+            log_weight,
+            mean,
+            variance,
+            logits,
+            variables: case.variables(),
+            roles: case.variable_roles(),
+            gate_params,
+            expert_params,
+        }
+    }
+
+    /// The layout for `k` atoms.
+    pub fn layout(&self, k: usize) -> Layout {
+        let p = self.variables.len();
+        Layout {
+            k,
+            p,
+            own: (0..p).filter(|&v| self.roles[v] != Role::Shared).collect(),
+            shared: (0..p).filter(|&v| self.roles[v] == Role::Shared).collect(),
+        }
+    }
+
+    /// Parameters $v$ with $\partial \ell / \partial \theta_v \equiv 1$ (an exponential mass:
+    /// the weight is $e^{\theta_v}$ times the rest) that no expert uses.
+    pub fn exp_masses(&self) -> Vec<usize> {
+        let p = self.variables.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        let (mut v, mut a, mut g) = (Vec::new(), Vec::new(), vec![0.0; p]);
+        let mut ones: Vec<usize> = self
+            .gate_params
+            .iter()
+            .copied()
+            .filter(|q| !self.expert_params.contains(q))
+            .collect();
+        for _ in 0..6 {
+            let x: Vec<f64> = (0..self.dim)
+                .map(|_| rng.random_range(self.low..self.high))
+                .collect();
+            let t: Vec<f64> = (0..p).map(|_| rng.random_range(0.2..1.2)).collect();
+            self.log_weight.gradient(&x, &t, &mut v, &mut a, &mut g);
+            ones.retain(|&q| (g[q] - 1.0).abs() < 1e-12);
+        }
+        ones
+    }
+
+    /// Gate parameters that enter the log-weight affinely with coefficients free of $\theta$:
+    /// for a normalized gate, a common translation of them across atoms changes nothing.
+    pub fn translation_params(&self) -> Vec<usize> {
+        if !self.normalized {
+            return Vec::new();
+        }
+        let p = self.variables.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        let (mut v, mut a) = (Vec::new(), Vec::new());
+        let (mut g1, mut g2) = (vec![0.0; p], vec![0.0; p]);
+        let mut keep: Vec<usize> = self
+            .gate_params
+            .iter()
+            .copied()
+            .filter(|q| !self.expert_params.contains(q) && self.roles[*q] != Role::Shared)
+            .collect();
+        for _ in 0..6 {
+            let x: Vec<f64> = (0..self.dim)
+                .map(|_| rng.random_range(self.low..self.high))
+                .collect();
+            let t1: Vec<f64> = (0..p).map(|_| rng.random_range(0.5..1.5)).collect();
+            let t2: Vec<f64> = (0..p).map(|_| rng.random_range(-1.5..-0.5)).collect();
+            self.log_weight.gradient(&x, &t1, &mut v, &mut a, &mut g1);
+            self.log_weight.gradient(&x, &t2, &mut v, &mut a, &mut g2);
+            keep.retain(|&q| (g1[q] - g2[q]).abs() <= 1e-12 * (1.0 + g1[q].abs()));
+        }
+        keep
+    }
+
+    /// Whether `tape` is affine in the parameters it uses, with coefficients that do not depend on
+    /// them (checked at random inputs and parameters: the gradient does not move with $\theta$).
+    pub fn is_affine(&self, tape: &Tape, seed: u64) -> bool {
+        let p = self.variables.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut v, mut a) = (Vec::new(), Vec::new());
+        let (mut g1, mut g2) = (vec![0.0; p], vec![0.0; p]);
+        for _ in 0..6 {
+            let x: Vec<f64> = (0..self.dim)
+                .map(|_| rng.random_range(self.low..self.high))
+                .collect();
+            let t1: Vec<f64> = (0..p).map(|_| rng.random_range(0.5..1.5)).collect();
+            let t2: Vec<f64> = (0..p).map(|_| rng.random_range(-1.5..-0.5)).collect();
+            tape.gradient(&x, &t1, &mut v, &mut a, &mut g1);
+            tape.gradient(&x, &t2, &mut v, &mut a, &mut g2);
+            if g1
+                .iter()
+                .zip(&g2)
+                .any(|(a, b)| (a - b).abs() > 1e-12 * (1.0 + a.abs()))
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(weight: &str, mean: &str, normalized: bool) -> Case {
+        Case::builder("t", Model::Regression)
+            .gate(weight, normalized)
+            .mean(mean)
+            .vector("beta1", 1)
+            .mass("beta0")
+            .vector("a", 1)
+            .scalar("b")
+            .atom(&[
+                ("beta1", &[2.0]),
+                ("beta0", &[0.5]),
+                ("a", &[1.5]),
+                ("b", &[-0.5]),
+            ])
+            .atom(&[
+                ("beta1", &[-1.0]),
+                ("beta0", &[0.0]),
+                ("a", &[-2.0]),
+                ("b", &[0.3]),
+            ])
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn log_weight_of_an_exp_gate_is_its_argument() {
+        let m = MixtureModel::new(&case("exp(dot(beta1, x) + beta0)", "dot(a, x) + b", true));
+        let l: f64 = m
+            .log_weight
+            .eval(&[0.5], &[2.0, 0.5, 1.5, -0.5], &mut Vec::new());
+        assert!((l - 1.5).abs() < 1e-15);
+        assert!(m.is_affine(&m.log_weight, 1));
+        assert!(m.is_affine(m.mean.as_ref().unwrap(), 1));
+        assert_eq!(
+            (m.gate_params.clone(), m.expert_params.clone()),
+            (vec![0, 1], vec![2, 3])
+        );
+        assert_eq!(m.exp_masses(), [1]);
+        assert_eq!(m.translation_params(), [0, 1]);
+        let m = MixtureModel::new(&case(
+            "sigmoid(dot(beta1, x) + beta0)",
+            "tanh(dot(a, x) + b)",
+            false,
+        ));
+        assert!(!m.is_affine(&m.log_weight, 1));
+        assert!(!m.is_affine(m.mean.as_ref().unwrap(), 1));
+    }
+
+    #[test]
+    fn layout_round_trip() {
+        let c = Case::builder("t", Model::Regression)
+            .gate("exp(dot(beta1, x) / tau + beta0)", true)
+            .mean("dot(a, x) + b")
+            .vector("beta1", 1)
+            .mass("beta0")
+            .shared("tau", 0.5)
+            .vector("a", 1)
+            .scalar("b")
+            .atom(&[
+                ("beta1", &[2.0]),
+                ("beta0", &[0.5]),
+                ("a", &[1.5]),
+                ("b", &[-0.5]),
+            ])
+            .atom(&[
+                ("beta1", &[-1.0]),
+                ("beta0", &[0.0]),
+                ("a", &[-2.0]),
+                ("b", &[0.3]),
+            ])
+            .build()
+            .unwrap();
+        let m = MixtureModel::new(&c);
+        let l = m.layout(3);
+        assert_eq!(l.len(), 3 * 4 + 1);
+        let atoms = vec![c.atoms[0].clone(), c.atoms[1].clone(), c.atoms[0].clone()];
+        assert_eq!(l.atoms(&l.flatten(&atoms)), atoms);
+    }
+}

@@ -1,0 +1,760 @@
+//! The rate check: simulate, fit, measure, compare (theory.md §6).
+//!
+//! For every number of fitted atoms $k$, sample size $n$ and replicate $r$, one task draws data
+//! from the true model, initialises $k$ atoms near the truth, fits, and records the fitted atoms.
+//! Tasks run in parallel (rayon); each is seeded from (seed, case, $k$, $n$, $r$) alone, so the
+//! results do not depend on the thread count or the order. Each finished fit is appended to the
+//! checkpoint as one JSON line; a rerun with the same checkpoint skips finished fits, so a run
+//! killed at any moment and resumed ends with the same summary.
+//!
+//! The summary computes the Voronoi loss of every fit ([`LossSpec`]), the slope of
+//! $\log(\text{mean loss})$ on $\log n$ with a bootstrap interval over replicates ([`slope`]),
+//! and compares it with the slope the verdict predicts.
+
+use super::fit::{fit, FitSettings, FitStatus};
+use super::loss::LossSpec;
+use super::model::MixtureModel;
+use super::simulate::Data;
+use super::slope::{slope, Slope};
+use super::{Prediction, Rate};
+use crate::case::Case;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{BufRead, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Settings of a rate check, resolved (case `[rates]`, then the command line, then defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateSettings {
+    /// Numbers of fitted atoms.
+    pub fitted: Vec<usize>,
+    /// Sample sizes.
+    pub n: Vec<usize>,
+    /// Replicates per size.
+    pub replicates: usize,
+    /// Restarts per fit (best objective kept).
+    pub restarts: usize,
+    /// Regression noise standard deviation.
+    pub noise: f64,
+    /// Exponents of over-specified cells, by parameter name.
+    pub exponents: BTreeMap<String, f64>,
+    /// Initialisation noise (gate, expert) times $n^{-\text{decay}}$.
+    pub init_gate: f64,
+    /// See `init_gate`.
+    pub init_expert: f64,
+    /// See `init_gate`.
+    pub init_decay: f64,
+    /// Iteration cap per fit.
+    pub max_iters: usize,
+    /// Relative change of the objective that stops a fit.
+    pub tolerance: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Bootstrap resamples of the slope interval.
+    pub bootstrap: usize,
+    /// SQUAREM acceleration of EM.
+    pub accelerate: bool,
+}
+
+/// Command-line overrides of the case's `[rates]`.
+#[derive(Clone, Debug, Default)]
+pub struct RateOverrides {
+    /// `--fitted`.
+    pub fitted: Option<Vec<usize>>,
+    /// `--n`.
+    pub n: Option<Vec<usize>>,
+    /// `--replicates`.
+    pub replicates: Option<usize>,
+    /// `--restarts`.
+    pub restarts: Option<usize>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+}
+
+impl RateSettings {
+    /// The settings of `case`: its `[rates]` table with `overrides` on top, defaults for the
+    /// rest (fitted $k^*$ and $k^* + 1$; 8 sizes from $10^3$ to $10^5$; 20 replicates; the
+    /// peer protocol's initialisation noise $0.005, 0.05 \times n^{-0.083}$; tolerance
+    /// $10^{-6}$; 2000 iterations).
+    pub fn resolve(case: &Case, o: &RateOverrides) -> RateSettings {
+        let r = &case.rates;
+        let k = case.atoms.len();
+        RateSettings {
+            fitted: o
+                .fitted
+                .clone()
+                .or(r.fitted.clone())
+                .unwrap_or(vec![k, k + 1]),
+            n: o.n
+                .clone()
+                .or(r.n.clone())
+                .unwrap_or_else(|| crate::case::parse_grid("1e3..1e5:8").unwrap_or_default()),
+            replicates: o.replicates.or(r.replicates).unwrap_or(20),
+            restarts: o.restarts.or(r.restarts).unwrap_or(1),
+            noise: r.noise.unwrap_or(0.1),
+            exponents: r.exponents.iter().cloned().collect(),
+            init_gate: r.init_gate.unwrap_or(0.005),
+            init_expert: r.init_expert.unwrap_or(0.05),
+            init_decay: r.init_decay.unwrap_or(0.083),
+            max_iters: r.max_iters.unwrap_or(2000),
+            tolerance: r.tolerance.unwrap_or(1e-6),
+            seed: o.seed.or(r.seed).unwrap_or(case.seed),
+            bootstrap: 1000,
+            accelerate: r.accelerate.unwrap_or(true),
+        }
+    }
+
+    /// A fingerprint of everything a fit depends on (not the loss exponents, which only the
+    /// summary uses): checkpoints of another run are refused.
+    pub fn fingerprint(&self, case: &Case) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        eat(case.name.as_bytes());
+        for e in case.expressions() {
+            eat(e.text.as_bytes());
+        }
+        for a in case.atoms.iter().flatten() {
+            eat(&a.to_bits().to_le_bytes());
+        }
+        for v in [
+            self.noise,
+            self.init_gate,
+            self.init_expert,
+            self.init_decay,
+            self.tolerance,
+            case.low,
+            case.high,
+        ] {
+            eat(&v.to_bits().to_le_bytes());
+        }
+        for v in [self.restarts, self.max_iters, usize::from(self.accelerate)] {
+            eat(&v.to_le_bytes());
+        }
+        eat(&self.seed.to_le_bytes());
+        format!("{h:016x}")
+    }
+}
+
+/// One finished fit, as stored in the checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitRecord {
+    /// [`RateSettings::fingerprint`] of the run.
+    pub fingerprint: String,
+    /// Fitted atoms.
+    pub k: usize,
+    /// Sample size.
+    pub n: usize,
+    /// Replicate.
+    pub replicate: usize,
+    /// `converged`, `cap` or `failed`.
+    pub status: String,
+    /// Fitting method.
+    pub method: String,
+    /// Iterations of the best restart.
+    pub iterations: usize,
+    /// Objective of the best restart (log-likelihood, or minus the mean squared error).
+    pub objective: Option<f64>,
+    /// The fitted atoms (full parameter vectors).
+    pub atoms: Vec<Vec<f64>>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Why a rate check cannot run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RateError {
+    /// The model cannot be simulated or fitted as asked.
+    Unsupported(String),
+    /// The checkpoint belongs to another run, or cannot be read or written.
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for RateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateError::Unsupported(m) => f.write_str(m),
+            RateError::Checkpoint { path, message } => {
+                write!(f, "checkpoint {}: {message}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for RateError {}
+
+/// Agreement of a measured slope with the prediction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agreement {
+    /// Within the tolerance (the larger of 0.1 and the interval's half-width).
+    Agrees,
+    /// Outside it.
+    Disagrees,
+    /// No numeric prediction, or no slope.
+    NoPrediction,
+}
+
+impl Agreement {
+    /// The name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Agreement::Agrees => "agrees",
+            Agreement::Disagrees => "disagrees",
+            Agreement::NoPrediction => "no prediction",
+        }
+    }
+}
+
+/// Mean loss at one sample size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Point {
+    /// Sample size.
+    pub n: usize,
+    /// Mean loss over the fits that did not fail.
+    pub mean: f64,
+    /// Median loss over them.
+    pub median: f64,
+    /// Standard deviation over them.
+    pub sd: f64,
+    /// Fits used.
+    pub fits: usize,
+}
+
+/// The result for one number of fitted atoms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateRow {
+    /// Fitted atoms.
+    pub k: usize,
+    /// Slope of the total loss.
+    pub slope: Option<Slope>,
+    /// Slope of $\log(\text{median loss})$ on $\log n$: robust to a few wild fits, which
+    /// dominate the mean of over-specified fits at small $n$.
+    pub median_slope: Option<f64>,
+    /// Slopes of the group losses.
+    pub groups: BTreeMap<String, Option<Slope>>,
+    /// Predicted slope of the loss, when the verdict gives one.
+    pub predicted: Option<f64>,
+    /// The predicted rate as text, with the reason when there is no number.
+    pub predicted_text: String,
+    /// Agreement.
+    pub agreement: Agreement,
+    /// Mean loss per size.
+    pub points: Vec<Point>,
+    /// Fits in total, converged, stopped at the cap, failed.
+    pub counts: [usize; 4],
+}
+
+/// The rate check of one case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateReport {
+    /// Case name.
+    pub case: String,
+    /// The verifier's verdict, when verification succeeded.
+    pub verdict: Option<String>,
+    /// Settings used.
+    pub settings: RateSettings,
+    /// One row per number of fitted atoms.
+    pub rows: Vec<RateRow>,
+    /// Fits run now (the rest came from the checkpoint).
+    pub fitted_now: usize,
+}
+
+/// The slope of the Voronoi loss that a predicted parameter rate implies, with the exponents in
+/// use: exact-specified cells are linear (a rate $n^{-a}$ gives slope $-a$); over-specified
+/// cells with exponent $e$ and parameter rate $n^{-1/4}$ give $-e/4$, capped by the mass and
+/// exact terms' $-1/2$. Heat-type rates depend on the number of fitted atoms; the loss then
+/// decays like $n^{-1/2}$ only with the exponents theory.md §6 gives ($\bar r$), so a number is
+/// predicted only when `[rates.exponents]` sets them. No polynomial rate (slower than any
+/// polynomial, not identifiable) predicts a flat loss: slope 0.
+pub fn predicted_slope(
+    rate: &Rate,
+    exact_specified: bool,
+    exponents: &BTreeMap<String, f64>,
+    configured: bool,
+) -> (Option<f64>, String) {
+    match rate {
+        Rate::Polynomial { num, den, .. } if exact_specified => {
+            (Some(-(*num as f64) / *den as f64), rate.to_string())
+        }
+        Rate::Polynomial { num, den, .. } => {
+            let a = *num as f64 / *den as f64;
+            let e = exponents.values().copied().fold(2.0, f64::min);
+            (Some((-e * a).max(-0.5)), rate.to_string())
+        }
+        Rate::PolynomialDepending(_) if configured => (
+            Some(-0.5),
+            "n^-1/(2r̄) per parameter; the loss with r̄ exponents n^-1/2".into(),
+        ),
+        Rate::PolynomialDepending(_) => (
+            None,
+            "polynomial, depends on r̄: set [rates.exponents] to r̄ for a predicted slope".into(),
+        ),
+        Rate::SlowerThanPolynomial => (Some(0.0), rate.to_string()),
+        Rate::NotIdentifiable => (Some(0.0), rate.to_string()),
+        Rate::None(why) => (None, why.clone()),
+    }
+}
+
+fn task_seed(seed: u64, case: &str, k: usize, n: usize, r: usize) -> u64 {
+    // SplitMix64 over the task's coordinates
+    let mut z = seed ^ 0x2545_f491_4f6c_dd1d;
+    let mut mix = |v: u64| {
+        z = z.wrapping_add(v).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut x = z;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z = x ^ (x >> 31);
+    };
+    for b in case.bytes() {
+        mix(u64::from(b));
+    }
+    mix(k as u64);
+    mix(n as u64);
+    mix(r as u64);
+    z
+}
+
+/// Initial atoms: each true atom at least once, the rest assigned at random, plus noise of sd
+/// `gate`·$n^{-\text{decay}}$ on gate parameters and `expert`·$n^{-\text{decay}}$ on the others;
+/// the mass of a duplicated true atom is split evenly (the peer protocol, theory.md §6).
+pub fn initial(
+    model: &MixtureModel,
+    truth: &[Vec<f64>],
+    k: usize,
+    n: usize,
+    s: &RateSettings,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<f64>> {
+    let mut which: Vec<usize> = (0..truth.len()).collect();
+    while which.len() < k {
+        which.push(rng.random_range(0..truth.len()));
+    }
+    // shuffle (Fisher–Yates)
+    for i in (1..which.len()).rev() {
+        let j = rng.random_range(0..=i);
+        which.swap(i, j);
+    }
+    let masses = model.exp_masses();
+    let scale = (n as f64).powf(-s.init_decay);
+    let mut atoms: Vec<Vec<f64>> = which.iter().map(|&j| truth[j].clone()).collect();
+    for (i, a) in atoms.iter_mut().enumerate() {
+        let copies = which.iter().filter(|&&j| j == which[i]).count();
+        for &m in &masses {
+            a[m] -= (copies as f64).ln();
+        }
+        for (v, x) in a.iter_mut().enumerate() {
+            if model.roles[v] == crate::case::Role::Shared {
+                continue;
+            }
+            let sd = if model.gate_params.contains(&v) {
+                s.init_gate
+            } else {
+                s.init_expert
+            };
+            let z: f64 = {
+                let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+                let u2: f64 = rng.random_range(0.0..1.0);
+                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+            };
+            *x += sd * scale * z;
+        }
+    }
+    // shared parameters: one value for all atoms
+    for v in 0..model.variables.len() {
+        if model.roles[v] == crate::case::Role::Shared {
+            let sd = s.init_gate * scale;
+            let z: f64 = rng.random_range(-1.0..1.0);
+            let value = atoms[0][v] + sd * z;
+            for a in atoms.iter_mut() {
+                a[v] = value;
+            }
+        }
+    }
+    atoms
+}
+
+/// Runs one task.
+fn run_task(
+    model: &MixtureModel,
+    case: &Case,
+    s: &RateSettings,
+    fingerprint: &str,
+    k: usize,
+    n: usize,
+    r: usize,
+) -> FitRecord {
+    let mut rng = ChaCha8Rng::seed_from_u64(task_seed(s.seed, &case.name, k, n, r));
+    let record =
+        |status: &str, method: &str, iterations, objective: Option<f64>, atoms, error| FitRecord {
+            fingerprint: fingerprint.to_string(),
+            k,
+            n,
+            replicate: r,
+            status: status.into(),
+            method: String::from(method),
+            iterations,
+            objective,
+            atoms,
+            error,
+        };
+    let data: Data = match model.simulate(&case.atoms, n, s.noise, &mut rng) {
+        Ok(d) => d,
+        Err(e) => return record("failed", "simulation", 0, None, Vec::new(), Some(e.0)),
+    };
+    let settings = FitSettings {
+        tolerance: s.tolerance,
+        max_iters: s.max_iters,
+        generic: false,
+        accelerate: s.accelerate,
+    };
+    let mut best: Option<super::fit::Fit> = None;
+    for _ in 0..s.restarts {
+        let init = initial(model, &case.atoms, k, n, s, &mut rng);
+        let f = fit(model, &data, init, &settings);
+        let better = match (&best, &f.status) {
+            (_, FitStatus::Failed(_)) => best.is_none(),
+            (None, _) => true,
+            (Some(b), _) => matches!(b.status, FitStatus::Failed(_)) || f.objective > b.objective,
+        };
+        if better {
+            best = Some(f);
+        }
+    }
+    let f = best.expect("at least one restart");
+    let error = match &f.status {
+        FitStatus::Failed(m) => Some(m.clone()),
+        _ => None,
+    };
+    let objective = f.objective.is_finite().then_some(f.objective);
+    record(
+        f.status.name(),
+        f.method,
+        f.iterations,
+        objective,
+        f.atoms,
+        error,
+    )
+}
+
+/// Reads a checkpoint: the records of this run (by fingerprint). A trailing partial line (a
+/// run killed while writing) is cut off.
+fn load(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
+    let err = |message: String| RateError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| err(e.to_string()))?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut text).map_err(|e| err(e.to_string()))?;
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if complete < text.len() {
+        file.set_len(complete as u64)
+            .map_err(|e| err(e.to_string()))?;
+        file.seek(std::io::SeekFrom::End(0))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let mut out = Vec::new();
+    for (i, line) in text[..complete].lines().enumerate() {
+        let line = line.map_err(|e| err(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: FitRecord = serde_json::from_str(&line)
+            .map_err(|e| err(format!("line {}: {e}; it is not a moeid checkpoint", i + 1)))?;
+        if rec.fingerprint != fingerprint {
+            return Err(err(format!(
+                "line {} belongs to another run (different case, seed or fit settings); write to another --out file or delete this one",
+                i + 1
+            )));
+        }
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// How to report progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A progress bar on standard error.
+    Bar,
+    /// Nothing.
+    Quiet,
+}
+
+/// Runs the rate check of `case` (see the module docs). `prediction` is the verifier's
+/// (exact-specified and over-specified rates) with its verdict, when available.
+///
+/// # Errors
+/// [`RateError`] when the model cannot be simulated or the checkpoint is unusable. Fits that
+/// fail are recorded and counted, not errors.
+pub fn run(
+    case: &Case,
+    settings: &RateSettings,
+    prediction: Option<(&Prediction, &str)>,
+    checkpoint: Option<&Path>,
+    progress: Progress,
+) -> Result<RateReport, RateError> {
+    let model = MixtureModel::new(case);
+    if model.model != crate::case::Model::Regression && !model.normalized {
+        return Err(RateError::Unsupported(format!(
+            "case {}: a {} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)",
+            case.name,
+            model.model.name()
+        )));
+    }
+    let fingerprint = settings.fingerprint(case);
+    let mut records = match checkpoint {
+        Some(p) => load(p, &fingerprint)?,
+        None => Vec::new(),
+    };
+    let done: BTreeSet<(usize, usize, usize)> =
+        records.iter().map(|r| (r.k, r.n, r.replicate)).collect();
+    let mut tasks = Vec::new();
+    for &k in &settings.fitted {
+        for &n in &settings.n {
+            for r in 0..settings.replicates {
+                if !done.contains(&(k, n, r)) {
+                    tasks.push((k, n, r));
+                }
+            }
+        }
+    }
+    // Largest fits first: better load balance.
+    tasks.sort_by_key(|&(k, n, r)| (std::cmp::Reverse(n * k), k, r));
+    let writer = match checkpoint {
+        Some(p) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| RateError::Checkpoint {
+                    path: p.to_path_buf(),
+                    message: e.to_string(),
+                })?,
+        )),
+        None => None,
+    };
+    let bar = match progress {
+        Progress::Bar => indicatif::ProgressBar::new(tasks.len() as u64),
+        Progress::Quiet => indicatif::ProgressBar::hidden(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} fits, {elapsed} elapsed, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let write_error: Mutex<Option<String>> = Mutex::new(None);
+    let new: Vec<FitRecord> = tasks
+        .par_iter()
+        .map(|&(k, n, r)| {
+            let rec = run_task(&model, case, settings, &fingerprint, k, n, r);
+            if let Some(w) = &writer {
+                let line = serde_json::to_string(&rec).unwrap_or_default() + "\n";
+                if let Ok(mut f) = w.lock() {
+                    if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
+                        if let Ok(mut slot) = write_error.lock() {
+                            slot.get_or_insert(e.to_string());
+                        }
+                    }
+                }
+            }
+            bar.inc(1);
+            rec
+        })
+        .collect();
+    bar.finish_and_clear();
+    if let (Some(p), Ok(Some(e))) = (checkpoint, write_error.into_inner()) {
+        return Err(RateError::Checkpoint {
+            path: p.to_path_buf(),
+            message: format!("writing failed: {e}"),
+        });
+    }
+    let fitted_now = new.len();
+    records.extend(new);
+    records.sort_by_key(|r| (r.k, r.n, r.replicate));
+    records.dedup_by_key(|r| (r.k, r.n, r.replicate));
+    Ok(summarise(
+        case, &model, settings, &records, prediction, fitted_now,
+    ))
+}
+
+fn summarise(
+    case: &Case,
+    model: &MixtureModel,
+    settings: &RateSettings,
+    records: &[FitRecord],
+    prediction: Option<(&Prediction, &str)>,
+    fitted_now: usize,
+) -> RateReport {
+    let spec = LossSpec::new(model, &settings.exponents);
+    let k_star = case.atoms.len();
+    let mut rows = Vec::new();
+    for &k in &settings.fitted {
+        let mine: Vec<&FitRecord> = records
+            .iter()
+            .filter(|r| r.k == k && settings.n.contains(&r.n) && r.replicate < settings.replicates)
+            .collect();
+        let count = |s: &str| mine.iter().filter(|r| r.status == s).count();
+        let counts = [
+            mine.len(),
+            count("converged"),
+            count("cap"),
+            count("failed"),
+        ];
+        let mut total: Vec<Vec<f64>> = Vec::new();
+        let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+        let mut points = Vec::new();
+        for (m, &n) in settings.n.iter().enumerate() {
+            let losses: Vec<_> = mine
+                .iter()
+                .filter(|r| r.n == n && r.status != "failed" && !r.atoms.is_empty())
+                .map(|r| spec.loss(&case.atoms, &r.atoms))
+                .collect();
+            let t: Vec<f64> = losses.iter().map(|l| l.total).collect();
+            let mean = t.iter().sum::<f64>() / t.len().max(1) as f64;
+            let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                / (t.len().max(2) - 1) as f64)
+                .sqrt();
+            let mut sorted = t.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = match sorted.len() {
+                0 => f64::NAN,
+                l if l % 2 == 1 => sorted[l / 2],
+                l => 0.5 * (sorted[l / 2 - 1] + sorted[l / 2]),
+            };
+            points.push(Point {
+                n,
+                mean,
+                median,
+                sd,
+                fits: t.len(),
+            });
+            total.push(t);
+            for l in &losses {
+                for (g, v) in &l.groups {
+                    groups
+                        .entry(g.clone())
+                        .or_insert_with(|| vec![Vec::new(); settings.n.len()])[m]
+                        .push(*v);
+                }
+            }
+        }
+        let seed = settings.seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let s = slope(&settings.n, &total, settings.bootstrap, seed);
+        let (xs, ys): (Vec<f64>, Vec<f64>) = points
+            .iter()
+            .filter(|p| p.median > 0.0 && p.median.is_finite())
+            .map(|p| ((p.n as f64).ln(), p.median.ln()))
+            .unzip();
+        let median_slope =
+            (xs.len() >= 2 && xs.len() == points.len()).then(|| super::slope::ols(&xs, &ys));
+        let group_slopes = groups
+            .iter()
+            .map(|(g, l)| (g.clone(), slope(&settings.n, l, settings.bootstrap, seed)))
+            .collect();
+        let exact = k == k_star;
+        let (predicted, predicted_text) = match prediction {
+            Some((p, _)) => {
+                let rate = if exact { &p.exact } else { &p.over };
+                predicted_slope(
+                    rate,
+                    exact,
+                    &settings.exponents,
+                    !settings.exponents.is_empty(),
+                )
+            }
+            None => (None, "no verdict".into()),
+        };
+        let agreement = match (predicted, s) {
+            (Some(p), Some(s)) => {
+                let tol = ((s.high - s.low) / 2.0).max(0.1);
+                if (s.slope - p).abs() <= tol {
+                    Agreement::Agrees
+                } else {
+                    Agreement::Disagrees
+                }
+            }
+            _ => Agreement::NoPrediction,
+        };
+        rows.push(RateRow {
+            k,
+            slope: s,
+            median_slope,
+            groups: group_slopes,
+            predicted,
+            predicted_text,
+            agreement,
+            points,
+            counts,
+        });
+    }
+    RateReport {
+        case: case.name.clone(),
+        verdict: prediction.map(|(_, v)| v.to_string()),
+        settings: settings.clone(),
+        rows,
+        fitted_now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_seeds_differ_and_repeat() {
+        let a = task_seed(1, "c", 2, 1000, 0);
+        assert_eq!(a, task_seed(1, "c", 2, 1000, 0));
+        assert_ne!(a, task_seed(1, "c", 2, 1000, 1));
+        assert_ne!(a, task_seed(1, "c", 3, 1000, 0));
+        assert_ne!(a, task_seed(2, "c", 2, 1000, 0));
+    }
+
+    #[test]
+    fn predicted_slopes() {
+        let e = BTreeMap::new();
+        let half = Rate::Polynomial {
+            num: 1,
+            den: 2,
+            note: None,
+        };
+        assert_eq!(predicted_slope(&half, true, &e, false).0, Some(-0.5));
+        let quarter = Rate::Polynomial {
+            num: 1,
+            den: 4,
+            note: None,
+        };
+        assert_eq!(predicted_slope(&quarter, false, &e, false).0, Some(-0.5));
+        assert_eq!(
+            predicted_slope(&Rate::SlowerThanPolynomial, false, &e, false).0,
+            Some(0.0)
+        );
+        assert_eq!(
+            predicted_slope(&Rate::PolynomialDepending("x".into()), false, &e, false).0,
+            None
+        );
+    }
+}

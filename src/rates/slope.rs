@@ -1,0 +1,102 @@
+//! Slopes of log mean loss on log $n$, with bootstrap intervals over replicates.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A fitted slope and its 95% bootstrap interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Slope {
+    /// Least-squares slope of $\log \bar D$ on $\log n$.
+    pub slope: f64,
+    /// 2.5% bootstrap quantile.
+    pub low: f64,
+    /// 97.5% bootstrap quantile.
+    pub high: f64,
+}
+
+/// Least-squares slope of `y` on `x`.
+pub fn ols(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+/// The slope of $\log(\text{mean loss})$ on $\log n$, `losses[m]` being the replicates at
+/// `n[m]`; the interval from `resamples` bootstrap resamples of the replicates at each $n$.
+/// `None` with fewer than two sizes or a size without a positive loss.
+pub fn slope(n: &[usize], losses: &[Vec<f64>], resamples: usize, seed: u64) -> Option<Slope> {
+    let pairs: Vec<(f64, &Vec<f64>)> = n
+        .iter()
+        .zip(losses)
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| ((*n as f64).ln(), l))
+        .collect();
+    if pairs.len() < 2 {
+        return None;
+    }
+    let x: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    let y: Vec<f64> = pairs.iter().map(|p| mean(p.1)).collect();
+    if y.iter().any(|v| v.is_nan() || *v <= 0.0 || !v.is_finite()) {
+        return None;
+    }
+    let y: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let s = ols(&x, &y);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut boot = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let yb: Vec<f64> = pairs
+            .iter()
+            .map(|(_, l)| {
+                let m = (0..l.len())
+                    .map(|_| l[rng.random_range(0..l.len())])
+                    .sum::<f64>()
+                    / l.len() as f64;
+                m.max(f64::MIN_POSITIVE).ln()
+            })
+            .collect();
+        boot.push(ols(&x, &yb));
+    }
+    boot.sort_by(f64::total_cmp);
+    let q = |f: f64| boot[((f * (boot.len() - 1) as f64).round() as usize).min(boot.len() - 1)];
+    Some(Slope {
+        slope: s,
+        low: if boot.is_empty() { s } else { q(0.025) },
+        high: if boot.is_empty() { s } else { q(0.975) },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_a_planted_rate() {
+        // D = 3 n^-1/2 × noise with mean 1
+        let n: Vec<usize> = (0..8).map(|i| (1000.0 * 2f64.powi(i)) as usize).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let losses: Vec<Vec<f64>> = n
+            .iter()
+            .map(|&m| {
+                (0..40)
+                    .map(|_| 3.0 * (m as f64).powf(-0.5) * rng.random_range(0.5..1.5))
+                    .collect()
+            })
+            .collect();
+        let s = slope(&n, &losses, 500, 2).unwrap();
+        assert!((s.slope + 0.5).abs() < 0.05, "{s:?}");
+        assert!(
+            s.low < s.slope && s.slope < s.high && s.high - s.low < 0.2,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        assert!(slope(&[100], &[vec![1.0]], 10, 1).is_none());
+        assert!(slope(&[100, 200], &[vec![0.0], vec![1.0]], 10, 1).is_none());
+    }
+}
