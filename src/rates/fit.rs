@@ -22,6 +22,7 @@ use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::condition::ArmijoCondition;
 use argmin::solver::linesearch::BacktrackingLineSearch;
 use argmin::solver::quasinewton::LBFGS;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// How a fit ended.
@@ -210,6 +211,38 @@ impl Gradient for LeastSquares<'_> {
     }
 }
 
+/// An objective that refuses more than `budget` cost evaluations. A search heading to infinity
+/// makes L-BFGS propose enormous steps, and the backtracking line search (which has no cap of
+/// its own) then halves a thousand times per iteration; the budget turns that into a failed
+/// fit instead of an endless one.
+struct Budgeted<O> {
+    inner: O,
+    calls: AtomicUsize,
+    budget: usize,
+}
+
+impl<O: CostFunction<Param = Vec<f64>, Output = f64>> CostFunction for Budgeted<O> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        if self.calls.fetch_add(1, Ordering::Relaxed) >= self.budget {
+            return Err(argmin::core::Error::msg(format!(
+                "diverged: more than {} evaluations of the objective (L-BFGS steps toward infinity)",
+                self.budget
+            )));
+        }
+        self.inner.cost(p)
+    }
+}
+
+impl<O: Gradient<Param = Vec<f64>, Gradient = Vec<f64>>> Gradient for Budgeted<O> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, p: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        self.inner.gradient(p)
+    }
+}
+
 /// Minimises an objective with argmin's L-BFGS; returns the best point, its cost, the
 /// iterations used and whether the solver stopped on its own (not at the cap).
 fn lbfgs<O>(
@@ -232,7 +265,12 @@ where
         .map_err(|e| e.to_string())?
         .with_tolerance_grad(1e-12)
         .map_err(|e| e.to_string())?;
-    let res = Executor::new(problem, solver)
+    let budget = Budgeted {
+        inner: problem,
+        calls: AtomicUsize::new(0),
+        budget: 3 * max_iters + 50,
+    };
+    let res = Executor::new(budget, solver)
         .configure(|s| s.param(init).max_iters(max_iters as u64))
         .run()
         .map_err(|e| e.to_string())?;
@@ -256,7 +294,10 @@ fn least_squares(
         layout: layout.clone(),
         cache: Mutex::new(None),
     };
-    match lbfgs(problem, flat, settings.max_iters, settings.tolerance) {
+    // argmin's cost tolerance is absolute: scale the relative one by the starting cost
+    let start = problem.evaluate(&flat).0;
+    let tolerance = settings.tolerance * if start.is_finite() { start } else { 1.0 };
+    match lbfgs(problem, flat, settings.max_iters, tolerance) {
         Ok((best, cost, iterations, stopped)) if cost.is_finite() => Fit {
             atoms: layout.atoms(&best),
             objective: -cost,

@@ -79,11 +79,14 @@ pub struct RateOverrides {
 impl RateSettings {
     /// The settings of `case`: its `[rates]` table with `overrides` on top, defaults for the
     /// rest (fitted $k^*$ and $k^* + 1$; 8 sizes from $10^3$ to $10^5$; 20 replicates; the
-    /// peer protocol's initialisation noise $0.005, 0.05 \times n^{-0.083}$; tolerance
-    /// $10^{-6}$; 2000 iterations).
+    /// peer protocol's initialisation noise $0.005, 0.05 \times n^{-0.083}$; EM: tolerance
+    /// $10^{-6}$ on the log-likelihood and 2000 iterations, as the peer; least squares:
+    /// tolerance $10^{-9}$ on the mean squared error and 1000 iterations, because L-BFGS
+    /// crawls along weakly identified directions and stops near its start at $10^{-6}$).
     pub fn resolve(case: &Case, o: &RateOverrides) -> RateSettings {
         let r = &case.rates;
         let k = case.atoms.len();
+        let regression = case.model == crate::case::Model::Regression;
         RateSettings {
             fitted: o
                 .fitted
@@ -101,8 +104,8 @@ impl RateSettings {
             init_gate: r.init_gate.unwrap_or(0.005),
             init_expert: r.init_expert.unwrap_or(0.05),
             init_decay: r.init_decay.unwrap_or(0.083),
-            max_iters: r.max_iters.unwrap_or(2000),
-            tolerance: r.tolerance.unwrap_or(1e-6),
+            max_iters: r.max_iters.unwrap_or(if regression { 1000 } else { 2000 }),
+            tolerance: r.tolerance.unwrap_or(if regression { 1e-9 } else { 1e-6 }),
             seed: o.seed.or(r.seed).unwrap_or(case.seed),
             bootstrap: 1000,
             accelerate: r.accelerate.unwrap_or(true),

@@ -28,11 +28,13 @@ pub fn render(r: &RateReport) -> String {
     let total: usize = r.rows.iter().map(|row| row.counts[0]).sum();
     let _ = writeln!(
         s,
-        "  {ns} × {} replicates, {} restart{}, seed {}; {total} fits ({} run now)",
+        "  {ns} × {} replicates, {} restart{}, seed {}, tolerance {:e}{}; {total} fits ({} run now)",
         st.replicates,
         st.restarts,
         if st.restarts == 1 { "" } else { "s" },
         st.seed,
+        st.tolerance,
+        if st.accelerate { "" } else { ", plain EM" },
         r.fitted_now
     );
     let _ = writeln!(

@@ -248,3 +248,27 @@ fn unnormalized_probability_models_are_refused_with_a_reason() {
         .unwrap_err();
     assert!(err.0.contains("normalized = true"));
 }
+
+/// A search heading to infinity makes the backtracking line search halve about a thousand
+/// times per iteration; the evaluation budget ends it as an error, not a hang.
+#[test]
+fn the_evaluation_budget_ends_a_runaway_search_as_an_error() {
+    struct Flat;
+    impl CostFunction for Flat {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, _: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+            Ok(f64::INFINITY)
+        }
+    }
+    let b = Budgeted {
+        inner: Flat,
+        calls: AtomicUsize::new(0),
+        budget: 80,
+    };
+    for _ in 0..80 {
+        assert!(b.cost(&vec![0.0]).is_ok());
+    }
+    let err = b.cost(&vec![0.0]).unwrap_err().to_string();
+    assert!(err.contains("diverged: more than 80 evaluations"), "{err}");
+}
