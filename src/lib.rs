@@ -72,6 +72,8 @@ pub struct FamilyRow {
     pub clear: bool,
     /// How the decision was reached.
     pub certificate: Certificate,
+    /// Singular values of the column-scaled matrix, largest first.
+    pub singular_values: Vec<f64>,
 }
 
 impl FamilyRow {
@@ -86,6 +88,7 @@ impl FamilyRow {
             gap_decades: r.gap_decades,
             clear: r.clear,
             certificate,
+            singular_values: r.singular_values.clone(),
         }
     }
 }

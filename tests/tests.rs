@@ -9,4 +9,5 @@ mod cli;
 mod errors;
 mod known_relations;
 mod rates;
+mod reports;
 mod snapshots;

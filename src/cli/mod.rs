@@ -62,6 +62,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write markdown reports: one page per case (verdict, ranks, relations, rates, plots) and
+    /// an index, OUT/README.md.
+    ///
+    /// Rate results stored by `moeid rates --out OUT/data/CASE.jsonl` are used when present;
+    /// with --rates the rate check runs first (resuming from that file).
+    Report {
+        /// Case files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The report folder.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Run the rate check of each case first.
+        #[arg(long)]
+        rates: bool,
+    },
     /// Write a ready-to-edit case file for a new design, every key explained.
     ///
     /// The file verifies as written: edit the expressions and the atoms, then run
@@ -179,7 +195,79 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             out,
             format,
         } => rates(&case, fitted, n, replicates, restarts, seed, out, format),
+        Command::Report { paths, out, rates } => report(&paths, &out, rates),
     }
+}
+
+fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<ExitCode> {
+    let files = moeid::case::find(paths);
+    if files.is_empty() {
+        eprintln!("error: no case files (*.toml) under {}", show(paths));
+        return Ok(ExitCode::from(2));
+    }
+    if let Err(e) = std::fs::create_dir_all(out.join("data")) {
+        eprintln!("error: cannot create {}: {e}", out.join("data").display());
+        return Ok(ExitCode::from(2));
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let mut rows = Vec::new();
+    let mut errors = false;
+    for f in &files {
+        let v = match load_and_verify(f, &Options::default()) {
+            Ok(v) => v,
+            Err(e) => {
+                errors = true;
+                eprint!("{}", render(&e));
+                continue;
+            }
+        };
+        let case = &v.case;
+        let settings =
+            moeid::rates::RateSettings::resolve(case, &moeid::rates::RateOverrides::default());
+        let data = out.join("data").join(format!("{}.jsonl", case.name));
+        let prediction = Some((&v.predicted, v.verdict.kind.name()));
+        let rates = if run_rates {
+            let progress = if std::io::stderr().is_terminal() {
+                moeid::rates::Progress::Bar
+            } else {
+                moeid::rates::Progress::Quiet
+            };
+            moeid::rates::run(case, &settings, prediction, Some(&data), progress).map(Some)
+        } else {
+            moeid::rates::run::stored(case, &settings, prediction, &data)
+        };
+        let rates = match rates {
+            Ok(r) => r,
+            Err(moeid::rates::RateError::Unsupported(m)) if !run_rates => {
+                eprintln!("note: {m}");
+                None
+            }
+            Err(e) => {
+                errors = true;
+                eprintln!("error: {e}");
+                None
+            }
+        };
+        match moeid::report::markdown::write_case(&v, rates.as_ref(), out, version) {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                errors = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    let index = moeid::report::markdown::index(&rows, version);
+    if let Err(e) = moeid::report::markdown::write_atomic(&out.join("README.md"), index.as_bytes())
+    {
+        eprintln!("error: {}: {e}", out.join("README.md").display());
+        return Ok(ExitCode::from(2));
+    }
+    println!(
+        "wrote {} reports and {}",
+        rows.len(),
+        out.join("README.md").display()
+    );
+    Ok(exit(false, errors))
 }
 
 #[allow(clippy::too_many_arguments)]

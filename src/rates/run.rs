@@ -454,6 +454,41 @@ fn run_task(
     )
 }
 
+/// Reads a checkpoint without changing it: the complete lines, all of this run (by
+/// fingerprint).
+fn read(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
+    let text = std::fs::read(path).map_err(|e| RateError::Checkpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    parse(path, &text[..complete], fingerprint)
+}
+
+fn parse(path: &Path, text: &[u8], fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
+    let err = |message: String| RateError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.map_err(|e| err(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: FitRecord = serde_json::from_str(&line)
+            .map_err(|e| err(format!("line {}: {e}; it is not a moeid checkpoint", i + 1)))?;
+        if rec.fingerprint != fingerprint {
+            return Err(err(format!(
+                "line {} belongs to another run (different case, seed or fit settings); write to another --out file or delete this one",
+                i + 1
+            )));
+        }
+        out.push(rec);
+    }
+    Ok(out)
+}
+
 /// Reads a checkpoint: the records of this run (by fingerprint). A trailing partial line (a
 /// run killed while writing) is cut off.
 fn load(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
@@ -478,23 +513,7 @@ fn load(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
         file.seek(std::io::SeekFrom::End(0))
             .map_err(|e| err(e.to_string()))?;
     }
-    let mut out = Vec::new();
-    for (i, line) in text[..complete].lines().enumerate() {
-        let line = line.map_err(|e| err(e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let rec: FitRecord = serde_json::from_str(&line)
-            .map_err(|e| err(format!("line {}: {e}; it is not a moeid checkpoint", i + 1)))?;
-        if rec.fingerprint != fingerprint {
-            return Err(err(format!(
-                "line {} belongs to another run (different case, seed or fit settings); write to another --out file or delete this one",
-                i + 1
-            )));
-        }
-        out.push(rec);
-    }
-    Ok(out)
+    parse(path, &text[..complete], fingerprint)
 }
 
 /// How to report progress.
@@ -602,6 +621,45 @@ pub fn run(
     Ok(summarise(
         case, &model, settings, &records, prediction, fitted_now,
     ))
+}
+
+/// The summary of the fits stored in `checkpoint` by an earlier `run` with `settings` (same
+/// fingerprint), without fitting anything: the fitted sizes, sample sizes and replicates are
+/// those found in the file. `None` when the file does not exist or holds no fit.
+///
+/// # Errors
+/// [`RateError::Checkpoint`] when the file belongs to another run or cannot be read.
+pub fn stored(
+    case: &Case,
+    settings: &RateSettings,
+    prediction: Option<(&Prediction, &str)>,
+    checkpoint: &Path,
+) -> Result<Option<RateReport>, RateError> {
+    if !checkpoint.exists() {
+        return Ok(None);
+    }
+    let mut records = read(checkpoint, &settings.fingerprint(case))?;
+    if records.is_empty() {
+        return Ok(None);
+    }
+    records.sort_by_key(|r| (r.k, r.n, r.replicate));
+    records.dedup_by_key(|r| (r.k, r.n, r.replicate));
+    let mut s = settings.clone();
+    s.fitted = records
+        .iter()
+        .map(|r| r.k)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    s.n = records
+        .iter()
+        .map(|r| r.n)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    s.replicates = records.iter().map(|r| r.replicate + 1).max().unwrap_or(0);
+    let model = MixtureModel::new(case);
+    Ok(Some(summarise(case, &model, &s, &records, prediction, 0)))
 }
 
 fn summarise(

@@ -4,5 +4,7 @@
 //! one object per case, fields documented in README.md. Both are deterministic for a seed.
 
 pub mod json;
+pub mod markdown;
+pub mod plot;
 pub mod rates;
 pub mod text;

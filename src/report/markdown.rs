@@ -1,0 +1,454 @@
+//! Markdown reports: one page per case and an index (`moeid report`).
+//!
+//! GitHub-renderable: math in `$...$`, tables, SVG plots next to the page. Deterministic: no
+//! timestamps, fixed number formats, so the same inputs give the same bytes.
+
+use crate::rank::Certificate;
+use crate::rates::{Agreement, RateReport};
+use crate::relations::{Relation, RelationClass};
+use crate::Verification;
+use std::fmt::Write;
+
+/// File names of one case's report, relative to the report folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Files {
+    /// `<case>.md`.
+    pub page: String,
+    /// `<case>-spectrum.svg`.
+    pub spectrum: String,
+    /// `<case>-rates.svg`, when there is a rate check to plot.
+    pub rates: Option<String>,
+}
+
+impl Files {
+    /// The names for case `name`.
+    pub fn of(name: &str, with_rates: bool) -> Files {
+        Files {
+            page: format!("{name}.md"),
+            spectrum: format!("{name}-spectrum.svg"),
+            rates: with_rates.then(|| format!("{name}-rates.svg")),
+        }
+    }
+}
+
+fn certificate(c: Certificate) -> &'static str {
+    match c {
+        Certificate::Certified => "certified",
+        Certificate::Numerical => "numerical",
+        Certificate::Undecided => "undecided",
+    }
+}
+
+fn sci(x: f64) -> String {
+    format!("{x:.2e}")
+}
+
+/// Text safe inside a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A relation as math when its exact form is known, else as code.
+fn relation_md(r: &Relation, variables: &[String]) -> String {
+    match &r.exact {
+        Some(e) if !e.latex.is_empty() => format!("${}$", e.latex),
+        _ => format!("`{}`", r.text_with(variables, 4)),
+    }
+}
+
+/// The report page of one verified case, with its rate check when there is one.
+pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version: &str) -> String {
+    let c = &v.case;
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", c.name);
+    if !c.title.is_empty() {
+        let _ = writeln!(s, "{}\n", c.title);
+    }
+    if !c.source.is_empty() {
+        let _ = writeln!(s, "Source: {}\n", c.source);
+    }
+    let _ = writeln!(
+        s,
+        "**Verdict: {}** at order {} ({}). {}\n",
+        v.verdict.kind.name(),
+        v.order,
+        certificate(v.verdict.certificate),
+        v.verdict.reason
+    );
+
+    let _ = writeln!(s, "## Model\n");
+    let u = if c.normalized {
+        "$u(x; \\theta_i) = w(x; \\theta_i)\\,\\big(h(x; \\theta_i) - f^*(x)\\big)$, the gate normalized over experts"
+    } else {
+        "$u(x; \\theta_i) = w(x; \\theta_i)\\,h(x; \\theta_i)$, the gate not normalized"
+    };
+    let _ = writeln!(
+        s,
+        "- model: {}, $x \\in [{}, {}]^{{{}}}$",
+        c.model.name(),
+        c.low,
+        c.high,
+        c.dim
+    );
+    let _ = writeln!(s, "- gate weight: $w(x; \\theta) =$ `{}`", c.weight.text);
+    if let Some(m) = &c.mean {
+        let _ = writeln!(s, "- expert mean: $h(x; \\theta) =$ `{}`", m.text);
+    }
+    if let Some(var) = &c.variance {
+        let _ = writeln!(s, "- expert variance: `{}`", var.text);
+    }
+    for (k, l) in c.logits.iter().enumerate() {
+        let _ = writeln!(s, "- logit of class {k}: `{}`", l.text);
+    }
+    let _ = writeln!(s, "- analysed function: {u}\n");
+    let _ = writeln!(
+        s,
+        "| atom | {} |",
+        v.variables
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(s, "|---|{}", "---|".repeat(v.variables.len()));
+    for (i, a) in c.atoms.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {} | {} |",
+            i + 1,
+            a.iter()
+                .map(|x| format!("{x}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+    s.push('\n');
+
+    let _ = writeln!(s, "## Rank of the derivative families\n");
+    let _ = writeln!(
+        s,
+        "| family | order | terms | rank | σ₁ | smallest kept σ | gap (decades) | decision |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for row in &v.families {
+        let who = row
+            .atom
+            .map_or("joint".to_string(), |a| format!("atom {}", a + 1));
+        let gap = if row.rank == row.terms {
+            "—".to_string()
+        } else {
+            format!("{:.1}", row.gap_decades)
+        };
+        let decision = match row.certificate {
+            Certificate::Numerical if !row.clear => "unclear in f64",
+            other => certificate(other),
+        };
+        let _ = writeln!(
+            s,
+            "| {who} | {} | {} | {} | {} | {} | {gap} | {decision} |",
+            row.order,
+            row.terms,
+            row.rank,
+            sci(row.sigma_max),
+            sci(row.sigma_min_kept)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n![Singular values per order (atom 1 and the joint family), rank cuts dashed]({})\n",
+        files.spectrum
+    );
+
+    let _ = writeln!(s, "## Relations\n");
+    let mut any = false;
+    for class in [
+        RelationClass::Interaction,
+        RelationClass::Invariance,
+        RelationClass::Coupling,
+        RelationClass::Mass,
+        RelationClass::Gauge,
+        RelationClass::Singular,
+    ] {
+        let mut items: Vec<String> = Vec::new();
+        for ar in &v.relations.atoms {
+            for r in ar.relations.iter().filter(|r| r.class == class) {
+                let status = match r.structural {
+                    Some(true) => "structural",
+                    Some(false) => "at this point",
+                    None => "untested",
+                };
+                let mut line = format!(
+                    "- atom {}: {} ({status})",
+                    ar.atom + 1,
+                    relation_md(r, &v.variables)
+                );
+                if let Some(e) = &r.exact {
+                    if !e.combinations.is_empty() {
+                        let _ = write!(
+                            line,
+                            "; identifiable: {}",
+                            e.combinations
+                                .iter()
+                                .map(|c| format!("`{c}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                }
+                items.push(line);
+            }
+        }
+        for r in v.relations.cross.iter().filter(|r| r.class == class) {
+            items.push(format!("- across atoms: {}", relation_md(r, &v.variables)));
+        }
+        if !items.is_empty() {
+            any = true;
+            let _ = writeln!(s, "**{}**\n", class.name());
+            for i in items {
+                let _ = writeln!(s, "{i}");
+            }
+            s.push('\n');
+        }
+    }
+    if !any {
+        let _ = writeln!(s, "None: every family has full rank.\n");
+    }
+
+    let p = &v.predicted;
+    let _ = writeln!(s, "## Rates\n");
+    let _ = writeln!(
+        s,
+        "Predicted: exact-specified {}; over-specified {}.\n",
+        p.exact, p.over
+    );
+    let _ = writeln!(s, "Rule: {}. Source: {}.\n", p.rule, p.source);
+    match rates {
+        None => {
+            let _ = writeln!(s, "No empirical check yet: run `moeid rates {} --out reports/data/{}.jsonl`, or `moeid report --rates`.\n", c.path, c.name);
+        }
+        Some(r) => {
+            let st = &r.settings;
+            let _ = writeln!(
+                s,
+                "Measured ({} sizes from {} to {}, {} replicates, seed {}): slope of log(mean Voronoi loss) on log n.\n",
+                st.n.len(),
+                st.n.first().copied().unwrap_or(0),
+                st.n.last().copied().unwrap_or(0),
+                st.replicates,
+                st.seed
+            );
+            let _ = writeln!(s, "| k | slope | 95% interval | median-loss slope | predicted | agreement | fits (converged/cap/failed) |");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+            for row in &r.rows {
+                let (sl, iv) = match row.slope {
+                    Some(x) => (
+                        format!("{:+.2}", x.slope),
+                        format!("[{:+.2}, {:+.2}]", x.low, x.high),
+                    ),
+                    None => ("—".into(), "—".into()),
+                };
+                let med = row.median_slope.map_or("—".into(), |m| format!("{m:+.2}"));
+                let pred = match row.predicted {
+                    Some(x) => format!("{x:+.2} ({})", cell(&row.predicted_text)),
+                    None => cell(&row.predicted_text),
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {sl} | {iv} | {med} | {pred} | {} | {}/{}/{} |",
+                    row.k,
+                    row.agreement.name(),
+                    row.counts[1],
+                    row.counts[2],
+                    row.counts[3]
+                );
+            }
+            if let Some(f) = &files.rates {
+                let _ = writeln!(
+                    s,
+                    "\n![Mean Voronoi loss against n, fitted and predicted slopes]({f})\n"
+                );
+            }
+        }
+    }
+
+    let _ = writeln!(s, "## Reproduce\n");
+    let _ = writeln!(
+        s,
+        "```sh\nmoeid verify {} --order {} --seed {}",
+        c.path, v.order, v.seed
+    );
+    if let Some(r) = rates {
+        let _ = writeln!(
+            s,
+            "moeid rates {} --seed {} --out reports/data/{}.jsonl",
+            c.path, r.settings.seed, c.name
+        );
+    }
+    let _ = writeln!(s, "```\n\nmoeid {version}");
+    s
+}
+
+/// One row of the index.
+#[derive(Clone, Debug)]
+pub struct IndexRow {
+    /// Case name.
+    pub case: String,
+    /// Page file name.
+    pub page: String,
+    /// Gate weight expression.
+    pub gate: String,
+    /// Expert expression(s).
+    pub expert: String,
+    /// Verdict.
+    pub verdict: String,
+    /// The relation that decides the verdict (or the first one).
+    pub key_relation: String,
+    /// Predicted rates.
+    pub predicted: String,
+    /// Measured slopes per k.
+    pub measured: String,
+    /// Agreement per k.
+    pub agreement: String,
+}
+
+impl IndexRow {
+    /// The row for a case.
+    pub fn of(v: &Verification, rates: Option<&RateReport>, files: &Files) -> IndexRow {
+        let c = &v.case;
+        let expert = match (&c.mean, c.logits.is_empty()) {
+            (Some(m), _) => m.text.clone(),
+            (None, false) => c
+                .logits
+                .iter()
+                .map(|l| l.text.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        let key = [
+            RelationClass::Interaction,
+            RelationClass::Invariance,
+            RelationClass::Coupling,
+        ]
+        .iter()
+        .find_map(|class| {
+            v.relations
+                .atoms
+                .iter()
+                .flat_map(|a| &a.relations)
+                .find(|r| r.class == *class)
+        })
+        .map_or("—".to_string(), |r| relation_md(r, &v.variables));
+        let (measured, agreement) = match rates {
+            Some(r) => (
+                r.rows
+                    .iter()
+                    .map(|row| {
+                        format!(
+                            "k={}: {}",
+                            row.k,
+                            row.slope.map_or("—".into(), |x| format!("{:+.2}", x.slope))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                r.rows
+                    .iter()
+                    .map(|row| format!("k={}: {}", row.k, row.agreement.name()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            None => ("no empirical check yet".into(), "—".into()),
+        };
+        IndexRow {
+            case: c.name.clone(),
+            page: files.page.clone(),
+            gate: c.weight.text.clone(),
+            expert,
+            verdict: v.verdict.kind.name().to_string(),
+            key_relation: key,
+            predicted: format!("exact {}; over {}", v.predicted.exact, v.predicted.over),
+            measured,
+            agreement,
+        }
+    }
+}
+
+/// The index page: one row per case, linking to each page.
+pub fn index(rows: &[IndexRow], version: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# moeid reports\n");
+    let _ = writeln!(s, "One page per case: the verdict and why, the rank tables, the relations as PDEs, predicted and measured rates, with plots. Generated by `moeid report` (moeid {version}).\n");
+    let agrees = rows
+        .iter()
+        .filter(|r| r.agreement.contains(Agreement::Disagrees.name()))
+        .count();
+    let checked = rows.iter().filter(|r| r.agreement != "—").count();
+    let _ = writeln!(s, "{} cases; {checked} with an empirical rate check, {agrees} of them with a disagreement somewhere.\n", rows.len());
+    let _ = writeln!(s, "| case | gate | expert | verdict | key relation | predicted rate | measured slope | agreement |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| [{}]({}) | `{}` | `{}` | {} | {} | {} | {} | {} |",
+            r.case,
+            r.page,
+            cell(&r.gate),
+            cell(&r.expert),
+            r.verdict,
+            cell(&r.key_relation),
+            cell(&r.predicted),
+            cell(&r.measured),
+            cell(&r.agreement)
+        );
+    }
+    s
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same folder, then a rename,
+/// so an interrupted run never leaves a half-written file.
+///
+/// # Errors
+/// The I/O error.
+pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, contents)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes one case's page and plots into `dir` (atomically, file by file) and returns its
+/// index row.
+///
+/// # Errors
+/// A message naming the file that could not be written or the plot that failed.
+pub fn write_case(
+    v: &Verification,
+    rates: Option<&RateReport>,
+    dir: &std::path::Path,
+    version: &str,
+) -> Result<IndexRow, String> {
+    let plot = match rates {
+        Some(r) => super::plot::convergence(r)?,
+        None => None,
+    };
+    let files = Files::of(&v.case.name, plot.is_some());
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(&files.spectrum, super::plot::spectrum(v)?.as_bytes())?;
+    if let (Some(name), Some(svg)) = (&files.rates, &plot) {
+        write(name, svg.as_bytes())?;
+    }
+    write(&files.page, page(v, rates, &files, version).as_bytes())?;
+    Ok(IndexRow::of(v, rates, &files))
+}

@@ -1,0 +1,119 @@
+//! `moeid report`: every page is valid markdown, every plot valid SVG, the same inputs give the
+//! same bytes, and the committed `reports/` folder stays parseable.
+
+use crate::util::{root, Dir};
+use std::path::Path;
+
+fn check_folder(dir: &Path) -> usize {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("md") | Some("svg") => std::fs::read_to_string(&path).unwrap(),
+            _ => continue,
+        };
+        if path.extension().unwrap() == "svg" {
+            let doc = roxmltree::Document::parse(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(
+                doc.root_element().tag_name().name(),
+                "svg",
+                "{}",
+                path.display()
+            );
+            assert!(
+                doc.descendants().any(|n| n.has_tag_name("text")),
+                "{}: no labels",
+                path.display()
+            );
+        } else {
+            let mut tables = 0;
+            let mut images = Vec::new();
+            for event in pulldown_cmark::Parser::new_ext(
+                &text,
+                pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_MATH,
+            ) {
+                match event {
+                    pulldown_cmark::Event::Start(pulldown_cmark::Tag::Table(_)) => tables += 1,
+                    pulldown_cmark::Event::Start(pulldown_cmark::Tag::Image {
+                        dest_url, ..
+                    }) => images.push(dest_url.to_string()),
+                    _ => {}
+                }
+            }
+            assert!(tables >= 1, "{}: no table", path.display());
+            for img in images {
+                assert!(
+                    dir.join(&img).exists(),
+                    "{}: missing image {img}",
+                    path.display()
+                );
+            }
+            assert!(!text.contains("NaN"), "{}", path.display());
+        }
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn reports_are_valid_markdown_and_svg_and_deterministic() {
+    let d = Dir::new();
+    for name in [
+        "softmax-2503.03213/linear.toml",
+        "gaussian-2305.03288/softmax-gaussian-peer.toml",
+    ] {
+        let text = std::fs::read_to_string(root().join("cases").join(name)).unwrap();
+        d.write(&format!("cases/{}", name.replace('/', "-")), &text);
+    }
+    // stored rate results of the peer case, as `moeid rates --out` leaves them
+    let data =
+        std::fs::read_to_string(root().join("reports/data/gaussian-softmax-gaussian-peer.jsonl"))
+            .unwrap();
+    d.write("out/data/gaussian-softmax-gaussian-peer.jsonl", &data);
+    let run = d.run(&["report", "cases", "--out", "out"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = d.path().join("out");
+    // two pages, two spectra, one convergence plot, the index
+    assert_eq!(check_folder(&out), 6);
+    let peer = std::fs::read_to_string(out.join("gaussian-softmax-gaussian-peer.md")).unwrap();
+    assert!(
+        peer.contains("| 2 | -0.49 |") && peer.contains("agrees"),
+        "{peer}"
+    );
+    let linear = std::fs::read_to_string(out.join("softmax-linear.md")).unwrap();
+    assert!(linear.contains("No empirical check yet"), "{linear}");
+    let index = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        index.contains("[softmax-linear](softmax-linear.md)"),
+        "{index}"
+    );
+    // same inputs, same bytes
+    let first: Vec<(String, Vec<u8>)> = files(&out);
+    let again = d.run(&["report", "cases", "--out", "out"]);
+    assert_eq!(again.code(), 0);
+    assert_eq!(files(&out), first);
+    insta::assert_snapshot!("report_softmax_linear", linear);
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_committed_reports_parse() {
+    let n = check_folder(&root().join("reports"));
+    assert!(n > 48, "{n} files");
+}
