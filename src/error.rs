@@ -46,6 +46,7 @@ impl Diagnostic for Error {
                 FamilyError::NonFinite { .. } => "moeid::family::non_finite",
                 FamilyError::TooManyTerms { .. } => "moeid::family::too_many_terms",
                 FamilyError::Samples { .. } => "moeid::family::samples",
+                FamilyError::MatrixTooLarge { .. } => "moeid::family::matrix_too_large",
             })),
         }
     }

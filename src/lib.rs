@@ -173,6 +173,12 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
             terms: joint,
         }));
     }
+    if samples.saturating_mul(joint) > family::MAX_ENTRIES {
+        return Err(fail(FamilyError::MatrixTooLarge {
+            samples,
+            terms: joint,
+        }));
+    }
     let points = design.sample(&case.atoms, samples, seed).map_err(fail)?;
     let fstar = design.fstar(&points, &case.atoms).map_err(fail)?;
     let families: Vec<AtomFamily> = case

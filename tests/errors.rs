@@ -221,3 +221,131 @@ fn no_input_panics() {
         );
     }
 }
+
+/// Appends `extra` to the base case.
+fn plus(extra: &str) -> String {
+    format!("{BASE}\n{extra}\n")
+}
+
+/// Every message of the case validator and the verifier's limits, one snapshot each (named
+/// `every_message@NAME`): each names the file, points at the place and says what to do.
+#[test]
+fn every_message() {
+    let multinomial = |inputs: &str| {
+        BASE.replace(
+            "model = \"regression\"",
+            &format!("model = \"multinomial\"\n{inputs}"),
+        )
+        .replace(
+            "mean = \"dot(a, x) + b\"",
+            "logits = [\"dot(a, x) + b\", \"0\"]",
+        )
+    };
+    let many_params = BASE
+        .replace("a = { shape = [1] }", "a = { shape = [127] }")
+        .replace("[1.5]", &format!("{:?}", vec![1.5; 127]))
+        .replace("[-2.0]", &format!("{:?}", vec![-2.0; 127]))
+        .replace("dot(a, x)", "sum(a) * x[0]");
+    let cases: Vec<(&str, String)> = vec![
+        ("missing_normalized", BASE.replace("normalized = true\n", "")),
+        ("missing_mean", BASE.replace("mean = \"dot(a, x) + b\"", "")),
+        (
+            "variance_in_regression",
+            BASE.replace("mean = \"dot(a, x) + b\"", "mean = \"dot(a, x) + b\"\nvariance = \"b\""),
+        ),
+        (
+            "logits_in_regression",
+            BASE.replace("mean = \"dot(a, x) + b\"", "mean = \"dot(a, x) + b\"\nlogits = [\"b\"]"),
+        ),
+        ("multinomial_without_inputs", multinomial("")),
+        ("multinomial_without_classes", multinomial("\n[inputs]\ndim = 1")),
+        ("classes_out_of_range", multinomial("\n[inputs]\nclasses = 1")),
+        ("classes_in_regression", plus("[inputs]\nclasses = 3")),
+        ("dim_out_of_range", plus("[inputs]\ndim = 65")),
+        ("empty_input_box", plus("[inputs]\nlow = 1.0\nhigh = -1.0")),
+        ("unknown_expected_verdict", plus("[expect]\nverdict = \"identifiabel\"")),
+        ("order_out_of_range", plus("[verify]\norder = 7")),
+        ("negative_seed", plus("[verify]\nseed = -3")),
+        ("negative_samples", plus("[verify]\nsamples = -3")),
+        ("too_many_samples", plus("[verify]\nsamples = 300000")),
+        ("matrix_too_large", plus("[verify]\norder = 4\nsamples = 200000")),
+        ("wrong_toml_type", BASE.replace("normalized = true", "normalized = \"yes\"")),
+        ("missing_toml_table", BASE.replace("[gate]", "[gait]")),
+        ("reserved_parameter_name", BASE.replace("b = {}", "b = {}\nexp = {}")),
+        ("vector_length_out_of_range", BASE.replace("a = { shape = [1] }", "a = { shape = [0] }")),
+        ("matrix_parameter", BASE.replace("a = { shape = [1] }", "a = { shape = [2, 2] }")),
+        ("unknown_role", BASE.replace("beta0 = { role = \"mass\" }", "beta0 = { role = \"massive\" }")),
+        (
+            "vector_mass",
+            BASE.replace("beta1 = { shape = [1] }", "beta1 = { shape = [1], role = \"mass\" }"),
+        ),
+        (
+            "no_parameters",
+            BASE.replace("beta1 = { shape = [1] }\nbeta0 = { role = \"mass\" }\na = { shape = [1] }\nb = {}\n", ""),
+        ),
+        ("too_many_parameters", many_params),
+        ("unused_parameter", BASE.replace("b = {}", "b = {}\nc = {}")),
+        (
+            "vector_valued_expression",
+            BASE.replace("dot(a, x) + b", "a * (x[0] + b)")
+                .replace("a = { shape = [1] }", "a = { shape = [2] }")
+                .replace("[1.5]", "[1.5, 1.0]")
+                .replace("[-2.0]", "[-2.0, 1.0]"),
+        ),
+        ("index_out_of_range", BASE.replace("dot(a, x) + b", "a[1] * x[0] + b")),
+        ("nested_too_deep", BASE.replace("dot(a, x) + b", &format!("{}b{}", "(".repeat(70), ")".repeat(70)))),
+        (
+            "expression_too_long",
+            BASE.replace(
+                "mean = \"dot(a, x) + b\"",
+                &format!("mean = \"\"\"\ndot(a, x){}\"\"\"", "\n + b + b + b + b + b".repeat(200)),
+            ),
+        ),
+        ("bad_number", BASE.replace("dot(a, x) + b", "dot(a, x) + 1e999 * b")),
+        ("wrong_arity", BASE.replace("dot(a, x) + b", "dot(a) + b")),
+        ("per_expert_value_in_shared", plus("[shared]\nb = 1.0")),
+        ("unknown_name_in_shared", plus("[shared]\nzz = 1.0")),
+        (
+            "shared_parameter_without_value",
+            BASE.replace("b = {}", "b = { role = \"shared\" }").replace("b = -0.5\n", "").replace("b = 0.3\n", ""),
+        ),
+        ("shared_value_in_an_atom", BASE.replace("b = {}", "b = { role = \"shared\" }") + "\n[shared]\nb = 1.0\n"),
+        ("no_atoms", "atoms = []\n".to_string() + BASE.split("[[atoms]]").next().unwrap()),
+        ("parameter_not_a_table", BASE.replace("b = {}", "b = []")),
+        ("rates_replicates", plus("[rates]\nreplicates = 0")),
+        ("rates_restarts", plus("[rates]\nrestarts = 1000")),
+        ("rates_noise", plus("[rates]\nnoise = -1.0")),
+        ("rates_tolerance", plus("[rates]\ntolerance = 0.0")),
+        ("rates_fitted_range", plus("[rates]\nfitted = [1, 2]")),
+        ("rates_fitted_empty", plus("[rates]\nfitted = []")),
+        ("rates_n_grid", plus("[rates]\nn = \"1e5..1e3:4\"")),
+        ("rates_n_type", plus("[rates]\nn = true")),
+        ("rates_n_too_large", plus("[rates]\nn = [1000, 100000000]")),
+        ("rates_seed", plus("[rates]\nseed = -1")),
+        ("rates_unknown_exponent", plus("[rates]\nexponents = { zeta = 2 }")),
+        ("rates_exponent_value", plus("[rates]\nexponents = { b = 0 }")),
+    ];
+    for (name, text) in cases {
+        let e = error_of(&text);
+        assert!(e.contains("case.toml"), "{name} does not name the file: {e}");
+        assert!(!e.contains("panicked"), "{name}: {e}");
+        insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("every_message", e);
+        });
+    }
+}
+
+#[test]
+fn files_that_cannot_be_case_files() {
+    let d = Dir::new();
+    std::fs::write(d.path().join("big.toml"), vec![b'#'; 2 << 20]).unwrap();
+    std::fs::write(d.path().join("binary.toml"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    std::fs::create_dir(d.path().join("dir.toml")).unwrap();
+    for name in ["big.toml", "binary.toml"] {
+        let run = d.run(&["verify", name]);
+        assert_eq!(run.code(), 2, "{name}");
+        insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("unreadable_file", run.stderr());
+        });
+    }
+}

@@ -199,3 +199,25 @@ fn an_unnormalized_gaussian_mixture_is_refused_with_the_fix() {
         run.stderr()
     );
 }
+
+#[test]
+fn fits_that_fail_are_reported_with_the_fit_and_the_sample() {
+    let d = Dir::new();
+    let text = std::fs::read_to_string(root().join(PEER))
+        .unwrap()
+        .replace("nu = 0.16", "nu = -0.16");
+    assert!(text.contains("nu = -0.16"));
+    d.write("neg.toml", &text);
+    let run = d.run(&["rates", "neg.toml", "--n", "300", "--replicates", "2"]);
+    assert_eq!(run.code(), 2, "{}\n{}", run.stdout(), run.stderr());
+    // The verifier refuses the case (non-finite terms), the rate check runs and every
+    // simulation fails: each message names the fit and the sample.
+    let out = run.stdout();
+    assert!(
+        out.contains("fits without a loss; first: n = 300, replicate 0: the variance of atom 2 is -0.16 at sample"),
+        "{out}"
+    );
+    let err = run.stderr();
+    assert!(err.contains("neg.toml: every one of the 4 fits failed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -8,6 +8,7 @@ mod certify;
 mod cli;
 mod errors;
 mod known_relations;
+mod properties;
 mod rates;
 mod reports;
 mod snapshots;

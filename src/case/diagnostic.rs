@@ -112,7 +112,11 @@ impl Diagnostic for CaseError {
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         match self {
-            CaseError::Io { .. } => Some(Box::new("check the path; cases are TOML files")),
+            CaseError::Io { source, .. } => Some(Box::new(match source.kind() {
+                std::io::ErrorKind::InvalidData => "case files are UTF-8 text; save it as UTF-8",
+                std::io::ErrorKind::Other => "case files are small TOML files; check the path",
+                _ => "check the path; cases are TOML files",
+            })),
             CaseError::Invalid { problems, .. } if problems.len() == 1 => problems[0].help(),
             CaseError::Invalid { .. } => None,
         }

@@ -396,6 +396,9 @@ struct Validator<'a> {
     path: &'a str,
     src: NamedSource<Arc<str>>,
     problems: Vec<CaseDiagnostic>,
+    /// False once the parameters exceed what a tape can index: expressions are then only
+    /// parsed, not compiled.
+    compile: bool,
 }
 
 type R<T> = std::ops::Range<T>;
@@ -407,6 +410,7 @@ impl<'a> Validator<'a> {
             path,
             src: NamedSource::new(path, Arc::from(text)).with_language("toml"),
             problems: Vec::new(),
+            compile: true,
         }
     }
 
@@ -433,7 +437,11 @@ impl<'a> Validator<'a> {
             Ok(raw) => raw,
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                let message = e.message().trim().to_string();
+                let message = e
+                    .message()
+                    .trim()
+                    .replace("struct RawParam with 2 elements", "a table like `{ shape = [2] }`")
+                    .replace("struct RawParam", "a table like `{ shape = [2] }`");
                 let help = toml_help(&message);
                 self.report("moeid::case::toml", span, message, "here", help);
                 return None;
@@ -528,7 +536,8 @@ impl<'a> Validator<'a> {
         }
         match (&expert.logits, model) {
             (Some(ls), Some(Model::Multinomial)) => {
-                if ls.get_ref().len() != classes {
+                // classes is 0 when `inputs.classes` is missing or wrong (reported already)
+                if classes > 0 && ls.get_ref().len() != classes {
                     self.report(
                         "moeid::case::logits",
                         ls.span(),
@@ -565,10 +574,11 @@ impl<'a> Validator<'a> {
         }
 
         // Usage is only meaningful when every expression compiled (a broken one uses nothing).
-        if !self
-            .problems
-            .iter()
-            .any(|p| p.code.starts_with("moeid::expr"))
+        if self.compile
+            && !self
+                .problems
+                .iter()
+                .any(|p| p.code.starts_with("moeid::expr"))
         {
             let compiled = [&weight, &mean, &variance]
                 .into_iter()
@@ -986,6 +996,7 @@ impl<'a> Validator<'a> {
             out.push(p);
         }
         if offset > ParamSetCap::MAX {
+            self.compile = false;
             self.report(
                 "moeid::case::params",
                 raw.params.span(),
@@ -1029,6 +1040,9 @@ impl<'a> Validator<'a> {
                 return None;
             }
         };
+        if !self.compile {
+            return None;
+        }
         let mut b = TapeBuilder::new();
         match b.compile(&expr, env) {
             Ok(v) if v.scalar().is_some() => {}
@@ -1239,6 +1253,8 @@ impl<'a> Validator<'a> {
                         "shared",
                         Some(format!("move `{}` to the [shared] table", p.name)),
                     ),
+                    // With nothing declared, "no parameters are declared" says it all.
+                    None if params.is_empty() => {}
                     None => self.report(
                         "moeid::case::atoms",
                         key.span(),
@@ -1265,6 +1281,9 @@ impl<'a> Validator<'a> {
     }
 
     fn declared(&self, params: &[Param]) -> String {
+        if params.is_empty() {
+            return "no parameter is declared; declare them under [params]".into();
+        }
         format!(
             "declared parameters: {}",
             params
@@ -1332,6 +1351,8 @@ fn toml_help(message: &str) -> Option<String> {
         Some("remove or rename the key; see the case format in README.md".into())
     } else if message.starts_with("missing field") {
         Some("add the key; see the case format in README.md".into())
+    } else if message.contains("a table like") {
+        Some("declare each parameter as a table, e.g. `a = { shape = [2] }` or `b = {}`".into())
     } else if message.starts_with("invalid type") {
         Some("check the value's type (strings are quoted, shapes are lists of integers)".into())
     } else {

@@ -348,7 +348,19 @@ fn rates(
                 Format::Text => write!(stdout, "{}", moeid::report::rates::render(&report))?,
                 Format::Json => writeln!(stdout, "{}", moeid::report::rates::json(&report))?,
             }
-            Ok(ExitCode::SUCCESS)
+            let fits: usize = report.rows.iter().map(|r| r.counts[0]).sum();
+            let lost: usize = report.rows.iter().map(|r| r.failures.len()).sum();
+            match report.rows.iter().find_map(|r| Some((r.k, r.failures.first()?))) {
+                Some((k, first)) if lost == fits => {
+                    stdout.flush()?;
+                    bad(format!(
+                        "{}: every one of the {fits} fits failed; first (k = {k}): {first}; check \
+                         the atoms' values and [rates] settings",
+                        path.display()
+                    ))
+                }
+                _ => Ok(ExitCode::SUCCESS),
+            }
         }
         Err(e) => bad(e.to_string()),
     }

@@ -39,6 +39,8 @@ use std::fmt;
 pub const MAX_TERMS: usize = 2500;
 /// Most sample points.
 pub const MAX_SAMPLES: usize = 200_000;
+/// Most entries of the joint family matrix (samples × terms): 200 MB of f64.
+pub const MAX_ENTRIES: usize = 25_000_000;
 /// Fewest sample points chosen automatically.
 pub const MIN_SAMPLES: usize = 200;
 
@@ -69,6 +71,13 @@ pub enum FamilyError {
         params: usize,
         /// Order.
         order: usize,
+    },
+    /// A joint family matrix with more than [`MAX_ENTRIES`] entries.
+    MatrixTooLarge {
+        /// Rows: sample points.
+        samples: usize,
+        /// Columns: terms of the joint family.
+        terms: usize,
     },
     /// Fewer sample points than family terms, or more than [`MAX_SAMPLES`].
     Samples {
@@ -110,6 +119,12 @@ impl fmt::Display for FamilyError {
                  parameters per atom at order {order}); the limit is {MAX_TERMS}: use a lower \
                  `verify.order`, fewer parameters or fewer atoms",
                 terms / atoms.max(&1)
+            ),
+            FamilyError::MatrixTooLarge { samples, terms } => write!(
+                f,
+                "the joint family matrix would be {samples} samples × {terms} terms, more than \
+                 the limit of {MAX_ENTRIES} entries; use fewer `verify.samples` (0 picks 3 per \
+                 term), a lower `verify.order` or fewer parameters"
             ),
             FamilyError::Samples { samples, terms } if *samples > MAX_SAMPLES => write!(
                 f,

@@ -260,6 +260,8 @@ pub struct RateRow {
     pub points: Vec<Point>,
     /// Fits in total, converged, stopped at the cap, failed.
     pub counts: [usize; 4],
+    /// Why fits failed or gave no loss, one line per fit: `n = 1000, replicate 3: ...`.
+    pub failures: Vec<String>,
 }
 
 /// The rate check of one case.
@@ -688,14 +690,32 @@ fn summarise(
         let mut total: Vec<Vec<f64>> = Vec::new();
         let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
         let mut points = Vec::new();
+        let mut failures = Vec::new();
         for (m, &n) in settings.n.iter().enumerate() {
-            let losses: Vec<_> = mine
-                .iter()
-                .filter(|r| r.n == n && r.status != "failed" && !r.atoms.is_empty())
-                .map(|r| spec.loss(&case.atoms, &r.atoms))
-                .collect();
+            let mut losses = Vec::new();
+            for r in mine.iter().filter(|r| r.n == n) {
+                let why = |what: &str| format!("n = {n}, replicate {}: {what}", r.replicate);
+                if r.status == "failed" || r.atoms.is_empty() {
+                    failures.push(why(r.error.as_deref().unwrap_or("no fitted atoms")));
+                    continue;
+                }
+                let loss = spec.loss(&case.atoms, &r.atoms);
+                if loss.total.is_finite() {
+                    losses.push(loss);
+                } else {
+                    failures.push(why(&format!(
+                        "the Voronoi loss is {} (fit left out)",
+                        loss.total
+                    )));
+                }
+            }
             let t: Vec<f64> = losses.iter().map(|l| l.total).collect();
-            let mean = t.iter().sum::<f64>() / t.len().max(1) as f64;
+            // No loss at this size (every fit failed): NaN, shown as "—" and left out of slopes.
+            let mean = if t.is_empty() {
+                f64::NAN
+            } else {
+                t.iter().sum::<f64>() / t.len() as f64
+            };
             let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
                 / (t.len().max(2) - 1) as f64)
                 .sqrt();
@@ -770,6 +790,7 @@ fn summarise(
             agreement,
             points,
             counts,
+            failures,
         });
     }
     RateReport {

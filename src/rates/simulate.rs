@@ -85,7 +85,7 @@ impl MixtureModel {
             class: Vec::new(),
         };
         let mut scratch = Vec::new();
-        for _ in 0..n {
+        for sample in 0..n {
             let x: Vec<f64> = (0..self.dim)
                 .map(|_| rng.random_range(self.low..self.high))
                 .collect();
@@ -124,7 +124,7 @@ impl MixtureModel {
                             .eval(&x, &atoms[l], &mut scratch);
                         if v.is_nan() || v <= 0.0 {
                             return Err(SimulationError(format!(
-                                "the variance of atom {} is {v}",
+                                "the variance of atom {} is {v} at sample {sample} (x = {x:?})",
                                 l + 1
                             )));
                         }
@@ -153,7 +153,7 @@ impl MixtureModel {
             }
             if data.y.last().is_some_and(|v| !v.is_finite()) {
                 return Err(SimulationError(format!(
-                    "a simulated response is not finite at x = {x:?}"
+                    "the simulated response is not finite at sample {sample} (x = {x:?})"
                 )));
             }
             data.x.extend(x);

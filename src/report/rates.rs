@@ -71,18 +71,33 @@ pub fn render(r: &RateReport) -> String {
             })
             .collect();
         let median = row.median_slope.map_or("—".into(), |m| format!("{m:+.2}"));
+        let groups = if groups.is_empty() {
+            "—".to_string()
+        } else {
+            groups.join("; ")
+        };
         let _ = writeln!(
             s,
-            "  k = {}: groups  {}; median loss {median}",
+            "  k = {}: groups  {groups}; median loss {median}",
             row.k,
-            groups.join("; ")
         );
         let pts: Vec<String> = row
             .points
             .iter()
-            .map(|p| format!("{}: {:.3e}", p.n, p.mean))
+            .map(|p| match p.fits {
+                0 => format!("{}: —", p.n),
+                _ => format!("{}: {:.3e}", p.n, p.mean),
+            })
             .collect();
         let _ = writeln!(s, "         mean loss {}", pts.join(", "));
+        if let Some(first) = row.failures.first() {
+            let _ = writeln!(
+                s,
+                "         {} fit{} without a loss; first: {first}",
+                row.failures.len(),
+                if row.failures.len() == 1 { "" } else { "s" }
+            );
+        }
     }
     s
 }
@@ -121,6 +136,7 @@ pub fn json(r: &RateReport) -> Value {
             "fits": {"total": row.counts[0], "converged": row.counts[1], "cap": row.counts[2], "failed": row.counts[3]},
             "groups": row.groups.iter().map(|(g, s)| (g.clone(), slope(s))).collect::<serde_json::Map<_, _>>(),
             "points": row.points,
+            "failures": row.failures,
         })).collect::<Vec<_>>(),
     })
 }

@@ -1,0 +1,152 @@
+//! Property tests (proptest): the expression printer and parser are inverse to each other, and
+//! neither the parser nor the case loader panics on any input.
+
+use moeid::expr::{parse, BinOp, Expr, ExprKind, Func, Span, MAX_DEPTH};
+use moeid::{Case, Options};
+use proptest::prelude::*;
+
+/// The tree with every span zeroed, so trees parsed from different texts compare by shape.
+fn strip(e: &Expr) -> Expr {
+    let kind = match &e.kind {
+        ExprKind::Num(v) => ExprKind::Num(*v),
+        ExprKind::Name(n) => ExprKind::Name(n.clone()),
+        ExprKind::Index(a, i) => ExprKind::Index(Box::new(strip(a)), *i),
+        ExprKind::Neg(a) => ExprKind::Neg(Box::new(strip(a))),
+        ExprKind::Binary(op, a, b) => ExprKind::Binary(*op, Box::new(strip(a)), Box::new(strip(b))),
+        ExprKind::Call(f, args) => ExprKind::Call(*f, args.iter().map(strip).collect()),
+    };
+    Expr::new(kind, Span::new(0, 0))
+}
+
+fn node(kind: ExprKind) -> Expr {
+    Expr::new(kind, Span::new(0, 0))
+}
+
+/// Non-negative finite numbers (a literal's sign is a `Neg` node), from tiny to huge.
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        0.0..10.0f64,
+        (0u32..1000).prop_map(f64::from),
+        any::<f64>().prop_filter_map("finite and non-negative", |v| {
+            (v.is_finite()).then_some(v.abs())
+        }),
+    ]
+}
+
+/// Expression trees of every node kind, nested a few levels.
+fn expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        number().prop_map(|v| node(ExprKind::Num(v))),
+        prop::sample::select(vec!["x", "beta1", "beta0", "a", "pi", "w_2"])
+            .prop_map(|n| node(ExprKind::Name(n.to_string()))),
+    ];
+    leaf.prop_recursive(6, 48, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), 0usize..4).prop_map(|(e, i)| node(ExprKind::Index(Box::new(e), i))),
+            inner.clone().prop_map(|e| node(ExprKind::Neg(Box::new(e)))),
+            (
+                prop::sample::select(vec![
+                    BinOp::Add,
+                    BinOp::Sub,
+                    BinOp::Mul,
+                    BinOp::Div,
+                    BinOp::Pow
+                ]),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(op, a, b)| node(ExprKind::Binary(op, Box::new(a), Box::new(b)))),
+            (
+                prop::sample::select(Func::ALL.to_vec()),
+                prop::collection::vec(inner, 2)
+            )
+                .prop_map(|(f, mut args)| {
+                    args.truncate(f.arity());
+                    node(ExprKind::Call(f, args))
+                }),
+        ]
+    })
+}
+
+/// Text made of the expression language's pieces, well-formed or not.
+fn token_soup() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "x", "beta1", "pi", "exp", "dot", "pow", "norm", "(", ")", "[", "]", ",", "+", "-", "*",
+        "/", "^", "0", "1.5", "2e3", "1e400", ".", "e", " ", "0]", "[99999999999999999999]", "é",
+        "\u{0}",
+    ]);
+    prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn printing_then_parsing_gives_the_same_tree(e in expr()) {
+        let text = e.to_string();
+        let back = parse(&text).map_err(|err| TestCaseError::fail(format!("{text}: {err}")))?;
+        prop_assert_eq!(strip(&back), strip(&e), "text: {}", text);
+        prop_assert_eq!(back.to_string(), text);
+    }
+
+    #[test]
+    fn the_parser_never_panics_and_its_trees_print_back(text in token_soup()) {
+        if let Ok(e) = parse(&text) {
+            let printed = e.to_string();
+            let again = parse(&printed)
+                .map_err(|err| TestCaseError::fail(format!("{text} → {printed}: {err}")))?;
+            prop_assert_eq!(strip(&again), strip(&e));
+        }
+    }
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_an_error_not_a_stack_overflow() {
+    for depth in [MAX_DEPTH, MAX_DEPTH + 1, 900, 100_000] {
+        let text = "(".repeat(depth) + "x" + &")".repeat(depth);
+        let minus = "-".repeat(depth) + "x";
+        let calls = "exp(".repeat(depth) + "x" + &")".repeat(depth);
+        let powers = vec!["x"; depth].join("^");
+        for t in [text, minus, calls, powers] {
+            // Only the result's existence matters: no overflow, no panic.
+            let _ = parse(&t);
+        }
+    }
+    assert!(parse(&("(".repeat(MAX_DEPTH + 1) + "x" + &")".repeat(MAX_DEPTH + 1))).is_err());
+}
+
+const BASE: &str = include_str!("../cases/softmax-2503.03213/linear.toml");
+
+/// Splices `piece` into the case text at a fraction of its length, replacing `cut` bytes.
+fn mutate(text: &str, at: f64, cut: usize, piece: &str) -> String {
+    let mut i = ((text.len() as f64) * at) as usize;
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    let mut j = (i + cut).min(text.len());
+    while !text.is_char_boundary(j) {
+        j += 1;
+    }
+    format!("{}{piece}{}", &text[..i], &text[j..])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_case_loader_never_panics_and_what_it_accepts_verifies(
+        at in 0.0..1.0f64,
+        cut in 0usize..12,
+        piece in prop::sample::select(vec![
+            "", "0", "-1", "1e308", "nan", "inf", "\"", "[", "]", "{", "}", "=", "\n", ",",
+            "[[atoms]]\n", "[verify]\norder = 1\n", "shape = [3]", "x", "exp(", ")", "^",
+            "role = \"mass\"", "true", "\"sigmoid(x)\"", "é", "\u{0}",
+        ]),
+    ) {
+        let text = mutate(BASE, at, cut, piece);
+        if let Ok(case) = Case::parse(&text, "mutated.toml") {
+            // Accepted cases are verified at order 1 (quick): an error is fine, a panic is not.
+            let _ = moeid::verify(&case, &Options { order: Some(1), ..Options::default() });
+        }
+    }
+}
