@@ -327,7 +327,10 @@ fn every_message() {
     ];
     for (name, text) in cases {
         let e = error_of(&text);
-        assert!(e.contains("case.toml"), "{name} does not name the file: {e}");
+        assert!(
+            e.contains("case.toml"),
+            "{name} does not name the file: {e}"
+        );
         assert!(!e.contains("panicked"), "{name}: {e}");
         insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
             insta::assert_snapshot!("every_message", e);
@@ -346,6 +349,99 @@ fn files_that_cannot_be_case_files() {
         assert_eq!(run.code(), 2, "{name}");
         insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
             insta::assert_snapshot!("unreadable_file", run.stderr());
+        });
+    }
+}
+
+/// Every message of the command line (options, checkpoints, output files), one snapshot each
+/// (`command_line@NAME`): exit code 2, the option or file named, the fix said.
+#[test]
+fn every_command_line_message() {
+    let d = Dir::new();
+    d.write("case.toml", BASE);
+    let peer = std::fs::read_to_string(
+        crate::util::root().join("cases/gaussian-2305.03288/softmax-gaussian-peer.toml"),
+    )
+    .unwrap();
+    d.write("peer.toml", &peer);
+    d.write(
+        "unnormalized.toml",
+        &peer.replace("normalized = true", "normalized = false"),
+    );
+    d.write("negative.toml", &peer.replace("nu = 0.16", "nu = -0.16"));
+    d.write("junk.jsonl", "not json\n");
+    d.write("a-file", "");
+    std::fs::create_dir(d.path().join("empty")).unwrap();
+    let quick = ["--fitted", "2", "--n", "300", "--replicates", "1"];
+    let mut first = vec!["rates", "peer.toml", "--out", "run.jsonl"];
+    first.extend(quick);
+    assert_eq!(d.run(&first).code(), 0);
+
+    let with_quick = |args: &[&'static str]| {
+        let mut v = args.to_vec();
+        v.extend(quick);
+        v
+    };
+    let runs: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "verify_bad_order",
+            vec!["verify", "case.toml", "--order", "9"],
+        ),
+        (
+            "verify_unknown_option",
+            vec!["verify", "case.toml", "--ordr", "2"],
+        ),
+        ("check_no_cases", vec!["check", "empty"]),
+        ("rates_missing_case", vec!["rates", "nowhere.toml"]),
+        ("rates_fitted", vec!["rates", "peer.toml", "--fitted", "1"]),
+        (
+            "rates_n_reversed",
+            vec!["rates", "peer.toml", "--n", "1e5..1e3"],
+        ),
+        ("rates_n_words", vec!["rates", "peer.toml", "--n", "lots"]),
+        (
+            "rates_replicates",
+            vec!["rates", "peer.toml", "--replicates", "0"],
+        ),
+        (
+            "rates_restarts",
+            vec!["rates", "peer.toml", "--restarts", "0"],
+        ),
+        (
+            "rates_foreign_checkpoint",
+            with_quick(&["rates", "peer.toml", "--out", "run.jsonl", "--seed", "7"]),
+        ),
+        (
+            "rates_junk_checkpoint",
+            with_quick(&["rates", "peer.toml", "--out", "junk.jsonl"]),
+        ),
+        (
+            "rates_unnormalized_gaussian",
+            with_quick(&["rates", "unnormalized.toml"]),
+        ),
+        (
+            "rates_every_fit_failed",
+            with_quick(&["rates", "negative.toml"]),
+        ),
+        ("new_exists", vec!["new", "case"]),
+        (
+            "new_cannot_write",
+            vec!["new", "mine", "--out", "no/such/dir/mine.toml"],
+        ),
+        ("new_unknown_gate", vec!["new", "mine", "--gate", "sigmod"]),
+        ("report_no_cases", vec!["report", "empty"]),
+        (
+            "report_out_is_a_file",
+            vec!["report", "case.toml", "--out", "a-file"],
+        ),
+    ];
+    for (name, args) in runs {
+        let run = d.run(&args);
+        assert_eq!(run.code(), 2, "{name}: {}\n{}", run.stdout(), run.stderr());
+        let err = run.stderr();
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("command_line", err);
         });
     }
 }

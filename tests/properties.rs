@@ -55,7 +55,11 @@ fn expr() -> impl Strategy<Value = Expr> {
                 inner.clone(),
                 inner.clone()
             )
-                .prop_map(|(op, a, b)| node(ExprKind::Binary(op, Box::new(a), Box::new(b)))),
+                .prop_map(|(op, a, b)| node(ExprKind::Binary(
+                    op,
+                    Box::new(a),
+                    Box::new(b)
+                ))),
             (
                 prop::sample::select(Func::ALL.to_vec()),
                 prop::collection::vec(inner, 2)
@@ -71,8 +75,33 @@ fn expr() -> impl Strategy<Value = Expr> {
 /// Text made of the expression language's pieces, well-formed or not.
 fn token_soup() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "x", "beta1", "pi", "exp", "dot", "pow", "norm", "(", ")", "[", "]", ",", "+", "-", "*",
-        "/", "^", "0", "1.5", "2e3", "1e400", ".", "e", " ", "0]", "[99999999999999999999]", "é",
+        "x",
+        "beta1",
+        "pi",
+        "exp",
+        "dot",
+        "pow",
+        "norm",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        "+",
+        "-",
+        "*",
+        "/",
+        "^",
+        "0",
+        "1.5",
+        "2e3",
+        "1e400",
+        ".",
+        "e",
+        " ",
+        "0]",
+        "[99999999999999999999]",
+        "é",
         "\u{0}",
     ]);
     prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
@@ -149,4 +178,15 @@ proptest! {
             let _ = moeid::verify(&case, &Options { order: Some(1), ..Options::default() });
         }
     }
+}
+
+#[test]
+fn printing_does_not_deepen_the_nesting() {
+    // found by `cargo fuzz run expr`: `--x` printed as `-(-x)`, so a chain of minus signs
+    // within the depth limit printed to text beyond it
+    let text = "exp---------------------(x--------------e11)";
+    let e = parse(text).unwrap();
+    let printed = e.to_string();
+    assert_eq!(strip(&parse(&printed).unwrap()), strip(&e), "{printed}");
+    assert_eq!(parse("--x").unwrap().to_string(), "--x");
 }

@@ -218,6 +218,9 @@ fn fits_that_fail_are_reported_with_the_fit_and_the_sample() {
         "{out}"
     );
     let err = run.stderr();
-    assert!(err.contains("neg.toml: every one of the 4 fits failed"), "{err}");
+    assert!(
+        err.contains("neg.toml: every one of the 4 fits failed"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -94,6 +94,78 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     assert_eq!(again.code(), 0);
     assert_eq!(files(&out), first);
     insta::assert_snapshot!("report_softmax_linear", linear);
+    insta::assert_snapshot!("report_peer_with_rates", peer);
+}
+
+/// Reports killed with SIGKILL at any moment: every file present is complete (the bytes of an
+/// uninterrupted run), and the next run finishes the job and removes stray temporary files.
+#[test]
+fn reports_survive_sigkill() {
+    use std::process::{Command, Stdio};
+    let d = Dir::new();
+    for name in [
+        "softmax-2503.03213/linear.toml",
+        "softmax-2503.03213/ffn-tanh.toml",
+        "theory/sigmoid-temperature-joint.toml",
+        "gaussian-2305.03288/softmax-gaussian-peer.toml",
+    ] {
+        let text = std::fs::read_to_string(root().join("cases").join(name)).unwrap();
+        d.write(&format!("cases/{}", name.replace('/', "-")), &text);
+    }
+    let data =
+        std::fs::read_to_string(root().join("reports/data/gaussian-softmax-gaussian-peer.jsonl"))
+            .unwrap();
+    d.write("whole/data/gaussian-softmax-gaussian-peer.jsonl", &data);
+    let started = std::time::Instant::now();
+    assert_eq!(d.run(&["report", "cases", "--out", "whole"]).code(), 0);
+    let took = started.elapsed();
+    let whole = files(&d.path().join("whole"));
+    // kills spread over the length of a whole run
+    let mut partial = 0;
+    for (i, fraction) in [0.05, 0.2, 0.4, 0.55, 0.7, 0.85, 0.95]
+        .into_iter()
+        .enumerate()
+    {
+        let wait = took.mul_f64(fraction);
+        let out = format!("cut{i}");
+        d.write(
+            &format!("{out}/data/gaussian-softmax-gaussian-peer.jsonl"),
+            &data,
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_moeid"))
+            .args(["report", "cases", "--out", &out])
+            .current_dir(d.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(wait);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let dir = d.path().join(&out);
+        let written = files(&dir)
+            .iter()
+            .filter(|(n, _)| !n.starts_with('.'))
+            .count();
+        partial += usize::from(written > 0 && written < whole.len());
+        for (name, bytes) in files(&dir) {
+            if name.starts_with('.') {
+                continue; // a temporary file the kill left behind
+            }
+            let reference = whole.iter().find(|(n, _)| *n == name);
+            assert_eq!(
+                reference.map(|(_, b)| b),
+                Some(&bytes),
+                "{out}/{name} (killed after {wait:?}) is not a complete file"
+            );
+        }
+        assert_eq!(d.run(&["report", "cases", "--out", &out]).code(), 0);
+        assert_eq!(files(&dir), whole, "{out}: rerun after the kill");
+    }
+    assert!(
+        partial > 0,
+        "no kill landed while reports were being written"
+    );
 }
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -440,7 +440,10 @@ impl<'a> Validator<'a> {
                 let message = e
                     .message()
                     .trim()
-                    .replace("struct RawParam with 2 elements", "a table like `{ shape = [2] }`")
+                    .replace(
+                        "struct RawParam with 2 elements",
+                        "a table like `{ shape = [2] }`",
+                    )
                     .replace("struct RawParam", "a table like `{ shape = [2] }`");
                 let help = toml_help(&message);
                 self.report("moeid::case::toml", span, message, "here", help);

@@ -202,13 +202,17 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
 fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<ExitCode> {
     let files = moeid::case::find(paths);
     if files.is_empty() {
-        eprintln!("error: no case files (*.toml) under {}", show(paths));
+        no_cases(paths);
         return Ok(ExitCode::from(2));
     }
     if let Err(e) = std::fs::create_dir_all(out.join("data")) {
-        eprintln!("error: cannot create {}: {e}", out.join("data").display());
+        eprintln!(
+            "error: cannot create {}: {e}; choose a folder for --out",
+            out.join("data").display()
+        );
         return Ok(ExitCode::from(2));
     }
+    moeid::report::markdown::remove_stray_temporaries(out);
     let version = env!("CARGO_PKG_VERSION");
     let mut rows = Vec::new();
     let mut errors = false;
@@ -350,7 +354,11 @@ fn rates(
             }
             let fits: usize = report.rows.iter().map(|r| r.counts[0]).sum();
             let lost: usize = report.rows.iter().map(|r| r.failures.len()).sum();
-            match report.rows.iter().find_map(|r| Some((r.k, r.failures.first()?))) {
+            match report
+                .rows
+                .iter()
+                .find_map(|r| Some((r.k, r.failures.first()?)))
+            {
                 Some((k, first)) if lost == fits => {
                     stdout.flush()?;
                     bad(format!(
@@ -362,6 +370,7 @@ fn rates(
                 _ => Ok(ExitCode::SUCCESS),
             }
         }
+        Err(e @ moeid::rates::RateError::Unsupported(_)) => bad(format!("{}: {e}", path.display())),
         Err(e) => bad(e.to_string()),
     }
 }
@@ -387,7 +396,10 @@ fn new(
         return Ok(ExitCode::from(2));
     }
     if let Err(err) = std::fs::write(&path, moeid::case::template(name, g, e)) {
-        eprintln!("error: cannot write {}: {err}", path.display());
+        eprintln!(
+            "error: cannot write {}: {err}; check that its folder exists, or choose another --out",
+            path.display()
+        );
         return Ok(ExitCode::from(2));
     }
     println!(
@@ -428,7 +440,7 @@ fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Resu
     let mut stdout = std::io::stdout().lock();
     let mut errors = false;
     if files.is_empty() {
-        eprintln!("error: no case files (*.toml) under {}", show(paths));
+        no_cases(paths);
         return Ok(ExitCode::from(2));
     }
     for (i, f) in files.iter().enumerate() {
@@ -457,7 +469,7 @@ fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut failed, mut passed, mut unchecked) = (false, 0, 0, 0);
     if files.is_empty() {
-        eprintln!("error: no case files (*.toml) under {}", show(paths));
+        no_cases(paths);
         return Ok(ExitCode::from(2));
     }
     for f in &files {
@@ -507,6 +519,14 @@ fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
         }
     )?;
     Ok(exit(failed > 0, errors))
+}
+
+/// The error for paths that hold no case file.
+fn no_cases(paths: &[PathBuf]) {
+    eprintln!(
+        "error: no case files (*.toml) under {}; pass case files or folders that hold them, e.g. cases/",
+        show(paths)
+    );
 }
 
 fn show(paths: &[PathBuf]) -> String {

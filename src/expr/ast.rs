@@ -250,8 +250,9 @@ impl fmt::Display for Expr {
                 }
             }
             ExprKind::Neg(e) => {
-                // `-a^b` parses as `-(a^b)`, so a power operand needs no parentheses.
-                if e.precedence() < 4 {
+                // `-a^b` parses as `-(a^b)` and `--a` as `-(-a)`, so a power or a negation
+                // needs no parentheses (which would also deepen the nesting past the limit).
+                if e.precedence() < 3 {
                     write!(f, "-({e})")
                 } else {
                     write!(f, "-{e}")

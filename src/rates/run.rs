@@ -478,8 +478,12 @@ fn parse(path: &Path, text: &[u8], fingerprint: &str) -> Result<Vec<FitRecord>, 
         if line.trim().is_empty() {
             continue;
         }
-        let rec: FitRecord = serde_json::from_str(&line)
-            .map_err(|e| err(format!("line {}: {e}; it is not a moeid checkpoint", i + 1)))?;
+        let rec: FitRecord = serde_json::from_str(&line).map_err(|e| {
+            err(format!(
+                "line {}: {e}; it is not a moeid checkpoint: write to another --out file",
+                i + 1
+            ))
+        })?;
         if rec.fingerprint != fingerprint {
             return Err(err(format!(
                 "line {} belongs to another run (different case, seed or fit settings); write to another --out file or delete this one",

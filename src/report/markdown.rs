@@ -90,15 +90,27 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         c.high,
         c.dim
     );
-    let _ = writeln!(s, "- gate weight: $w(x; \\theta) =$ `{}`", c.weight.text);
+    // each expression in mathematics, then as written in the case file
+    let line = |what: &str, lhs: &str, e: &crate::case::Expression| {
+        format!(
+            "- {what}: ${lhs} = {}$ (`{}`)\n",
+            super::latex::expr(&e.expr),
+            e.text
+        )
+    };
+    s.push_str(&line("gate weight", "w(x; \\theta)", &c.weight));
     if let Some(m) = &c.mean {
-        let _ = writeln!(s, "- expert mean: $h(x; \\theta) =$ `{}`", m.text);
+        s.push_str(&line("expert mean", "h(x; \\theta)", m));
     }
     if let Some(var) = &c.variance {
-        let _ = writeln!(s, "- expert variance: `{}`", var.text);
+        s.push_str(&line("expert variance", "v(x; \\theta)", var));
     }
     for (k, l) in c.logits.iter().enumerate() {
-        let _ = writeln!(s, "- logit of class {k}: `{}`", l.text);
+        s.push_str(&line(
+            &format!("logit of class {k}"),
+            &format!("\\ell_{{{k}}}(x; \\theta)"),
+            l,
+        ));
     }
     let _ = writeln!(s, "- analysed function: {u}\n");
     let _ = writeln!(
@@ -106,7 +118,7 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         "| atom | {} |",
         v.variables
             .iter()
-            .map(|n| format!("`{n}`"))
+            .map(|n| format!("${}$", crate::relations::exact::latex_name(n)))
             .collect::<Vec<_>>()
             .join(" | ")
     );
@@ -423,6 +435,25 @@ pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// Removes the temporary files (`.NAME.tmpPID`) that a killed [`write_atomic`] left in `dir`.
+/// Best effort: a file that cannot be removed is left alone.
+pub fn remove_stray_temporaries(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let stray = name.starts_with('.')
+            && name
+                .rsplit_once(".tmp")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if stray && e.path().is_file() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Writes one case's page and plots into `dir` (atomically, file by file) and returns its

@@ -76,11 +76,7 @@ pub fn render(r: &RateReport) -> String {
         } else {
             groups.join("; ")
         };
-        let _ = writeln!(
-            s,
-            "  k = {}: groups  {groups}; median loss {median}",
-            row.k,
-        );
+        let _ = writeln!(s, "  k = {}: groups  {groups}; median loss {median}", row.k,);
         let pts: Vec<String> = row
             .points
             .iter()
