@@ -4,9 +4,13 @@
 
 use crate::rates::RateReport;
 use crate::Verification;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (720, 440);
+/// Share of the convergence plot's height kept free for the legend.
+const LEGEND_SHARE: f64 = 0.35;
+
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
@@ -50,6 +54,9 @@ pub fn spectrum(v: &Verification) -> Result<String, String> {
             .filter(|s| *s > 0.0)
             .fold(1.0, f64::min)
             .max(1e-20);
+        // Every ratio is at most 1: the legend goes above that line, in the top share of the
+        // plot, so it never hides a curve.
+        let top = 10f64.powf(-LEGEND_SHARE * (floor / 10.0).log10() / (1.0 - LEGEND_SHARE));
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 format!("{}: singular values per order", v.case.name),
@@ -60,14 +67,20 @@ pub fn spectrum(v: &Verification) -> Result<String, String> {
             .y_label_area_size(70)
             .build_cartesian_2d(
                 0.5f64..(max_terms as f64 + 0.5),
-                (floor / 10.0..10.0).log_scale(),
+                (floor / 10.0..top).log_scale(),
             )
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("index i")
             .y_desc("σ_i / σ_1")
-            .y_label_formatter(&|y| format!("1e{:.0}", y.log10()))
+            .y_label_formatter(&|y| {
+                if *y > 1.5 {
+                    String::new() // the legend's band
+                } else {
+                    format!("1e{:.0}", y.log10())
+                }
+            })
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 16))
             .draw()
@@ -109,7 +122,7 @@ pub fn spectrum(v: &Verification) -> Result<String, String> {
                     .filter(|k| k % 2 == 0)
                     .flat_map(|k| {
                         let lo = (floor / 10.0).log10();
-                        let step = (1.0 - lo) / 40.0;
+                        let step = -lo / 40.0;
                         [
                             (x, 10f64.powf(lo + step * k as f64)),
                             (x, 10f64.powf(lo + step * (k + 1) as f64)),
@@ -125,6 +138,7 @@ pub fn spectrum(v: &Verification) -> Result<String, String> {
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 14))
@@ -161,6 +175,21 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
     let (ymin, ymax) = all.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
         (a.min(p.1), b.max(p.1))
     });
+    // The legend sits in the upper right, where decreasing losses leave room: the top is
+    // raised until the highest point (with its spread) in the right half stays below the
+    // legend's box, about the top 35% of the plot.
+    let middle = (xmin * xmax).sqrt();
+    let right_max = r
+        .rows
+        .iter()
+        .flat_map(|row| row.points.iter())
+        .filter(|p| p.mean > 0.0 && p.mean.is_finite() && p.n as f64 >= middle)
+        .map(|p| p.mean + p.sd)
+        .fold(ymin, f64::max);
+    let bottom = ymin / 10.0;
+    let top = (ymax * 10.0).max(
+        10f64.powf((right_max.log10() - LEGEND_SHARE * bottom.log10()) / (1.0 - LEGEND_SHARE)),
+    );
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -172,7 +201,7 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
             .y_label_area_size(70)
             .build_cartesian_2d(
                 (xmin / 1.3..xmax * 1.3).log_scale(),
-                (ymin / 10.0..ymax * 10.0).log_scale(),
+                (bottom..top).log_scale(),
             )
             .map_err(err)?;
         chart
@@ -197,7 +226,7 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
                 continue;
             }
             for p in row.points.iter().filter(|p| p.mean > 0.0) {
-                let lo = (p.mean - p.sd).max(ymin / 10.0);
+                let lo = (p.mean - p.sd).max(bottom);
                 chart
                     .draw_series(LineSeries::new(
                         vec![(p.n as f64, lo), (p.n as f64, p.mean + p.sd)],
@@ -233,15 +262,27 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
             }
             if let Some(p) = row.predicted {
                 chart
-                    .draw_series(LineSeries::new(line(p), BLACK.mix(0.6).stroke_width(1)))
+                    .draw_series(DashedLineSeries::new(
+                        line(p),
+                        8,
+                        5,
+                        color.mix(0.8).stroke_width(2),
+                    ))
                     .map_err(err)?
-                    .label(format!("k = {}: predicted {:+.2}", row.k, p))
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
+                    .label(format!("k = {}: predicted {:+.2} (dashed)", row.k, p))
+                    .legend(move |(x, y)| {
+                        DashedPathElement::new(
+                            vec![(x, y), (x + 20, y)],
+                            6,
+                            4,
+                            color.mix(0.8).stroke_width(2),
+                        )
+                    });
             }
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 14))
