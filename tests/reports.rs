@@ -62,6 +62,7 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     for name in [
         "softmax-2503.03213/linear.toml",
         "gaussian-2305.03288/softmax-gaussian-peer.toml",
+        "routers/cosine.toml",
     ] {
         let text = std::fs::read_to_string(root().join("cases").join(name)).unwrap();
         d.write(&format!("cases/{}", name.replace('/', "-")), &text);
@@ -74,8 +75,8 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     let run = d.run(&["report", "cases", "--out", "out"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let out = d.path().join("out");
-    // two pages, two spectra, one convergence plot, the index
-    assert_eq!(check_folder(&out), 6);
+    // three pages, three spectra, one convergence plot, the index
+    assert_eq!(check_folder(&out), 8);
     let peer = std::fs::read_to_string(out.join("gaussian-softmax-gaussian-peer.md")).unwrap();
     assert!(
         peer.contains("| 2 | -0.49 |") && peer.contains("agrees"),
@@ -95,6 +96,10 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     assert_eq!(files(&out), first);
     insta::assert_snapshot!("report_softmax_linear", linear);
     insta::assert_snapshot!("report_peer_with_rates", peer);
+    // an invariance, with its identifiable combinations
+    let cosine = std::fs::read_to_string(out.join("router-cosine.md")).unwrap();
+    assert!(cosine.contains("identifiable: `beta1[1]/beta1[0]`"), "{cosine}");
+    insta::assert_snapshot!("report_router_cosine", cosine);
 }
 
 /// Reports killed with SIGKILL at any moment: every file present is complete (the bytes of an
