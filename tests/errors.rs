@@ -372,6 +372,8 @@ fn every_command_line_message() {
     d.write("junk.jsonl", "not json\n");
     d.write("a-file", "");
     std::fs::create_dir(d.path().join("empty")).unwrap();
+    // a folder where the report page should go
+    std::fs::create_dir_all(d.path().join("blocked/case.md")).unwrap();
     let quick = ["--fitted", "2", "--n", "300", "--replicates", "1"];
     let mut first = vec!["rates", "peer.toml", "--out", "run.jsonl"];
     first.extend(quick);
@@ -433,6 +435,14 @@ fn every_command_line_message() {
         (
             "report_out_is_a_file",
             vec!["report", "case.toml", "--out", "a-file"],
+        ),
+        (
+            "report_page_cannot_be_written",
+            vec!["report", "case.toml", "--out", "blocked"],
+        ),
+        (
+            "rates_checkpoint_is_a_folder",
+            with_quick(&["rates", "peer.toml", "--out", "empty"]),
         ),
     ];
     for (name, args) in runs {

@@ -98,7 +98,10 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     insta::assert_snapshot!("report_peer_with_rates", peer);
     // an invariance, with its identifiable combinations
     let cosine = std::fs::read_to_string(out.join("router-cosine.md")).unwrap();
-    assert!(cosine.contains("identifiable: `beta1[1]/beta1[0]`"), "{cosine}");
+    assert!(
+        cosine.contains("identifiable: `beta1[1]/beta1[0]`"),
+        "{cosine}"
+    );
     insta::assert_snapshot!("report_router_cosine", cosine);
 }
 

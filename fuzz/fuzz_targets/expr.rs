@@ -17,9 +17,27 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.to_string(), printed, "printing is not a fixed point");
 
     let mut env = Env::new();
-    env.bind("x", Binding::Input { offset: 0, shape: Shape::Vector(2) });
-    env.bind("beta1", Binding::Param { offset: 0, shape: Shape::Vector(2) });
-    env.bind("beta0", Binding::Param { offset: 2, shape: Shape::Scalar });
+    env.bind(
+        "x",
+        Binding::Input {
+            offset: 0,
+            shape: Shape::Vector(2),
+        },
+    );
+    env.bind(
+        "beta1",
+        Binding::Param {
+            offset: 0,
+            shape: Shape::Vector(2),
+        },
+    );
+    env.bind(
+        "beta0",
+        Binding::Param {
+            offset: 2,
+            shape: Shape::Scalar,
+        },
+    );
     let mut b = TapeBuilder::new();
     if let Ok(v) = b.compile(&e, &env) {
         if let Some(s) = v.scalar() {

@@ -461,7 +461,7 @@ fn run_task(
 fn read(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
     let text = std::fs::read(path).map_err(|e| RateError::Checkpoint {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: format!("cannot read it: {e}; give --out the path of a file"),
     })?;
     let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     parse(path, &text[..complete], fingerprint)
@@ -474,7 +474,12 @@ fn parse(path: &Path, text: &[u8], fingerprint: &str) -> Result<Vec<FitRecord>, 
     };
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = line.map_err(|e| err(e.to_string()))?;
+        let line = line.map_err(|e| {
+            err(format!(
+                "line {}: {e}; it is not a moeid checkpoint: write to another --out file",
+                i + 1
+            ))
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -502,6 +507,11 @@ fn load(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
         path: path.to_path_buf(),
         message,
     };
+    let io = |e: std::io::Error| {
+        err(format!(
+            "cannot read or repair it: {e}; give --out the path of a file you can write"
+        ))
+    };
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -509,15 +519,13 @@ fn load(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
         .read(true)
         .write(true)
         .open(path)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(io)?;
     let mut text = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut text).map_err(|e| err(e.to_string()))?;
+    std::io::Read::read_to_end(&mut file, &mut text).map_err(io)?;
     let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     if complete < text.len() {
-        file.set_len(complete as u64)
-            .map_err(|e| err(e.to_string()))?;
-        file.seek(std::io::SeekFrom::End(0))
-            .map_err(|e| err(e.to_string()))?;
+        file.set_len(complete as u64).map_err(io)?;
+        file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
     }
     parse(path, &text[..complete], fingerprint)
 }
@@ -579,7 +587,10 @@ pub fn run(
                 .open(p)
                 .map_err(|e| RateError::Checkpoint {
                     path: p.to_path_buf(),
-                    message: e.to_string(),
+                    message: format!(
+                        "cannot open it for writing: {e}; check that its folder exists and is \
+                         writable, or choose another --out"
+                    ),
                 })?,
         )),
         None => None,
@@ -617,7 +628,9 @@ pub fn run(
     if let (Some(p), Ok(Some(e))) = (checkpoint, write_error.into_inner()) {
         return Err(RateError::Checkpoint {
             path: p.to_path_buf(),
-            message: format!("writing failed: {e}"),
+            message: format!(
+                "writing failed: {e}; the fits written so far are kept, rerun to resume"
+            ),
         });
     }
     let fitted_now = new.len();

@@ -429,12 +429,16 @@ pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
+    let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         std::io::Write::write_all(&mut f, contents)?;
         f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    written
 }
 
 /// Removes the temporary files (`.NAME.tmpPID`) that a killed [`write_atomic`] left in `dir`.
@@ -474,7 +478,12 @@ pub fn write_case(
     let files = Files::of(&v.case.name, plot.is_some());
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
-        write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+        write_atomic(&path, bytes).map_err(|e| {
+            format!(
+                "cannot write {}: {e}; remove what is in the way or choose another --out",
+                path.display()
+            )
+        })
     };
     write(&files.spectrum, super::plot::spectrum(v)?.as_bytes())?;
     if let (Some(name), Some(svg)) = (&files.rates, &plot) {
