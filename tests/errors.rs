@@ -441,6 +441,10 @@ fn every_command_line_message() {
             vec!["report", "case.toml", "--out", "blocked"],
         ),
         (
+            "rates_fit_too_large",
+            vec!["rates", "peer.toml", "--n", "10000000", "--fitted", "10"],
+        ),
+        (
             "rates_checkpoint_is_a_folder",
             with_quick(&["rates", "peer.toml", "--out", "empty"]),
         ),

@@ -539,6 +539,10 @@ pub enum Progress {
     Quiet,
 }
 
+/// Most numbers one fit may hold (inputs, responses, per-atom columns): 1.6 GB of f64, so that
+/// one fit per core stays well inside memory.
+pub const MAX_FIT_VALUES: usize = 200_000_000;
+
 /// Runs the rate check of `case` (see the module docs). `prediction` is the verifier's
 /// (exact-specified and over-specified rates) with its verdict, when available.
 ///
@@ -558,6 +562,22 @@ pub fn run(
             "case {}: a {} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)",
             case.name,
             model.model.name()
+        )));
+    }
+    let (n_max, k_max) = (
+        settings.n.iter().copied().max().unwrap_or(0),
+        settings.fitted.iter().copied().max().unwrap_or(0),
+    );
+    // inputs, responses and per-atom columns (responsibilities, gate values) of one fit
+    let values = n_max.saturating_mul(case.dim + 2 + 3 * k_max);
+    if values > MAX_FIT_VALUES {
+        return Err(RateError::Unsupported(format!(
+            "case {}: one fit at n = {n_max} with {k_max} atoms in dimension {} holds about {} \
+             MB of data, more than the limit of {} MB; use smaller sample sizes (`rates.n` or --n)",
+            case.name,
+            case.dim,
+            values * 8 / 1_000_000,
+            MAX_FIT_VALUES * 8 / 1_000_000
         )));
     }
     let fingerprint = settings.fingerprint(case);
