@@ -170,6 +170,6 @@ fn exact_coefficients_in_json() {
     assert_eq!(coefs, ["1", "tau/beta1[0]"]);
     assert_eq!(
         inv["exact"]["latex"],
-        "\\beta_{1,0}\\,\\partial_{\\beta_{1,0}} u + \\tau\\,\\partial_{\\tau} u = 0"
+        "\\beta_{1,0}\\thinspace \\partial_{\\beta_{1,0}} u + \\tau\\thinspace \\partial_{\\tau} u = 0"
     );
 }

@@ -224,3 +224,24 @@ fn fits_that_fail_are_reported_with_the_fit_and_the_sample() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn sizes_given_twice_are_one_cell() {
+    let d = Dir::new();
+    let case = peer(&d);
+    let run = d.run(&[
+        "rates",
+        &case,
+        "--fitted",
+        "2,2",
+        "--n",
+        "300",
+        "--replicates",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let v = json(&run);
+    assert_eq!(v["settings"]["fitted"], serde_json::json!([2]));
+    assert_eq!(v["rows"][0]["fits"]["total"], 2);
+}

@@ -114,7 +114,9 @@ impl Diagnostic for CaseError {
         match self {
             CaseError::Io { source, .. } => Some(Box::new(match source.kind() {
                 std::io::ErrorKind::InvalidData => "case files are UTF-8 text; save it as UTF-8",
-                std::io::ErrorKind::Other => "case files are small TOML files; check the path",
+                std::io::ErrorKind::FileTooLarge => {
+                    "case files are small TOML files; check the path"
+                }
                 _ => "check the path; cases are TOML files",
             })),
             CaseError::Invalid { problems, .. } if problems.len() == 1 => problems[0].help(),

@@ -194,10 +194,13 @@ impl Case {
         };
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.len() > MAX_FILE_BYTES {
-            return Err(io(std::io::Error::other(format!(
-                "the file has {} bytes; case files are limited to {MAX_FILE_BYTES}",
-                meta.len()
-            ))));
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "the file has {} bytes; case files are limited to {MAX_FILE_BYTES}",
+                    meta.len()
+                ),
+            )));
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
         Case::parse(&text, &shown)

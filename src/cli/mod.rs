@@ -361,9 +361,13 @@ fn rates(
             {
                 Some((k, first)) if lost == fits => {
                     stdout.flush()?;
+                    let all = if fits == 1 {
+                        format!("the only fit failed (k = {k})")
+                    } else {
+                        format!("every one of the {fits} fits failed; first (k = {k})")
+                    };
                     bad(format!(
-                        "{}: every one of the {fits} fits failed; first (k = {k}): {first}; check \
-                         the atoms' values and [rates] settings",
+                        "{}: {all}: {first}; check the atoms' values and [rates] settings",
                         path.display()
                     ))
                 }

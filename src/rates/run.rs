@@ -87,7 +87,7 @@ impl RateSettings {
         let r = &case.rates;
         let k = case.atoms.len();
         let regression = case.model == crate::case::Model::Regression;
-        RateSettings {
+        let mut s = RateSettings {
             fitted: o
                 .fitted
                 .clone()
@@ -109,7 +109,13 @@ impl RateSettings {
             seed: o.seed.or(r.seed).unwrap_or(case.seed),
             bootstrap: 1000,
             accelerate: r.accelerate.unwrap_or(true),
+        };
+        // a size or atom count given twice is one cell of the sweep
+        for v in [&mut s.fitted, &mut s.n] {
+            v.sort_unstable();
+            v.dedup();
         }
+        s
     }
 
     /// A fingerprint of everything a fit depends on (not the loss exponents, which only the
@@ -539,9 +545,12 @@ pub enum Progress {
     Quiet,
 }
 
-/// Most numbers one fit may hold (inputs, responses, per-atom columns): 1.6 GB of f64, so that
-/// one fit per core stays well inside memory.
+/// Most numbers one fit may hold (inputs, responses, per-atom columns): 1.6 GB of f64.
 pub const MAX_FIT_VALUES: usize = 200_000_000;
+
+/// Most numbers the fits running at once may hold together (8 GB of f64): fewer threads run
+/// when each fit is large.
+pub const MAX_SWEEP_VALUES: usize = 1_000_000_000;
 
 /// Runs the rate check of `case` (see the module docs). `prediction` is the verifier's
 /// (exact-specified and over-specified rates) with its verdict, when available.
@@ -626,24 +635,37 @@ pub fn run(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let write_error: Mutex<Option<String>> = Mutex::new(None);
-    let new: Vec<FitRecord> = tasks
-        .par_iter()
-        .map(|&(k, n, r)| {
-            let rec = run_task(&model, case, settings, &fingerprint, k, n, r);
-            if let Some(w) = &writer {
-                let line = serde_json::to_string(&rec).unwrap_or_default() + "\n";
-                if let Ok(mut f) = w.lock() {
-                    if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
-                        if let Ok(mut slot) = write_error.lock() {
-                            slot.get_or_insert(e.to_string());
+    let run_all = || -> Vec<FitRecord> {
+        tasks
+            .par_iter()
+            .map(|&(k, n, r)| {
+                let rec = run_task(&model, case, settings, &fingerprint, k, n, r);
+                if let Some(w) = &writer {
+                    let line = serde_json::to_string(&rec).unwrap_or_default() + "\n";
+                    if let Ok(mut f) = w.lock() {
+                        if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
+                            if let Ok(mut slot) = write_error.lock() {
+                                slot.get_or_insert(e.to_string());
+                            }
                         }
                     }
                 }
-            }
-            bar.inc(1);
-            rec
-        })
-        .collect();
+                bar.inc(1);
+                rec
+            })
+            .collect()
+    };
+    // As many fits at once as the memory budget allows (results do not depend on it: each task
+    // is seeded on its own).
+    let at_once = (MAX_SWEEP_VALUES / values.max(1)).max(1);
+    let new = if at_once < rayon::current_num_threads() {
+        match rayon::ThreadPoolBuilder::new().num_threads(at_once).build() {
+            Ok(pool) => pool.install(run_all),
+            Err(_) => run_all(),
+        }
+    } else {
+        run_all()
+    };
     bar.finish_and_clear();
     if let (Some(p), Ok(Some(e))) = (checkpoint, write_error.into_inner()) {
         return Err(RateError::Checkpoint {

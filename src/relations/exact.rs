@@ -333,7 +333,7 @@ impl Coef {
     fn latex(&self, names: &[String]) -> String {
         if let Some((inner, m)) = self.factored() {
             return format!(
-                "{}\\,{}",
+                "{}\\thinspace {}",
                 inner.latex(names),
                 term_text(Rational::new(1, 1), &m, names, true)
             );
@@ -961,7 +961,7 @@ fn append(
     let lbody = if lf == "1" {
         latex_label.to_string()
     } else {
-        format!("{lf}\\,{latex_label}")
+        format!("{lf}\\thinspace {latex_label}")
     };
     match (first, negative) {
         (true, false) => {

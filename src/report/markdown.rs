@@ -78,9 +78,9 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
 
     let _ = writeln!(s, "## Model\n");
     let u = if c.normalized {
-        "$u(x; \\theta_i) = w(x; \\theta_i)\\,\\big(h(x; \\theta_i) - f^*(x)\\big)$, the gate normalized over experts"
+        "$u(x; \\theta_i) = w(x; \\theta_i)\\thinspace\\big(h(x; \\theta_i) - f^{\\ast}(x)\\big)$, the gate normalized over experts"
     } else {
-        "$u(x; \\theta_i) = w(x; \\theta_i)\\,h(x; \\theta_i)$, the gate not normalized"
+        "$u(x; \\theta_i) = w(x; \\theta_i)\\thinspace h(x; \\theta_i)$, the gate not normalized"
     };
     let _ = writeln!(
         s,

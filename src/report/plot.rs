@@ -8,8 +8,38 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (720, 440);
-/// Share of the convergence plot's height kept free for the legend.
-const LEGEND_SHARE: f64 = 0.35;
+/// Share of a plot's height kept free for a legend of `entries` lines (22 px each plus the box,
+/// of about 330 px of plotting area).
+fn legend_share(entries: usize) -> f64 {
+    ((entries * 22 + 24) as f64 / 330.0).min(0.7)
+}
+
+/// The top of a log axis from `bottom` such that everything up to `highest` stays below the
+/// legend's band at the top.
+fn top_above(bottom: f64, highest: f64, entries: usize) -> f64 {
+    let share = legend_share(entries);
+    10f64.powf((highest.log10() - share * bottom.log10()) / (1.0 - share))
+}
+
+/// The points of a row with a positive mean, and the centre of their logs, through which the
+/// fitted and predicted lines are drawn.
+fn centred(row: &crate::rates::RateRow) -> (Vec<(f64, f64)>, (f64, f64)) {
+    let pts: Vec<(f64, f64)> = row
+        .points
+        .iter()
+        .filter(|p| p.mean > 0.0 && p.mean.is_finite())
+        .map(|p| (p.n as f64, p.mean))
+        .collect();
+    let m = pts.len().max(1) as f64;
+    let cx = pts.iter().map(|p| p.0.ln()).sum::<f64>() / m;
+    let cy = pts.iter().map(|p| p.1.ln()).sum::<f64>() / m;
+    (pts, (cx, cy))
+}
+
+/// The line of slope `slope` through the centre, at `x`.
+fn through((cx, cy): (f64, f64), slope: f64, x: f64) -> f64 {
+    (cy + slope * (x.ln() - cx)).exp()
+}
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -56,7 +86,7 @@ pub fn spectrum(v: &Verification) -> Result<String, String> {
             .max(1e-20);
         // Every ratio is at most 1: the legend goes above that line, in the top share of the
         // plot, so it never hides a curve.
-        let top = 10f64.powf(-LEGEND_SHARE * (floor / 10.0).log10() / (1.0 - LEGEND_SHARE));
+        let top = top_above(floor / 10.0, 1.0, rows.len());
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 format!("{}: singular values per order", v.case.name),
@@ -176,20 +206,29 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
         (a.min(p.1), b.max(p.1))
     });
     // The legend sits in the upper right, where decreasing losses leave room: the top is
-    // raised until the highest point (with its spread) in the right half stays below the
-    // legend's box, about the top 35% of the plot.
+    // raised until the highest point (with its spread) and line end in the right half stays
+    // below the legend's band.
     let middle = (xmin * xmax).sqrt();
-    let right_max = r
+    let mut right_max = r
         .rows
         .iter()
         .flat_map(|row| row.points.iter())
         .filter(|p| p.mean > 0.0 && p.mean.is_finite() && p.n as f64 >= middle)
         .map(|p| p.mean + p.sd)
         .fold(ymin, f64::max);
+    let mut entries = 0;
+    for row in &r.rows {
+        let (pts, centre) = centred(row);
+        let slopes = row.slope.map(|s| s.slope).into_iter().chain(row.predicted);
+        entries += 1 + usize::from(row.predicted.is_some());
+        if let Some(&(x_end, _)) = pts.last() {
+            for slope in slopes {
+                right_max = right_max.max(through(centre, slope, x_end));
+            }
+        }
+    }
     let bottom = ymin / 10.0;
-    let top = (ymax * 10.0).max(
-        10f64.powf((right_max.log10() - LEGEND_SHARE * bottom.log10()) / (1.0 - LEGEND_SHARE)),
-    );
+    let top = (ymax * 10.0).max(top_above(bottom, right_max, entries));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -216,12 +255,7 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
             .map_err(err)?;
         for (c, row) in r.rows.iter().enumerate() {
             let color = PALETTE[c % PALETTE.len()];
-            let pts: Vec<(f64, f64)> = row
-                .points
-                .iter()
-                .filter(|p| p.mean > 0.0 && p.mean.is_finite())
-                .map(|p| (p.n as f64, p.mean))
-                .collect();
+            let (pts, centre) = centred(row);
             if pts.is_empty() {
                 continue;
             }
@@ -244,15 +278,10 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
             // lines through the centre of the points in log space
-            let (lx, ly): (Vec<f64>, Vec<f64>) = pts.iter().map(|(x, y)| (x.ln(), y.ln())).unzip();
-            let (cx, cy) = (
-                lx.iter().sum::<f64>() / lx.len() as f64,
-                ly.iter().sum::<f64>() / ly.len() as f64,
-            );
             let ends = [pts[0].0, pts[pts.len() - 1].0];
             let line = |slope: f64| -> Vec<(f64, f64)> {
                 ends.iter()
-                    .map(|x| (*x, (cy + slope * (x.ln() - cx)).exp()))
+                    .map(|&x| (x, through(centre, slope, x)))
                     .collect()
             };
             if let Some(s) = &row.slope {
