@@ -16,6 +16,13 @@ fn peer(d: &Dir) -> String {
 /// Small sweep settings: both fitted sizes, three sizes, three replicates.
 const SMALL: [&str; 6] = ["--fitted", "2,3", "--n", "300..1200:3", "--replicates", "3"];
 
+/// The peer case with `from` replaced by `to` (which must occur), written as `name`.
+fn peer_edited(d: &Dir, name: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(root().join(PEER)).unwrap();
+    assert!(text.contains(from), "{from}");
+    d.write(name, &text.replace(from, to));
+}
+
 fn json(run: &crate::util::Run) -> serde_json::Value {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
@@ -187,10 +194,7 @@ fn bad_options_name_the_option_and_the_fix() {
 #[test]
 fn an_unnormalized_gaussian_mixture_is_refused_with_the_fix() {
     let d = Dir::new();
-    let text = std::fs::read_to_string(root().join(PEER))
-        .unwrap()
-        .replace("normalized = true", "normalized = false");
-    d.write("u.toml", &text);
+    peer_edited(&d, "u.toml", "normalized = true", "normalized = false");
     let run = d.run(&["rates", "u.toml", "--n", "300", "--replicates", "1"]);
     assert_eq!(run.code(), 2);
     assert!(
@@ -203,11 +207,7 @@ fn an_unnormalized_gaussian_mixture_is_refused_with_the_fix() {
 #[test]
 fn fits_that_fail_are_reported_with_the_fit_and_the_sample() {
     let d = Dir::new();
-    let text = std::fs::read_to_string(root().join(PEER))
-        .unwrap()
-        .replace("nu = 0.16", "nu = -0.16");
-    assert!(text.contains("nu = -0.16"));
-    d.write("neg.toml", &text);
+    peer_edited(&d, "neg.toml", "nu = 0.16", "nu = -0.16");
     let run = d.run(&["rates", "neg.toml", "--n", "300", "--replicates", "2"]);
     assert_eq!(run.code(), 2, "{}\n{}", run.stdout(), run.stderr());
     // The verifier refuses the case (non-finite terms), the rate check runs and every

@@ -56,22 +56,34 @@ fn check_folder(dir: &Path) -> usize {
     checked
 }
 
-#[test]
-fn reports_are_valid_markdown_and_svg_and_deterministic() {
-    let d = Dir::new();
-    for name in [
-        "softmax-2503.03213/linear.toml",
-        "gaussian-2305.03288/softmax-gaussian-peer.toml",
-        "routers/cosine.toml",
-    ] {
+/// Copies cases of `cases/` into `d/cases/`, flattened (`routers/cosine.toml` →
+/// `routers-cosine.toml`).
+fn copy_cases(d: &Dir, names: &[&str]) {
+    for name in names {
         let text = std::fs::read_to_string(root().join("cases").join(name)).unwrap();
         d.write(&format!("cases/{}", name.replace('/', "-")), &text);
     }
-    // stored rate results of the peer case, as `moeid rates --out` leaves them
-    let data =
-        std::fs::read_to_string(root().join("reports/data/gaussian-softmax-gaussian-peer.jsonl"))
-            .unwrap();
-    d.write("out/data/gaussian-softmax-gaussian-peer.jsonl", &data);
+}
+
+/// The stored rate results of the peer case in `d/OUT/data/`, as `moeid rates --out` leaves them.
+fn store_peer_rates(d: &Dir, out: &str) {
+    let name = "gaussian-softmax-gaussian-peer.jsonl";
+    let data = std::fs::read_to_string(root().join("reports/data").join(name)).unwrap();
+    d.write(&format!("{out}/data/{name}"), &data);
+}
+
+#[test]
+fn reports_are_valid_markdown_and_svg_and_deterministic() {
+    let d = Dir::new();
+    copy_cases(
+        &d,
+        &[
+            "softmax-2503.03213/linear.toml",
+            "gaussian-2305.03288/softmax-gaussian-peer.toml",
+            "routers/cosine.toml",
+        ],
+    );
+    store_peer_rates(&d, "out");
     let run = d.run(&["report", "cases", "--out", "out"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let out = d.path().join("out");
@@ -111,35 +123,32 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
 fn reports_survive_sigkill() {
     use std::process::{Command, Stdio};
     let d = Dir::new();
-    for name in [
-        "softmax-2503.03213/linear.toml",
-        "softmax-2503.03213/ffn-tanh.toml",
-        "theory/sigmoid-temperature-joint.toml",
-        "gaussian-2305.03288/softmax-gaussian-peer.toml",
-    ] {
-        let text = std::fs::read_to_string(root().join("cases").join(name)).unwrap();
-        d.write(&format!("cases/{}", name.replace('/', "-")), &text);
-    }
-    let data =
-        std::fs::read_to_string(root().join("reports/data/gaussian-softmax-gaussian-peer.jsonl"))
-            .unwrap();
-    d.write("whole/data/gaussian-softmax-gaussian-peer.jsonl", &data);
+    copy_cases(
+        &d,
+        &[
+            "softmax-2503.03213/linear.toml",
+            "softmax-2503.03213/ffn-tanh.toml",
+            "theory/sigmoid-temperature-joint.toml",
+            "gaussian-2305.03288/softmax-gaussian-peer.toml",
+        ],
+    );
+    store_peer_rates(&d, "whole");
     let started = std::time::Instant::now();
     assert_eq!(d.run(&["report", "cases", "--out", "whole"]).code(), 0);
     let took = started.elapsed();
     let whole = files(&d.path().join("whole"));
-    // kills spread over the length of a whole run
+    // Kills at a bisected moment: too early (nothing written) moves later, too late (all
+    // written) moves earlier, so some kills land while files are being written whatever the
+    // machine's load.
+    let (mut early, mut late) = (std::time::Duration::ZERO, took.mul_f64(2.0));
     let mut partial = 0;
-    for (i, fraction) in [0.05, 0.2, 0.4, 0.55, 0.7, 0.85, 0.95]
-        .into_iter()
-        .enumerate()
-    {
-        let wait = took.mul_f64(fraction);
+    for i in 0..16 {
+        if partial >= 3 {
+            break;
+        }
+        let wait = (early + late) / 2;
         let out = format!("cut{i}");
-        d.write(
-            &format!("{out}/data/gaussian-softmax-gaussian-peer.jsonl"),
-            &data,
-        );
+        store_peer_rates(&d, &out);
         let mut child = Command::new(env!("CARGO_BIN_EXE_moeid"))
             .args(["report", "cases", "--out", &out])
             .current_dir(d.path())
@@ -155,7 +164,14 @@ fn reports_survive_sigkill() {
             .iter()
             .filter(|(n, _)| !n.starts_with('.'))
             .count();
-        partial += usize::from(written > 0 && written < whole.len());
+        if written == 0 {
+            early = wait;
+        } else if written == whole.len() {
+            late = wait;
+        } else {
+            partial += 1;
+            late = wait; // next time, earlier in the same window
+        }
         for (name, bytes) in files(&dir) {
             if name.starts_with('.') {
                 continue; // a temporary file the kill left behind

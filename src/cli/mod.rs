@@ -352,14 +352,8 @@ fn rates(
                 Format::Text => write!(stdout, "{}", moeid::report::rates::render(&report))?,
                 Format::Json => writeln!(stdout, "{}", moeid::report::rates::json(&report))?,
             }
-            let fits: usize = report.rows.iter().map(|r| r.counts[0]).sum();
-            let lost: usize = report.rows.iter().map(|r| r.failures.len()).sum();
-            match report
-                .rows
-                .iter()
-                .find_map(|r| Some((r.k, r.failures.first()?)))
-            {
-                Some((k, first)) if lost == fits => {
+            match report.all_failed() {
+                Some((fits, k, first)) => {
                     stdout.flush()?;
                     let all = if fits == 1 {
                         format!("the only fit failed (k = {k})")

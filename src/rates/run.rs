@@ -285,6 +285,20 @@ pub struct RateReport {
     pub fitted_now: usize,
 }
 
+impl RateReport {
+    /// When every fit failed or gave no loss: the number of fits, and the first failure with
+    /// its number of fitted atoms.
+    pub fn all_failed(&self) -> Option<(usize, usize, &str)> {
+        let fits: usize = self.rows.iter().map(|r| r.counts[0]).sum();
+        let lost: usize = self.rows.iter().map(|r| r.failures.len()).sum();
+        let (k, first) = self
+            .rows
+            .iter()
+            .find_map(|r| Some((r.k, r.failures.first()?)))?;
+        (lost == fits).then_some((fits, k, first.as_str()))
+    }
+}
+
 /// The slope of the Voronoi loss that a predicted parameter rate implies, with the exponents in
 /// use: exact-specified cells are linear (a rate $n^{-a}$ gives slope $-a$); over-specified
 /// cells with exponent $e$ and parameter rate $n^{-1/4}$ give $-e/4$, capped by the mass and
@@ -480,21 +494,17 @@ fn parse(path: &Path, text: &[u8], fingerprint: &str) -> Result<Vec<FitRecord>, 
     };
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = line.map_err(|e| {
+        let not_ours = |e: &dyn fmt::Display| {
             err(format!(
                 "line {}: {e}; it is not a moeid checkpoint: write to another --out file",
                 i + 1
             ))
-        })?;
+        };
+        let line = line.map_err(|e| not_ours(&e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let rec: FitRecord = serde_json::from_str(&line).map_err(|e| {
-            err(format!(
-                "line {}: {e}; it is not a moeid checkpoint: write to another --out file",
-                i + 1
-            ))
-        })?;
+        let rec: FitRecord = serde_json::from_str(&line).map_err(|e| not_ours(&e))?;
         if rec.fingerprint != fingerprint {
             return Err(err(format!(
                 "line {} belongs to another run (different case, seed or fit settings); write to another --out file or delete this one",
