@@ -5,6 +5,35 @@ use crate::family::FamilyError;
 use miette::Diagnostic;
 use std::fmt;
 
+/// An [`crate::Options`] value out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// `cells` outside 1 to [`crate::geometry::MAX_CELLS`].
+    Cells(usize),
+    /// `order` outside 1 to [`crate::case::MAX_ORDER`].
+    Order(usize),
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionsError::Cells(m) => write!(
+                f,
+                "cells = {m}: the local geometry analyses cells of 1 to {} fitted atoms; use --cells 1 to {}",
+                crate::geometry::MAX_CELLS,
+                crate::geometry::MAX_CELLS
+            ),
+            OptionsError::Order(r) => write!(
+                f,
+                "order = {r}: derivative orders go from 1 to {}; use --order 1 to {}",
+                crate::case::MAX_ORDER,
+                crate::case::MAX_ORDER
+            ),
+        }
+    }
+}
+
 /// Why a case could not be verified.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -18,6 +47,8 @@ pub enum Error {
         /// What went wrong.
         source: FamilyError,
     },
+    /// An option is out of range.
+    Options(OptionsError),
 }
 
 impl fmt::Display for Error {
@@ -25,6 +56,7 @@ impl fmt::Display for Error {
         match self {
             Error::Case(e) => e.fmt(f),
             Error::Family { path, source } => write!(f, "case file {path}: {source}"),
+            Error::Options(e) => e.fmt(f),
         }
     }
 }
@@ -33,7 +65,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Case(e) => e.source(),
-            Error::Family { .. } => None,
+            Error::Family { .. } | Error::Options(_) => None,
         }
     }
 }
@@ -48,30 +80,31 @@ impl Diagnostic for Error {
                 FamilyError::Samples { .. } => "moeid::family::samples",
                 FamilyError::MatrixTooLarge { .. } => "moeid::family::matrix_too_large",
             })),
+            Error::Options(_) => Some(Box::new("moeid::options")),
         }
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         match self {
             Error::Case(e) => e.help(),
-            Error::Family { .. } => None,
+            Error::Family { .. } | Error::Options(_) => None,
         }
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         match self {
             Error::Case(e) => e.source_code(),
-            Error::Family { .. } => None,
+            Error::Family { .. } | Error::Options(_) => None,
         }
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         match self {
             Error::Case(e) => e.labels(),
-            Error::Family { .. } => None,
+            Error::Family { .. } | Error::Options(_) => None,
         }
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         match self {
             Error::Case(e) => e.related(),
-            Error::Family { .. } => None,
+            Error::Family { .. } | Error::Options(_) => None,
         }
     }
 }

@@ -3,12 +3,13 @@
 //! A case file describes a gate, an expert and a true parameter configuration. `moeid`
 //! evaluates every Taylor derivative term of each gate–expert atom at sample points, tests
 //! their linear independence, turns null vectors into PDE relations, classifies them and
-//! predicts estimation rates (see `theory.md`).
+//! computes estimation rates from the local geometry of each Voronoi cell (see
+//! `docs/theory.md`).
 //!
 //! The pipeline, one module per stage, data flowing one way:
 //!
 //! ```text
-//! case → expr → family → rank → relations → verdict → rates → report
+//! case → expr → family → rank → relations → verdict → geometry → rates → report
 //! ```
 //!
 //! `expr` is the leaf language the case stage parses its expressions with.
@@ -24,6 +25,7 @@ pub mod case;
 mod error;
 pub mod expr;
 pub mod family;
+pub mod geometry;
 pub mod rank;
 pub mod rates;
 pub mod relations;
@@ -31,7 +33,7 @@ pub mod report;
 pub mod verdict;
 
 pub use case::Case;
-pub use error::Error;
+pub use error::{Error, OptionsError};
 
 use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
 use rank::certify::{Escalation, HpFamilies};
@@ -49,7 +51,12 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Certify every decision in high precision, not only the unclear ones.
     pub certify: bool,
+    /// Largest cell size $M$ of the local geometry (1 to [`geometry::MAX_CELLS`]; default 3).
+    pub cells: Option<usize>,
 }
+
+/// Default largest cell size of the local geometry.
+pub const DEFAULT_CELLS: usize = 3;
 
 /// One row of the rank table: the family of one atom (or the joint family) up to one order.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,8 +130,12 @@ pub struct Verification {
     pub relations: Relations,
     /// The verdict.
     pub verdict: Verdict,
-    /// Predicted rates.
+    /// The local geometry: every true atom's cells of $m = 1..M$ fitted atoms.
+    pub cells: geometry::Cells,
+    /// Predicted rates, from the cells.
     pub predicted: Prediction,
+    /// Where the cells and the verdict disagree (theory.md §7, "consistency with §3").
+    pub inconsistencies: Vec<geometry::Inconsistency>,
     /// Notes worth a reader's attention (declared masses that do not act as masses, ...).
     pub notes: Vec<String>,
     /// Counts.
@@ -150,6 +161,13 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     };
     let order = options.order.unwrap_or(case.order);
     let seed = options.seed.unwrap_or(case.seed);
+    let max_cells = options.cells.unwrap_or(DEFAULT_CELLS);
+    if !(1..=geometry::MAX_CELLS).contains(&max_cells) {
+        return Err(Error::Options(OptionsError::Cells(max_cells)));
+    }
+    if !(1..=case::MAX_ORDER).contains(&order) {
+        return Err(Error::Options(OptionsError::Order(order)));
+    }
     let design = Design::new(case);
     let k = case.atoms.len();
     let per_atom = family::max_terms(design.n_vars(), order);
@@ -249,7 +267,13 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     counts.hp_columns = escalation.hp.evaluations + escalation.fresh.evaluations;
     let has_mass: Vec<bool> = families.iter().map(|f| !f.masses.is_empty()).collect();
     let verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
-    let predicted = rates::predict(&verdict);
+    let cells = geometry::analyse(
+        &design,
+        &case.atoms,
+        &geometry::Settings { max_cells, seed },
+    );
+    let inconsistencies = geometry::consistency(&cells, &verdict);
+    let predicted = rates::predict(&cells, &design.variables);
     let mut notes = Vec::new();
     for f in &families {
         for m in f.masses.iter().filter(|m| m.declared && !m.holds) {
@@ -275,7 +299,9 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         families: rows,
         relations,
         verdict,
+        cells,
         predicted,
+        inconsistencies,
         notes,
         counts,
     })

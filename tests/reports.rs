@@ -87,8 +87,9 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     let run = d.run(&["report", "cases", "--out", "out"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let out = d.path().join("out");
-    // three pages, three spectra, one convergence plot, the index
-    assert_eq!(check_folder(&out), 8);
+    // three pages, three spectra, two profile plots (the cosine router has no polynomial cell to
+    // profile), one convergence plot, the index
+    assert_eq!(check_folder(&out), 10);
     let peer = std::fs::read_to_string(out.join("gaussian-softmax-gaussian-peer.md")).unwrap();
     assert!(
         peer.contains("| 2 | -0.49 |") && peer.contains("agrees"),
@@ -106,8 +107,15 @@ fn reports_are_valid_markdown_and_svg_and_deterministic() {
     let again = d.run(&["report", "cases", "--out", "out"]);
     assert_eq!(again.code(), 0);
     assert_eq!(files(&out), first);
-    insta::assert_snapshot!("report_softmax_linear", linear);
-    insta::assert_snapshot!("report_peer_with_rates", peer);
+    // The slopes measured along the cells' witnesses depend on one solution of the coefficient
+    // system among many (rounding can pick another on another CPU): redacted.
+    insta::with_settings!({ filters => vec![
+        (r"ρ slope -?\d+\.\d+", "ρ slope [slope]"),
+        (r"\| Δ[^|]+\|", "| [witness curve] |"),
+    ] }, {
+        insta::assert_snapshot!("report_softmax_linear", linear);
+        insta::assert_snapshot!("report_peer_with_rates", peer);
+    });
     // an invariance, with its identifiable combinations
     let cosine = std::fs::read_to_string(out.join("router-cosine.md")).unwrap();
     assert!(

@@ -7,6 +7,7 @@ mod catalogue;
 mod certify;
 mod cli;
 mod errors;
+mod geometry;
 mod known_relations;
 mod properties;
 mod rates;

@@ -18,9 +18,18 @@ pub fn all_cases() -> Vec<PathBuf> {
     moeid::case::find(&[root().join("cases")])
 }
 
-/// Verifies a repository case with its own settings.
+/// Verifies a repository case with its own settings, cells of one atom only (the verdict and
+/// its relations; the local geometry has tests of its own).
 pub fn verify(name: &str) -> moeid::Verification {
-    moeid::verify(&case(name), &moeid::Options::default()).unwrap_or_else(|e| panic!("{e}"))
+    moeid::verify(&case(name), &verdict_only()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Options for tests about verdicts: the local geometry limited to one atom per cell.
+pub fn verdict_only() -> moeid::Options {
+    moeid::Options {
+        cells: Some(1),
+        ..moeid::Options::default()
+    }
 }
 
 /// A temporary directory with files written into it.

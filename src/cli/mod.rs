@@ -122,6 +122,10 @@ struct AnalysisArgs {
     /// not only those whose f64 gap is unclear.
     #[arg(long)]
     certify: bool,
+    /// Largest cell size M of the local geometry (1 to 6): rates of 1..M fitted atoms per true
+    /// atom [default: 3].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=moeid::geometry::MAX_CELLS as i64))]
+    cells: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,6 +140,7 @@ impl AnalysisArgs {
             order: self.order.map(usize::from),
             seed: self.seed,
             certify: self.certify,
+            cells: self.cells.map(usize::from),
         }
     }
 }
@@ -331,7 +336,19 @@ fn rates(
         seed,
     };
     let settings = moeid::rates::RateSettings::resolve(&case, &overrides);
-    let verification = moeid::verify(&case, &Options::default());
+    // Cells up to the largest a fit can form: k atoms on k* true ones put at most k − k* + 1
+    // in one cell.
+    let most = settings.fitted.iter().copied().max().unwrap_or(k_star);
+    let cells = (most + 1)
+        .saturating_sub(k_star)
+        .clamp(1, moeid::geometry::MAX_CELLS);
+    let verification = moeid::verify(
+        &case,
+        &Options {
+            cells: Some(cells),
+            ..Options::default()
+        },
+    );
     if let Err(e) = &verification {
         eprint!("{}", render(e));
         eprintln!("note: no verdict, so no predicted rates; the rate check runs anyway");

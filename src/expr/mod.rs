@@ -22,13 +22,17 @@ mod ast;
 mod jet;
 mod number;
 mod parse;
+mod series;
 mod tape;
+mod taylor;
 
 pub use ast::{BinOp, Expr, ExprKind, Func, Span};
 pub use jet::{Jet, MAX_JET_ORDER};
 pub use number::{Derivative, Number};
 pub use parse::{function_list, nearest, parse, ParseError, ParseErrorKind, MAX_DEPTH, MAX_TOKENS};
+pub use series::Series;
 pub use tape::{
     Binding, CompileError, CompileErrorKind, Env, Kink, Op, ParamSet, Shape, Slot, Tape,
     TapeBuilder, Unary, Value,
 };
+pub use taylor::{Taylor, TaylorSpace};

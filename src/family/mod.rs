@@ -302,6 +302,41 @@ impl Design {
         self.variables.len()
     }
 
+    /// $u(x_i, y_i; \theta)$ at sample `i` over any [`Number`], with $f^*(x_i, y_i)$ = `fstar`.
+    pub fn u_at<N: Number>(
+        &self,
+        points: &SamplePoints,
+        i: usize,
+        fstar: f64,
+        theta: &[N],
+        slots: &mut Vec<N>,
+    ) -> N {
+        let like = &theta[0];
+        let mut raw = Vec::with_capacity(self.dim + 2);
+        points.fill_inputs(i, fstar, &mut raw);
+        let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
+        self.u[points.class[i]].eval(&inputs, theta, slots)
+    }
+
+    /// The gate weight $w$ and the expert output $e$ (mean, density or class probability) at
+    /// sample `i` over any [`Number`]: the pieces of $f_G = \sum_i w_i e_i / \sum_i w_i$
+    /// (normalized) or $\sum_i w_i e_i$.
+    pub fn weight_output_at<N: Number>(
+        &self,
+        points: &SamplePoints,
+        i: usize,
+        theta: &[N],
+        slots: &mut Vec<N>,
+    ) -> (N, N) {
+        let like = &theta[0];
+        let mut raw = Vec::with_capacity(self.dim + 2);
+        points.fill_inputs(i, 0.0, &mut raw);
+        let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
+        let w = self.weight.eval(&inputs, theta, slots);
+        let e = self.output[points.class[i]].eval(&inputs, theta, slots);
+        (w, e)
+    }
+
     /// Draws `n` sample points: $x$ uniform on the input box; $y$ a class drawn uniformly
     /// (multinomial) or $h_j(x) + \sqrt{\nu_j(x)}\,U(-3, 3)$ for a random atom $j$ (gaussian).
     ///

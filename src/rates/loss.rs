@@ -43,14 +43,21 @@ pub struct LossSpec {
     shared: Vec<usize>,
     gate: Vec<usize>,
     expert: Vec<usize>,
-    exponents: Vec<f64>,
+    /// `exponents[m - 2][v]`: exponent of parameter $v$ in cells of $m \ge 2$ atoms (the last
+    /// row serves larger cells).
+    exponents: Vec<Vec<f64>>,
     normalized: bool,
 }
 
 impl LossSpec {
-    /// The spec for `model`, with over-specified exponents by parameter name (`beta1[0]`) or
-    /// base name (`beta1`); 2 otherwise.
-    pub fn new(model: &MixtureModel, exponents: &BTreeMap<String, f64>) -> LossSpec {
+    /// The spec for `model`. Over-specified cells of $m$ atoms use, per parameter, the
+    /// exponent `user` gives by name (`beta1[0]`) or base name (`beta1`), else `computed[m - 2]`
+    /// (the local geometry's $s$), else 2.
+    pub fn new(
+        model: &MixtureModel,
+        user: &BTreeMap<String, f64>,
+        computed: &[BTreeMap<String, f64>],
+    ) -> LossSpec {
         let p = model.variables.len();
         let masses = model.exp_masses();
         let shared: Vec<usize> = (0..p).filter(|&v| model.roles[v] == Role::Shared).collect();
@@ -62,16 +69,27 @@ impl LossSpec {
             .into_iter()
             .filter(|v| comparable.contains(v))
             .collect();
-        let exps = model
-            .variables
+        let empty = [BTreeMap::new()];
+        let rows = if computed.is_empty() {
+            &empty[..]
+        } else {
+            computed
+        };
+        let exps = rows
             .iter()
-            .map(|name| {
-                let base = name.split('[').next().unwrap_or(name);
-                exponents
-                    .get(name)
-                    .or_else(|| exponents.get(base))
-                    .copied()
-                    .unwrap_or(2.0)
+            .map(|row| {
+                model
+                    .variables
+                    .iter()
+                    .map(|name| {
+                        let base = name.split('[').next().unwrap_or(name);
+                        user.get(name)
+                            .or_else(|| user.get(base))
+                            .or_else(|| row.get(name))
+                            .copied()
+                            .unwrap_or(2.0)
+                    })
+                    .collect()
             })
             .collect();
         LossSpec {
@@ -150,6 +168,7 @@ impl LossSpec {
         for &j in &assign {
             cells[j] += 1;
         }
+        let row = |m: usize| &self.exponents[(m.max(2) - 2).min(self.exponents.len() - 1)];
         let mut groups: BTreeMap<String, f64> = BTreeMap::new();
         let mut mass = 0.0;
         for (j, w_star) in p_star.iter().enumerate() {
@@ -175,7 +194,7 @@ impl LossSpec {
                     d += p[i]
                         * delta
                             .iter()
-                            .map(|&(v, x)| x.abs().powf(self.exponents[v]))
+                            .map(|&(v, x)| x.abs().powf(row(cells[j])[v]))
                             .sum::<f64>();
                 }
             }
@@ -240,7 +259,7 @@ mod tests {
             .build()
             .unwrap();
         let model = MixtureModel::new(&case);
-        (LossSpec::new(&model, &BTreeMap::new()), case.atoms)
+        (LossSpec::new(&model, &BTreeMap::new(), &[]), case.atoms)
     }
 
     #[test]
@@ -316,7 +335,7 @@ mod tests {
             MixtureModel::new(&case)
         };
         let ex: BTreeMap<String, f64> = [("b".to_string(), 4.0)].into_iter().collect();
-        let s = LossSpec::new(&case_model, &ex);
+        let s = LossSpec::new(&case_model, &ex, &[]);
         let mut fitted = truth.clone();
         let mut second = truth[1].clone();
         second[3] += 0.1;

@@ -16,7 +16,7 @@ pub mod run;
 pub mod simulate;
 pub mod slope;
 
-pub use predict::{predict, Prediction, Rate};
+pub use predict::{predict, rate_text, Group, Prediction, Rate};
 pub use run::{
     run, Agreement, Progress, RateError, RateOverrides, RateReport, RateRow, RateSettings,
 };

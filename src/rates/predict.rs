@@ -1,129 +1,254 @@
-//! Predicted rates from a verdict (theory.md §3, table "Predicted rates").
+//! Predicted rates from the local geometry (theory.md §7): per number of fitted atoms per true
+//! atom, how fast each parameter converges.
+//!
+//! A cell of $m$ fitted atoms with exponent $s_k$ for parameter $k$ converges like
+//! $n^{-1/(2 s_k)}$; over the true atoms, the worst (largest) exponent of each parameter is the
+//! one a fit with $m$ atoms in every cell can promise. $m = 1$ is the exact-specified rate,
+//! $m = 2$ the first over-specified one.
 
-use crate::verdict::{Verdict, VerdictKind};
+use crate::geometry::{Cell, Cells, Outcome, Reason};
+use std::collections::BTreeMap;
 use std::fmt;
 
-/// A predicted parameter-estimation rate.
+/// Parameters sharing an exponent $s$: they converge like $n^{-1/(2s)}$.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// Parameter names.
+    pub params: Vec<String>,
+    /// The exponent $s$.
+    pub s: f64,
+}
+
+impl Group {
+    /// The rate exponent $1/(2s)$.
+    pub fn rate(&self) -> f64 {
+        1.0 / (2.0 * self.s)
+    }
+}
+
+/// The rate for one cell size.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rate {
-    /// $n^{-a/b}$.
-    Polynomial {
-        /// Numerator of the exponent.
-        num: u32,
-        /// Denominator of the exponent.
-        den: u32,
-        /// What the rate applies to, when it needs saying (e.g. "Voronoi loss n^-1/2").
-        note: Option<String>,
+    /// Every parameter polynomial: groups, slowest first.
+    Polynomial(Vec<Group>),
+    /// Some parameters move along a flat curve (not identified, only a combination of them
+    /// is); the others converge as the groups say.
+    Flat {
+        /// The flat parameters.
+        flat: Vec<String>,
+        /// The others.
+        rest: Vec<Group>,
     },
-    /// Polynomial with an exponent that depends on the number of fitted atoms per true atom.
-    PolynomialDepending(String),
-    /// Slower than $n^{-a}$ for every $a > 0$.
-    SlowerThanPolynomial,
-    /// Not identifiable along an invariance.
-    NotIdentifiable,
+    /// The coefficient system stays solvable up to the highest order tried.
+    SlowerThanPolynomial(Vec<String>),
+    /// An invariance: these parameters are not identifiable.
+    NotIdentifiable(Vec<String>),
     /// No prediction, and why.
     None(String),
+}
+
+/// `n^-1/8` for $s = 4$; a decimal exponent when $2s$ is not an integer.
+pub fn rate_text(s: f64) -> String {
+    let two_s = 2.0 * s;
+    if (two_s - two_s.round()).abs() < 1e-9 {
+        format!("n^-1/{}", two_s.round() as i64)
+    } else {
+        format!("n^-{:.3}", 1.0 / two_s)
+    }
+}
+
+fn groups_text(groups: &[Group], all: bool) -> String {
+    if all && groups.len() == 1 {
+        return format!("{} (every parameter)", rate_text(groups[0].s));
+    }
+    groups
+        .iter()
+        .map(|g| format!("{} ({})", rate_text(g.s), g.params.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rate::Polynomial { num, den, note } => {
-                write!(f, "n^-{num}/{den}")?;
-                if let Some(n) = note {
-                    write!(f, " ({n})")?;
+            Rate::Polynomial(g) => f.write_str(&groups_text(g, true)),
+            Rate::Flat { flat, rest } => {
+                write!(f, "flat in {}", flat.join(", "))?;
+                if !rest.is_empty() {
+                    write!(f, "; {}", groups_text(rest, false))?;
                 }
                 Ok(())
             }
-            Rate::PolynomialDepending(s) => f.write_str(s),
-            Rate::SlowerThanPolynomial => f.write_str("slower than any polynomial"),
-            Rate::NotIdentifiable => f.write_str("not identifiable along the invariance"),
+            Rate::SlowerThanPolynomial(p) => {
+                write!(f, "slower than any polynomial ({})", p.join(", "))
+            }
+            Rate::NotIdentifiable(p) => write!(f, "not identifiable along {}", p.join(", ")),
             Rate::None(why) => write!(f, "no prediction ({why})"),
         }
     }
 }
 
-/// Predicted rates for exact-specified and over-specified atoms.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Prediction {
-    /// One fitted atom per true atom.
-    pub exact: Rate,
-    /// Several fitted atoms per true atom.
-    pub over: Rate,
-    /// The rule applied.
-    pub rule: String,
-    /// Where the rule comes from.
-    pub source: String,
-}
+impl Rate {
+    /// The exponent $s$ of parameter `name`, when it has one.
+    pub fn exponent(&self, name: &str) -> Option<f64> {
+        let groups = match self {
+            Rate::Polynomial(g) => g,
+            Rate::Flat { rest, .. } => rest,
+            _ => return None,
+        };
+        groups
+            .iter()
+            .find(|g| g.params.iter().any(|p| p == name))
+            .map(|g| g.s)
+    }
 
-fn poly(num: u32, den: u32) -> Rate {
-    Rate::Polynomial {
-        num,
-        den,
-        note: None,
+    /// The largest exponent $\bar r$ of a polynomial rate.
+    pub fn r_bar(&self) -> Option<f64> {
+        match self {
+            Rate::Polynomial(g) => g.first().map(|g| g.s),
+            _ => None,
+        }
     }
 }
 
-/// The rates theory.md §3 attaches to `verdict`.
-///
-/// Over-specified atoms need a mass parameter: without one, several fitted atoms cannot share
-/// one true atom (the sum of two sigmoid atoms is not a sigmoid atom), and the estimator
-/// converges to a best over-specified approximation instead (arXiv 2405.13997, Regime 2).
-pub fn predict(verdict: &Verdict) -> Prediction {
-    let source = "theory.md §3 (pattern of arXiv 2503.03213, 2405.13997, 2310.14188, 2602.01466)"
-        .to_string();
-    let massless = verdict.atoms.iter().any(|a| !a.has_mass);
-    let no_split = || {
-        Rate::None("no mass parameter: several fitted atoms cannot share one true atom (arXiv 2405.13997, Regime 2)".into())
+/// Predicted rates per cell size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// `by_size[m - 1]`: every true atom shared by $m$ fitted atoms.
+    pub by_size: Vec<Rate>,
+    /// How the rates were obtained.
+    pub rule: String,
+    /// Where the rule is explained.
+    pub source: String,
+}
+
+impl Prediction {
+    /// One fitted atom per true atom.
+    pub fn exact(&self) -> &Rate {
+        &self.by_size[0]
+    }
+
+    /// Two fitted atoms per true atom (the first over-specified size), or the exact rate when
+    /// only $M = 1$ was analysed.
+    pub fn over(&self) -> &Rate {
+        self.by_size.get(1).unwrap_or(&self.by_size[0])
+    }
+
+    /// The rate for cells of `m` atoms (the largest analysed size beyond it).
+    pub fn at(&self, m: usize) -> &Rate {
+        &self.by_size[m.clamp(1, self.by_size.len()) - 1]
+    }
+}
+
+fn reason_text(r: &Reason, variables: &[String]) -> String {
+    match r {
+        Reason::NoMass => "no mass parameter: several fitted atoms cannot share one true atom (arXiv 2405.13997, Regime 2)".into(),
+        Reason::PointMass(v) => format!(
+            "`{}` acts as a mass only at this point, so several fitted atoms cannot share one true atom near it",
+            variables[*v]
+        ),
+        Reason::Kink(v) => format!(
+            "`{}` enters a relu/abs kink, whose second derivatives are Dirac masses: the expansion beyond order 1 does not hold",
+            variables[*v]
+        ),
+        Reason::Budget { degree } => format!(
+            "the coefficient system needs degree {degree}, beyond the limits for this many parameters"
+        ),
+        Reason::Empty => "u vanishes or is not finite at the samples".into(),
+        Reason::Resolution(v) => format!(
+            "the coefficient system for `{}` is not decided in f64",
+            variables[*v]
+        ),
+    }
+}
+
+fn rate_of(cells: &[&Cell], variables: &[String]) -> Rate {
+    let names = |f: &dyn Fn(&Cell) -> Vec<usize>| -> Vec<String> {
+        let mut v: Vec<usize> = cells.iter().flat_map(|c| f(c)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter().map(|i| variables[i].clone()).collect()
     };
-    match verdict.kind {
-        VerdictKind::Degenerate => Prediction {
-            exact: Rate::NotIdentifiable,
-            over: Rate::NotIdentifiable,
-            rule: "degenerate: an invariance leaves a direction of parameters unidentified".into(),
-            source,
-        },
-        VerdictKind::Identifiable if verdict.order >= 2 => Prediction {
-            exact: poly(1, 2),
-            over: if massless {
-                no_split()
-            } else {
-                Rate::Polynomial {
-                    num: 1,
-                    den: 4,
-                    note: Some("Voronoi loss n^-1/2".into()),
-                }
-            },
-            rule: format!(
-                "identifiable at order {} (strong identifiability)",
-                verdict.order
-            ),
-            source,
-        },
-        VerdictKind::Identifiable => Prediction {
-            exact: poly(1, 2),
-            over: Rate::None("identifiable at order 1 only; analyse order 2".into()),
-            rule: "identifiable at order 1 only".into(),
-            source,
-        },
-        VerdictKind::Interaction => Prediction {
-            // No invariance means the order-1 family has only mass relations: it is clean.
-            exact: poly(1, 2),
-            over: if massless {
-                no_split()
-            } else if verdict.homogeneous_interaction {
-                Rate::SlowerThanPolynomial
-            } else {
-                Rate::PolynomialDepending(
-                    "polynomial n^-1/(2r̄), r̄ = the order at which the coefficient system becomes trivially solvable (Gaussian heat PDE: r̄ = 4 with one extra fitted atom, 6 with two)".into(),
-                )
-            },
-            rule: if verdict.homogeneous_interaction {
-                "interaction through a vanishing second-order term (the system never becomes solvable, as for linear experts)".into()
-            } else {
-                "interaction of heat type (a pure power tied to lower orders)".into()
-            },
-            source,
-        },
+    let flat_vars = |c: &Cell| -> Vec<usize> {
+        c.coordinates
+            .iter()
+            .filter(|k| k.flat)
+            .map(|k| k.var)
+            .collect()
+    };
+    if let Some(c) = cells.iter().find(|c| c.outcome == Outcome::CannotSplit) {
+        return Rate::None(reason_text(
+            c.reason.as_ref().unwrap_or(&Reason::NoMass),
+            variables,
+        ));
+    }
+    if cells.iter().any(|c| c.outcome == Outcome::NotIdentifiable) {
+        return Rate::NotIdentifiable(names(&flat_vars));
+    }
+    if let Some(c) = cells.iter().find(|c| c.outcome == Outcome::Undecided) {
+        return Rate::None(format!(
+            "undecided at atom {}: {}",
+            c.atom + 1,
+            reason_text(c.reason.as_ref().unwrap_or(&Reason::Empty), variables)
+        ));
+    }
+    if cells
+        .iter()
+        .any(|c| c.outcome == Outcome::SlowerThanPolynomial)
+    {
+        return Rate::SlowerThanPolynomial(names(&|c: &Cell| {
+            c.coordinates
+                .iter()
+                .filter(|k| k.capped)
+                .map(|k| k.var)
+                .collect()
+        }));
+    }
+    // Worst exponent of each parameter over the atoms.
+    let mut worst: BTreeMap<usize, f64> = BTreeMap::new();
+    for c in cells {
+        for k in &c.coordinates {
+            if let Some(s) = k.exponent {
+                let e = worst.entry(k.var).or_insert(s);
+                *e = e.max(s);
+            }
+        }
+    }
+    let flat = names(&flat_vars);
+    let flat_idx: Vec<usize> = cells.iter().flat_map(|c| flat_vars(c)).collect();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut order: Vec<(usize, f64)> = worst
+        .into_iter()
+        .filter(|(v, _)| !flat_idx.contains(v))
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (v, s) in order {
+        match groups.iter_mut().find(|g| (g.s - s).abs() < 1e-9) {
+            Some(g) => g.params.push(variables[v].clone()),
+            None => groups.push(Group {
+                params: vec![variables[v].clone()],
+                s,
+            }),
+        }
+    }
+    if flat.is_empty() {
+        Rate::Polynomial(groups)
+    } else {
+        Rate::Flat { flat, rest: groups }
+    }
+}
+
+/// The rates the cells give, per cell size (see the module docs).
+pub fn predict(cells: &Cells, variables: &[String]) -> Prediction {
+    let by_size = (1..=cells.max_cells)
+        .map(|m| {
+            let of: Vec<&Cell> = cells.of_size(m).collect();
+            rate_of(&of, variables)
+        })
+        .collect();
+    Prediction {
+        by_size,
+        rule: "computed from the local geometry of each Voronoi cell: the exponent s of ‖f_G − f*‖ ≍ ε^s per parameter, rate n^-1/(2s)".into(),
+        source: "docs/theory.md §7".into(),
     }
 }

@@ -16,7 +16,7 @@ use super::loss::LossSpec;
 use super::model::MixtureModel;
 use super::simulate::Data;
 use super::slope::{slope, Slope};
-use super::{Prediction, Rate};
+use super::{Group, Prediction, Rate};
 use crate::case::Case;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -299,40 +299,38 @@ impl RateReport {
     }
 }
 
-/// The slope of the Voronoi loss that a predicted parameter rate implies, with the exponents in
-/// use: exact-specified cells are linear (a rate $n^{-a}$ gives slope $-a$); over-specified
-/// cells with exponent $e$ and parameter rate $n^{-1/4}$ give $-e/4$, capped by the mass and
-/// exact terms' $-1/2$. Heat-type rates depend on the number of fitted atoms; the loss then
-/// decays like $n^{-1/2}$ only with the exponents theory.md §6 gives ($\bar r$), so a number is
-/// predicted only when `[rates.exponents]` sets them. No polynomial rate (slower than any
-/// polynomial, not identifiable) predicts a flat loss: slope 0.
+/// The slope of the Voronoi loss that a predicted rate implies (theory.md §7). Exact-specified
+/// cells are linear in $\Delta\theta$, so a rate $n^{-1/2}$ is a slope $-1/2$. In
+/// over-specified cells parameter $v$ enters as $|\Delta\theta_v|^{e_v}$ and converges like
+/// $n^{-1/(2 s_v)}$, so its term falls like $n^{-e_v/(2 s_v)}$; with the computed exponents
+/// ($e_v = s_v$) every term, and the mass term, falls like $n^{-1/2}$. With exponents of the
+/// user's the slowest term sets the slope. A flat or not identifiable direction does not
+/// converge: slope 0.
 pub fn predicted_slope(
     rate: &Rate,
     exact_specified: bool,
-    exponents: &BTreeMap<String, f64>,
-    configured: bool,
+    exponent: &dyn Fn(&str) -> Option<f64>,
 ) -> (Option<f64>, String) {
-    match rate {
-        Rate::Polynomial { num, den, .. } if exact_specified => {
-            (Some(-(*num as f64) / *den as f64), rate.to_string())
+    let groups = match rate {
+        Rate::Polynomial(g) => g,
+        Rate::Flat { .. } | Rate::NotIdentifiable(_) | Rate::SlowerThanPolynomial(_) => {
+            return (Some(0.0), rate.to_string())
         }
-        Rate::Polynomial { num, den, .. } => {
-            let a = *num as f64 / *den as f64;
-            let e = exponents.values().copied().fold(2.0, f64::min);
-            (Some((-e * a).max(-0.5)), rate.to_string())
-        }
-        Rate::PolynomialDepending(_) if configured => (
-            Some(-0.5),
-            "n^-1/(2r̄) per parameter; the loss with r̄ exponents n^-1/2".into(),
-        ),
-        Rate::PolynomialDepending(_) => (
-            None,
-            "polynomial, depends on r̄: set [rates.exponents] to r̄ for a predicted slope".into(),
-        ),
-        Rate::SlowerThanPolynomial => (Some(0.0), rate.to_string()),
-        Rate::NotIdentifiable => (Some(0.0), rate.to_string()),
-        Rate::None(why) => (None, why.clone()),
+        Rate::None(why) => return (None, why.clone()),
+    };
+    if exact_specified {
+        let slowest = groups.iter().map(Group::rate).fold(f64::INFINITY, f64::min);
+        return (Some(-slowest.min(0.5)), rate.to_string());
     }
+    let slowest = groups
+        .iter()
+        .flat_map(|g| {
+            g.params
+                .iter()
+                .map(move |p| exponent(p).unwrap_or(g.s) / (2.0 * g.s))
+        })
+        .fold(0.5f64, f64::min);
+    (Some(-slowest), rate.to_string())
 }
 
 fn task_seed(seed: u64, case: &str, k: usize, n: usize, r: usize) -> u64 {
@@ -741,7 +739,21 @@ fn summarise(
     prediction: Option<(&Prediction, &str)>,
     fitted_now: usize,
 ) -> RateReport {
-    let spec = LossSpec::new(model, &settings.exponents);
+    // Loss exponents per cell size from the prediction (the local geometry), the user's first.
+    let computed: Vec<BTreeMap<String, f64>> = prediction
+        .map(|(p, _)| {
+            (2..=p.by_size.len())
+                .map(|m| {
+                    model
+                        .variables
+                        .iter()
+                        .filter_map(|name| Some((name.clone(), p.at(m).exponent(name)?)))
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let spec = LossSpec::new(model, &settings.exponents, &computed);
     let k_star = case.atoms.len();
     let mut rows = Vec::new();
     for &k in &settings.fitted {
@@ -828,13 +840,18 @@ fn summarise(
         let exact = k == k_star;
         let (predicted, predicted_text) = match prediction {
             Some((p, _)) => {
-                let rate = if exact { &p.exact } else { &p.over };
-                predicted_slope(
-                    rate,
-                    exact,
-                    &settings.exponents,
-                    !settings.exponents.is_empty(),
-                )
+                // A fit of k atoms on k* true ones puts k − k* + 1 in one cell at worst.
+                let m = k + 1 - k_star.min(k);
+                let rate = p.at(m);
+                let user = |name: &str| {
+                    let base = name.split('[').next().unwrap_or(name);
+                    settings
+                        .exponents
+                        .get(name)
+                        .or_else(|| settings.exponents.get(base))
+                        .copied()
+                };
+                predicted_slope(rate, exact, &user)
             }
             None => (None, "no verdict".into()),
         };
@@ -886,25 +903,26 @@ mod tests {
 
     #[test]
     fn predicted_slopes() {
-        let e = BTreeMap::new();
-        let half = Rate::Polynomial {
-            num: 1,
-            den: 2,
-            note: None,
+        let none = |_: &str| None;
+        let g = |s: f64, p: &str| Group {
+            params: vec![p.into()],
+            s,
         };
-        assert_eq!(predicted_slope(&half, true, &e, false).0, Some(-0.5));
-        let quarter = Rate::Polynomial {
-            num: 1,
-            den: 4,
-            note: None,
+        let exact = Rate::Polynomial(vec![g(1.0, "a")]);
+        assert_eq!(predicted_slope(&exact, true, &none).0, Some(-0.5));
+        // computed exponents: every term falls like n^-1/2
+        let over = Rate::Polynomial(vec![g(4.0, "b"), g(2.0, "a")]);
+        assert_eq!(predicted_slope(&over, false, &none).0, Some(-0.5));
+        // the user's exponent 2 on b (s = 4): |Δb|^2 ~ n^-1/4
+        let user = |p: &str| (p == "b").then_some(2.0);
+        assert_eq!(predicted_slope(&over, false, &user).0, Some(-0.25));
+        let flat = Rate::Flat {
+            flat: vec!["a".into()],
+            rest: vec![],
         };
-        assert_eq!(predicted_slope(&quarter, false, &e, false).0, Some(-0.5));
+        assert_eq!(predicted_slope(&flat, false, &none).0, Some(0.0));
         assert_eq!(
-            predicted_slope(&Rate::SlowerThanPolynomial, false, &e, false).0,
-            Some(0.0)
-        );
-        assert_eq!(
-            predicted_slope(&Rate::PolynomialDepending("x".into()), false, &e, false).0,
+            predicted_slope(&Rate::None("x".into()), false, &none).0,
             None
         );
     }

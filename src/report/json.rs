@@ -1,5 +1,7 @@
 //! One JSON object per case.
 
+use crate::geometry::{Cell, Identified, Outcome};
+use crate::rates::Rate;
 use crate::relations::Relation;
 use crate::Verification;
 use serde_json::{json, Value};
@@ -36,6 +38,73 @@ fn relation(r: &Relation, v: &Verification) -> Value {
             })).collect::<Vec<_>>(),
             "identifiable_combinations": e.combinations,
         })),
+    })
+}
+
+fn prediction(m: usize, r: &Rate, v: &Verification) -> Value {
+    let exponents: serde_json::Map<String, Value> = v
+        .variables
+        .iter()
+        .filter_map(|name| Some((name.clone(), json!(r.exponent(name)?))))
+        .collect();
+    json!({
+        "m": m,
+        "rate": r.to_string(),
+        "exponents": exponents,
+    })
+}
+
+fn cell(c: &Cell, v: &Verification) -> Value {
+    let name = |i: usize| v.variables[i].clone();
+    let finite = c.coordinates.iter().all(|k| k.exponent.is_some()) && !c.coordinates.is_empty();
+    let exponents: serde_json::Map<String, Value> = c
+        .coordinates
+        .iter()
+        .filter_map(|k| Some((name(k.var), json!(k.exponent?))))
+        .collect();
+    json!({
+        "atom": c.atom + 1,
+        "m": c.m,
+        "outcome": c.outcome.name(),
+        "exponents": (c.outcome == Outcome::Polynomial && finite).then_some(exponents.clone()),
+        "partial_exponents": exponents,
+        "r_bar": c.r_bar(),
+        "flat": c.coordinates.iter().filter(|k| k.flat).map(|k| name(k.var)).collect::<Vec<_>>(),
+        "identified": c.identified.iter().map(|i| match i {
+            Identified::Equal(x) => json!({"param": name(*x), "kind": "equal"}),
+            Identified::Average(x) => json!({"param": name(*x), "kind": "average"}),
+            Identified::Nonlinear(x) => json!({"param": name(*x), "kind": "nonlinear"}),
+        }).collect::<Vec<_>>(),
+        "witness": c.witness.as_ref().map(|w| json!({
+            "coordinate": name(w.var),
+            "order": w.order,
+            "q": w.q,
+            "scaling": w.scaling.iter().map(|(x, e)| (name(*x), json!(e))).collect::<serde_json::Map<String, Value>>(),
+            "text": super::cells::scaling(&w.scaling, &v.variables),
+            "masses": w.masses,
+            "profile": w.profile.as_ref().map(|p| json!({
+                "eps": p.eps,
+                "rho": p.rho,
+                "slope": p.slope,
+                "bits": p.bits,
+            })),
+        })),
+        "confirmed": c.confirmed(),
+        "coordinates": c.coordinates.iter().map(|k| json!({
+            "param": name(k.var),
+            "exponent": k.exponent,
+            "flat": k.flat,
+            "order": k.order,
+            "q": k.q,
+            "next_residual": k.next_residual,
+            "starts": k.starts,
+            "bounded": k.bounded,
+            "capped": k.capped,
+            "square_isolation": k.square_isolation,
+            "confirmed": k.confirmed(),
+        })).collect::<Vec<_>>(),
+        "reason": c.reason.as_ref().map(|r| super::cells::reason(r, &v.variables)),
+        "text": super::cells::line(c, &v.variables),
     })
 }
 
@@ -82,11 +151,14 @@ pub fn render(v: &Verification) -> Value {
             "decided": a.psd.decided,
         })).collect::<Vec<_>>(),
         "predicted": {
-            "exact": v.predicted.exact.to_string(),
-            "over": v.predicted.over.to_string(),
+            "exact": v.predicted.exact().to_string(),
+            "over": v.predicted.over().to_string(),
+            "by_size": v.predicted.by_size.iter().enumerate().map(|(i, r)| prediction(i + 1, r, v)).collect::<Vec<_>>(),
             "rule": v.predicted.rule,
             "source": v.predicted.source,
         },
+        "cells": v.cells.cells.iter().map(|c| cell(c, v)).collect::<Vec<_>>(),
+        "warnings": v.inconsistencies.iter().map(super::cells::warning).collect::<Vec<_>>(),
         "notes": v.notes,
         "samples": v.counts.samples,
     })

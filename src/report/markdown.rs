@@ -18,15 +18,18 @@ pub struct Files {
     pub spectrum: String,
     /// `<case>-rates.svg`, when there is a rate check to plot.
     pub rates: Option<String>,
+    /// `<case>-geometry.svg`, when some cell has a profile to plot.
+    pub geometry: Option<String>,
 }
 
 impl Files {
     /// The names for case `name`.
-    pub fn of(name: &str, with_rates: bool) -> Files {
+    pub fn of(name: &str, with_rates: bool, with_geometry: bool) -> Files {
         Files {
             page: format!("{name}.md"),
             spectrum: format!("{name}-spectrum.svg"),
             rates: with_rates.then(|| format!("{name}-rates.svg")),
+            geometry: with_geometry.then(|| format!("{name}-geometry.svg")),
         }
     }
 }
@@ -226,12 +229,15 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         let _ = writeln!(s, "None: every family has full rank.\n");
     }
 
+    geometry_section(&mut s, v, files);
+
     let p = &v.predicted;
     let _ = writeln!(s, "## Rates\n");
     let _ = writeln!(
         s,
-        "Predicted: exact-specified {}; over-specified {}.\n",
-        p.exact, p.over
+        "Predicted: exact-specified {}; over-specified (2 fitted per true atom) {}.\n",
+        p.exact(),
+        p.over()
     );
     let _ = writeln!(s, "Rule: {}. Source: {}.\n", p.rule, p.source);
     match rates {
@@ -298,6 +304,92 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
     }
     let _ = writeln!(s, "```\n\nmoeid {version}");
     s
+}
+
+/// The local geometry: per atom and cell size, each parameter's exponent $s$ (rate
+/// $n^{-1/(2s)}$), the witness, and the profile plot.
+fn geometry_section(s: &mut String, v: &Verification, files: &Files) {
+    use crate::geometry::Outcome;
+    let _ = writeln!(s, "## Local geometry of the Voronoi cells\n");
+    let _ = writeln!(
+        s,
+        "A cell of $m$ fitted atoms sharing one true atom: each parameter's exponent $s$ in $\\|f_G - f^{{\\ast}}\\| \\asymp \\varepsilon^s$ (worst configuration with $\\max_i|\\Delta\\theta_{{ik}}| = \\varepsilon$), so the parameter converges like $n^{{-1/(2s)}}$ (docs/theory.md §7).\n"
+    );
+    let vars: Vec<&String> = v.variables.iter().collect();
+    let _ = writeln!(
+        s,
+        "| atom | m | outcome | {} | witness | decided |",
+        vars.iter()
+            .map(|n| format!("${}$", crate::relations::exact::latex_name(n)))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(s, "|---|---|---|{}---|---|", "---|".repeat(vars.len()));
+    for c in &v.cells.cells {
+        let per: Vec<String> = (0..vars.len())
+            .map(|var| match c.coordinates.iter().find(|k| k.var == var) {
+                _ if c.mass == Some(var) => "mass".into(),
+                Some(k) if k.flat => "flat".into(),
+                Some(k) => k.exponent.map_or("—".into(), |e| {
+                    format!(
+                        "{} (${}$)",
+                        super::cells::trim(e),
+                        crate::rates::rate_text(e).replace("n^-", "n^{-") + "}"
+                    )
+                }),
+                None => "—".into(),
+            })
+            .collect();
+        let generic = c.r_bar() == Some(if c.m == 1 { 1.0 } else { 2.0 });
+        let witness = match (&c.witness, c.outcome) {
+            (Some(_), Outcome::Polynomial) if generic => "every Δ ∝ ε".into(),
+            (Some(w), Outcome::Polynomial) => {
+                cell(&super::cells::scaling(&w.scaling, &v.variables))
+            }
+            _ => "—".into(),
+        };
+        let decided = match c.outcome {
+            Outcome::Polynomial => {
+                let slope = c
+                    .witness
+                    .as_ref()
+                    .and_then(|w| w.profile.as_ref())
+                    .map_or(String::new(), |p| format!("ρ slope {:.2}; ", p.slope));
+                format!(
+                    "{slope}{}",
+                    if c.confirmed() {
+                        "confirmed"
+                    } else {
+                        "not confirmed"
+                    }
+                )
+            }
+            Outcome::Flat => cell(&format!(
+                "identified: {}",
+                super::cells::identified(c, &v.variables)
+            )),
+            Outcome::NotIdentifiable => "an invariance (see the relations)".into(),
+            _ => cell(&super::cells::line(c, &v.variables)),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {witness} | {decided} |",
+            c.atom + 1,
+            c.m,
+            c.outcome.name().replace('_', " "),
+            per.join(" | ")
+        );
+    }
+    s.push('\n');
+    if let Some(f) = &files.geometry {
+        let _ = writeln!(
+            s,
+            "![ρ = ‖f_G − f*‖ along each cell's witness against ε, log-log]({f})\n"
+        );
+    }
+    for i in &v.inconsistencies {
+        let _ = writeln!(s, "> {}\n", super::cells::warning(i));
+    }
 }
 
 /// One row of the index.
@@ -379,7 +471,7 @@ impl IndexRow {
             expert,
             verdict: v.verdict.kind.name().to_string(),
             key_relation: key,
-            predicted: format!("exact {}; over {}", v.predicted.exact, v.predicted.over),
+            predicted: format!("exact {}; over {}", v.predicted.exact(), v.predicted.over()),
             measured,
             agreement,
         }
@@ -475,7 +567,8 @@ pub fn write_case(
         Some(r) => super::plot::convergence(r)?,
         None => None,
     };
-    let files = Files::of(&v.case.name, plot.is_some());
+    let geometry = super::plot::geometry(v)?;
+    let files = Files::of(&v.case.name, plot.is_some(), geometry.is_some());
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
         write_atomic(&path, bytes).map_err(|e| {
@@ -487,6 +580,9 @@ pub fn write_case(
     };
     write(&files.spectrum, super::plot::spectrum(v)?.as_bytes())?;
     if let (Some(name), Some(svg)) = (&files.rates, &plot) {
+        write(name, svg.as_bytes())?;
+    }
+    if let (Some(name), Some(svg)) = (&files.geometry, &geometry) {
         write(name, svg.as_bytes())?;
     }
     write(&files.page, page(v, rates, &files, version).as_bytes())?;

@@ -3,6 +3,7 @@
 //! Text is for people: one compact block per case, readable at a glance. JSON is for programs:
 //! one object per case, fields documented in README.md. Both are deterministic for a seed.
 
+pub mod cells;
 pub mod json;
 pub mod latex;
 pub mod markdown;

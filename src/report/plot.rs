@@ -321,3 +321,102 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
     }
     Ok(Some(svg))
 }
+
+/// $\rho(\varepsilon)$ along each cell's witness (log-log), one series per cell with a
+/// profile, labelled with its measured slope and the exponent of the witness's coordinate.
+/// `None` when no cell has a profile.
+///
+/// # Errors
+/// A message when drawing fails.
+pub fn geometry(v: &Verification) -> Result<Option<String>, String> {
+    let series: Vec<(String, Vec<(f64, f64)>)> = v
+        .cells
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let w = c.witness.as_ref()?;
+            let p = w.profile.as_ref()?;
+            let pts: Vec<(f64, f64)> = p
+                .eps
+                .iter()
+                .zip(&p.rho)
+                .filter(|(e, r)| **e > 0.0 && **r > 0.0)
+                .map(|(e, r)| (*e, *r))
+                .collect();
+            (pts.len() >= 2).then(|| {
+                (
+                    format!(
+                        "atom {}, m = {}, along {}: slope {:.2} (order {})",
+                        c.atom + 1,
+                        c.m,
+                        v.variables[w.var],
+                        p.slope,
+                        super::cells::trim(w.order as f64 / w.q as f64)
+                    ),
+                    pts,
+                )
+            })
+        })
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let all = series.iter().flat_map(|s| s.1.iter());
+    let (xmin, xmax, ymin, ymax) = all.fold(
+        (f64::INFINITY, 0.0f64, f64::INFINITY, 0.0f64),
+        |(a, b, c, d), p| (a.min(p.0), b.max(p.0), c.min(p.1), d.max(p.1)),
+    );
+    let bottom = ymin / 10.0;
+    let top = top_above(bottom, ymax * 3.0, series.len());
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{}: ‖f_G − f*‖ along the witnesses", v.case.name),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                (xmin / 1.3..xmax * 1.3).log_scale(),
+                (bottom..top).log_scale(),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("ε = max |Δθ_k| (in the coordinate's unit)")
+            .y_desc("ρ = ‖f_G − f*‖ / ‖f*‖")
+            .x_label_formatter(&|x| format!("1e{:.1}", x.log10()))
+            .y_label_formatter(&|y| format!("1e{:.0}", y.log10()))
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(err)?;
+        for (c, (label, pts)) in series.iter().enumerate() {
+            let color = PALETTE[c % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
+}

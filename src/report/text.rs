@@ -1,5 +1,6 @@
 //! The compact text verdict.
 
+use super::cells;
 use crate::rank::Certificate;
 use crate::relations::{Relation, RelationClass};
 use crate::Verification;
@@ -129,8 +130,22 @@ pub fn summary(v: &Verification) -> String {
     let _ = writeln!(
         s,
         "  predicted   exact-specified {}; over-specified {}",
-        v.predicted.exact, v.predicted.over
+        v.predicted.exact(),
+        v.predicted.over()
     );
+    for c in &v.cells.cells {
+        let _ = writeln!(
+            s,
+            "  cell        atom {} m={} {}: {}",
+            c.atom + 1,
+            c.m,
+            c.outcome.name(),
+            cells::summary_line(c, &v.variables)
+        );
+    }
+    for i in &v.inconsistencies {
+        let _ = writeln!(s, "  {}", cells::warning(i));
+    }
     s
 }
 
@@ -207,10 +222,27 @@ pub fn render(v: &Verification) -> String {
     let p = &v.predicted;
     let _ = writeln!(
         s,
-        "  rates      exact-specified {}; over-specified {}",
-        p.exact, p.over
+        "  rates      exact-specified {}; over-specified (2 fitted per true atom) {}",
+        p.exact(),
+        p.over()
     );
     let _ = writeln!(s, "             rule: {}; source: {}", p.rule, p.source);
+    let mut atom = usize::MAX;
+    for c in &v.cells.cells {
+        let label = if c.atom != atom {
+            atom = c.atom;
+            format!("atom {}", c.atom + 1)
+        } else {
+            String::new()
+        };
+        let head = if c.atom == 0 && c.m == 1 { "cells" } else { "" };
+        let _ = writeln!(
+            s,
+            "  {head:<9}  {label:<7} m={}  {}",
+            c.m,
+            cells::line(c, &v.variables)
+        );
+    }
     let mut ranks = Vec::new();
     for row in &v.families {
         if row.order != v.order {
@@ -239,6 +271,9 @@ pub fn render(v: &Verification) -> String {
     let _ = writeln!(s, "  rank       {}", ranks.join("; "));
     for n in &v.notes {
         let _ = writeln!(s, "  note       {n}");
+    }
+    for i in &v.inconsistencies {
+        let _ = writeln!(s, "  {}", cells::warning(i));
     }
     s
 }
