@@ -1,5 +1,6 @@
-//! Whole-pipeline timings of `verify`: every case of `cases/` at order 2, and a synthetic design
-//! with 20 parameters per atom, 2 atoms, order 2.
+//! Whole-pipeline timings of `verify`: every case of `cases/` at order 2 (verdicts alone, and
+//! with the local geometry's cells m = 1..3), a synthetic design with 20 parameters per atom,
+//! 2 atoms, order 2; the local geometry of two heat-equation cases alone; one escalation.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use moeid::family::{atom_family, Design};
@@ -58,19 +59,39 @@ b = -0.3
     Case::parse(&text, "synthetic-20.toml").unwrap()
 }
 
+fn verdicts_only() -> Options {
+    Options {
+        cells: Some(1),
+        ..Options::default()
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let all = cases();
     let mut g = c.benchmark_group("verify");
     g.sample_size(10);
-    g.bench_function(format!("all_{}_cases_order_2", all.len()), |b| {
+    g.bench_function(format!("all_{}_cases_order_2_verdicts", all.len()), |b| {
         b.iter(|| {
             for case in &all {
-                verify(case, &Options::default()).unwrap();
+                verify(case, &verdicts_only()).unwrap();
             }
         })
     });
+    g.bench_function(
+        format!("all_{}_cases_order_2_with_cells_3", all.len()),
+        |b| {
+            b.iter(|| {
+                for case in &all {
+                    verify(case, &Options::default()).unwrap();
+                }
+            })
+        },
+    );
     let synthetic = synthetic_20_params();
-    g.bench_function("synthetic_20_params_2_atoms_order_2", |b| {
+    g.bench_function("synthetic_20_params_2_atoms_order_2_verdict", |b| {
+        b.iter(|| verify(&synthetic, &verdicts_only()).unwrap())
+    });
+    g.bench_function("synthetic_20_params_2_atoms_order_2_with_cells_3", |b| {
         b.iter(|| verify(&synthetic, &Options::default()).unwrap())
     });
     g.bench_function(format!("all_{}_cases_order_2_certified", all.len()), |b| {
@@ -78,12 +99,36 @@ fn bench(c: &mut Criterion) {
             for case in &all {
                 let options = Options {
                     certify: true,
-                    ..Options::default()
+                    ..verdicts_only()
                 };
                 verify(case, &options).unwrap();
             }
         })
     });
+    g.finish();
+}
+
+/// The local geometry alone: the cells m = 1..3 of the peer case (softmax-gated Gaussian
+/// experts, the heat equation: climbs to order 7 with degree-6 expansions) and of Ho &
+/// Nguyen's location–scale mixture.
+fn bench_geometry(c: &mut Criterion) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let mut g = c.benchmark_group("geometry");
+    g.sample_size(10);
+    for name in [
+        "gaussian-2305.03288/softmax-gaussian-peer.toml",
+        "theory/gaussian-location-scale.toml",
+    ] {
+        let case = Case::load(dir.join(name)).unwrap();
+        let design = Design::new(&case);
+        let settings = moeid::geometry::Settings {
+            max_cells: 3,
+            seed: 1,
+        };
+        g.bench_function(format!("cells_m_1_to_3_{}", case.name), |b| {
+            b.iter(|| moeid::geometry::analyse(&design, &case.atoms, &settings))
+        });
+    }
     g.finish();
 }
 
@@ -114,5 +159,5 @@ fn bench_escalation(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_escalation);
+criterion_group!(benches, bench, bench_geometry, bench_escalation);
 criterion_main!(benches);

@@ -134,7 +134,7 @@ pub struct Verification {
     pub cells: geometry::Cells,
     /// Predicted rates, from the cells.
     pub predicted: Prediction,
-    /// Where the cells and the verdict disagree (theory.md §7, "consistency with §3").
+    /// Where the cells and the verdict disagree (docs/theory.md §7, "consistency with §3").
     pub inconsistencies: Vec<geometry::Inconsistency>,
     /// Notes worth a reader's attention (declared masses that do not act as masses, ...).
     pub notes: Vec<String>,

@@ -60,7 +60,7 @@ pub const MAX_ORDER: usize = 4;
 /// The verdicts a case may expect.
 pub const VERDICTS: [&str; 3] = ["identifiable", "interaction", "degenerate"];
 
-/// What is observed, and so what the expert output $e$ is (theory.md §1).
+/// What is observed, and so what the expert output $e$ is (docs/theory.md §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
     /// $Y = \sum_i g_i(x) h(x; \eta_i) + \text{noise}$; $e = h$.

@@ -1,13 +1,13 @@
 //! The Taylor family: every derivative term of each atom, evaluated at sample points.
 //!
 //! For a case with atoms $\theta^*_1, \dots, \theta^*_{k^*}$ the function analysed is
-//! (theory.md §1)
+//! (docs/theory.md §1)
 //!
 //! $$u(x, y; \theta) = w(x; \theta)\, e(x, y; \theta)$$
 //!
 //! for unnormalized gates, and $u = w\,(e - f^*)$ for normalized ones, where $f^*$ is the true
 //! model's output (regression function, density or class probability). The family of order $r$
-//! of atom $j$ is (theory.md §2)
+//! of atom $j$ is (docs/theory.md §2)
 //!
 //! $$F_r = \{\partial^\alpha u(\cdot;\theta^*_j) : |\alpha| \le r\},$$
 //!
@@ -190,7 +190,7 @@ fn compile_scalar(b: &mut TapeBuilder, e: &crate::case::Expression, env: &Env) -
 }
 
 impl Design {
-    /// Compiles the case's expressions into $u$ (theory.md §1).
+    /// Compiles the case's expressions into $u$ (docs/theory.md §1).
     pub fn new(case: &Case) -> Design {
         let env = case.env();
         let dim = case.dim;
@@ -795,7 +795,7 @@ impl AtomFamily {
 /// Relative residual below which $\partial u/\partial\theta_m = c\,u$ is taken to hold.
 pub const MASS_TOLERANCE: f64 = 1e-9;
 
-/// Builds the family of order `order` of atom `j` (theory.md §2–3).
+/// Builds the family of order `order` of atom `j` (docs/theory.md §2–3).
 ///
 /// Mass parameters are the declared ones plus those detected from
 /// $\|\partial_m u - c\,u\| \le$ `MASS_TOLERANCE` $\cdot \|\partial_m u\|$, $c = \langle u,

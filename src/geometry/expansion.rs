@@ -351,9 +351,12 @@ impl Expansion {
         let Some(target) = self.space.position(&alpha) else {
             return f64::NAN;
         };
-        let t = self.columns.column(target).into_owned();
-        let others: Vec<usize> = (0..self.space.up_to(2)).filter(|&c| c != target).collect();
-        let a = self.columns.select_columns(&others);
+        // The columns' geometry is the triangular factor's: R (T₂ × T₂) stands for the samples.
+        let t2 = self.space.up_to(2);
+        let r2 = self.r.view((0, 0), (t2, t2));
+        let t = r2.column(target).into_owned();
+        let others: Vec<usize> = (0..t2).filter(|&c| c != target).collect();
+        let a = r2.select_columns(&others);
         let q = a.qr().q();
         let resid = &t - &q * (q.transpose() * &t);
         resid.norm() / t.norm().max(f64::MIN_POSITIVE)
@@ -373,6 +376,8 @@ pub struct Expansion {
     pub strict: Vec<DMatrix<f64>>,
     /// The uncompressed columns $T_\alpha / \|\tilde u\|$ at the samples ($N \times$ monomials).
     pub columns: DMatrix<f64>,
+    /// Their triangular factor $R$ (monomials $\times$ monomials).
+    pub r: DMatrix<f64>,
     /// $\|\tilde u\|$ at the samples.
     pub norm: f64,
 }
@@ -445,6 +450,7 @@ impl Expansion {
             space,
             blocks,
             strict,
+            r: r.clone(),
             columns,
             norm: u0,
         })

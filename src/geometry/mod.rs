@@ -1,4 +1,4 @@
-//! Rates from the local geometry of a Voronoi cell (theory.md §7).
+//! Rates from the local geometry of a Voronoi cell (docs/theory.md §7).
 //!
 //! For every true atom $j$ and cell size $m = 1..M$, how fast each coordinate $k$ of $m$
 //! fitted atoms sharing atom $j$ converges: the exponent $s_k$ of the local inverse bound
@@ -315,7 +315,7 @@ pub fn median_slope(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-/// The cells of every atom of `atoms` for sizes `1..=settings.max_cells` (theory.md §7).
+/// The cells of every atom of `atoms` for sizes `1..=settings.max_cells` (docs/theory.md §7).
 pub fn analyse(design: &Design, atoms: &[Vec<f64>], settings: &Settings) -> Cells {
     let cells = (0..atoms.len())
         .into_par_iter()
@@ -330,7 +330,7 @@ pub fn analyse(design: &Design, atoms: &[Vec<f64>], settings: &Settings) -> Cell
     }
 }
 
-/// A disagreement between the cells and the verdict (theory.md §7, "consistency with §3"):
+/// A disagreement between the cells and the verdict (docs/theory.md §7, "consistency with §3"):
 /// with one atom every exponent is 1 exactly when the order-1 family has only mass relations
 /// (no invariance); with two, every exponent is at most 2 exactly when there is no interaction
 /// and no invariance.

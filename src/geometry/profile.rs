@@ -228,7 +228,7 @@ pub fn flat(
         x.push(delta0[0][c] * scale.min(1.0));
     }
     // Masses p_i = e^{s_i} (fractions of p*), free when the atom has a mass; the floor of
-    // theory.md §7 is checked on the result.
+    // docs/theory.md §7 is checked on the result.
     let floor = 1.0 / (4.0 * m as f64);
     let soft0 = x.len();
     let free_mass = frame.mass.is_some();

@@ -50,6 +50,8 @@ struct AtomSearch<'a> {
     fresh: Samples,
     expansion: Option<Expansion>,
     failed: bool,
+    /// Per coordinate, [`Expansion::isolation`] once computed.
+    isolation: Vec<Option<f64>>,
     seed: u64,
     cap_degree: usize,
 }
@@ -120,7 +122,15 @@ impl<'a> AtomSearch<'a> {
                 tried.push((sign, sys.start_from(&c)));
             }
         }
-        for r in 0..RANDOM_STARTS {
+        // The first order beyond the generic one is mostly reached from the split curve or
+        // clearly out of reach: half the random starts there.
+        let generic = if m == 1 { 1 } else { 2 };
+        let random = if order == generic + 1 && q == 1 {
+            RANDOM_STARTS / 2
+        } else {
+            RANDOM_STARTS
+        };
+        for r in 0..random {
             let sign = if r % 2 == 0 { 1.0 } else { -1.0 };
             let sys = System::new(frame, exp, m, k, q, sign, order);
             let mut rng = ChaCha8Rng::seed_from_u64(mix(
@@ -459,10 +469,13 @@ impl<'a> AtomSearch<'a> {
         }
         // A split cell's exponent 2 is certified by an isolated pure square.
         if m >= 2 && self.ensure(2) {
-            let exp = self.expansion.as_ref().expect("ensured");
             for (k, st) in states.iter_mut().enumerate() {
                 if st.coord.exponent == Some(2.0) {
-                    st.coord.square_isolation = Some(exp.isolation(k));
+                    if self.isolation[k].is_none() {
+                        let exp = self.expansion.as_ref().expect("ensured");
+                        self.isolation[k] = Some(exp.isolation(k));
+                    }
+                    st.coord.square_isolation = self.isolation[k];
                 }
             }
         }
@@ -685,6 +698,7 @@ pub fn atom_cells(design: &Design, atoms: &[Vec<f64>], j: usize, settings: &Sett
         return (1..=settings.max_cells).map(empty).collect();
     };
     let cap_degree = Expansion::affordable(frame.dim(), want);
+    let isolation = vec![None; frame.dim()];
     let mut search = AtomSearch {
         design,
         atoms,
@@ -693,6 +707,7 @@ pub fn atom_cells(design: &Design, atoms: &[Vec<f64>], j: usize, settings: &Sett
         fresh,
         expansion: None,
         failed: false,
+        isolation,
         seed,
         cap_degree,
     };

@@ -1,4 +1,4 @@
-//! The coefficient system of a Voronoi cell along a curve (theory.md §7).
+//! The coefficient system of a Voronoi cell along a curve (docs/theory.md §7).
 //!
 //! A cell of $m$ fitted atoms approaches true atom $j$ along a formal curve in a parameter $t$:
 //! atom $i$ has mass $p_i(t) = p^*(\mu_i + \sum_{\ell \ge 1} \pi_{i\ell} t^\ell)$ and
@@ -12,7 +12,7 @@
 //! and the curve makes $\|f_G - f^*\| = O(t^S)$ exactly when $R\,C_n = 0$ for $n < S$
 //! ([`super::expansion::Expansion`]). The unknowns are the $a_{ic\ell}$, $\pi_{i\ell}$ and the
 //! leading masses $\mu_i = c + (1 - mc)\,\mathrm{softmax}(s)_i$ (the floor $c = 1/(4m)$ of
-//! theory.md §7 keeps every atom's mass away from zero; $\sum_i \mu_i = 1$ makes $n = 0$
+//! docs/theory.md §7 keeps every atom's mass away from zero; $\sum_i \mu_i = 1$ makes $n = 0$
 //! vanish). Coordinate $k$ is normalised to leading order $t^q$: $a_{1kq} = \pm 1$,
 //! $|a_{ikq}| \le 1$ ($a_{ikq} = \sin z_i$), $a_{ik\ell} = 0$ for $\ell < q$, so that
 //! $\max_i |\Delta_{ik}| \asymp t^q$ and a solution proves $\rho_k(\varepsilon) \lesssim

@@ -17,7 +17,7 @@
 //! ([`Tolerance::tiny_column`]: the rounding noise of a derivative that vanishes exactly).
 //!
 //! # References
-//! theory.md §2 (numerical rank, null vectors as relations).
+//! docs/theory.md §2 (numerical rank, null vectors as relations).
 
 #![allow(non_snake_case)]
 

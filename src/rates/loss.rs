@@ -1,4 +1,4 @@
-//! Voronoi losses between a fitted mixture and the truth (theory.md §6).
+//! Voronoi losses between a fitted mixture and the truth (docs/theory.md §6).
 //!
 //! Every fitted atom is assigned to its nearest true atom (Euclidean distance over the
 //! comparable parameters: per-atom, not masses), which splits the fitted atoms into Voronoi

@@ -1,7 +1,7 @@
-//! Estimation rates: what the verdict predicts (theory.md §3), and what fits measure
-//! (theory.md §6).
+//! Estimation rates: what the local geometry predicts (docs/theory.md §7), and what fits measure
+//! (docs/theory.md §6).
 //!
-//! - [`predict`]: the rates a verdict predicts, with rule and source;
+//! - [`predict`]: the rates the cells of the local geometry give, per cell size;
 //! - [`model`], [`simulate`], [`fit`]: the mixture being fitted, data drawn from the truth,
 //!   least squares and EM;
 //! - [`loss`]: Voronoi losses with the softmax translation removed;

@@ -1,4 +1,4 @@
-//! Predicted rates from the local geometry (theory.md §7): per number of fitted atoms per true
+//! Predicted rates from the local geometry (docs/theory.md §7): per number of fitted atoms per true
 //! atom, how fast each parameter converges.
 //!
 //! A cell of $m$ fitted atoms with exponent $s_k$ for parameter $k$ converges like

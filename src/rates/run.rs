@@ -1,4 +1,4 @@
-//! The rate check: simulate, fit, measure, compare (theory.md §6).
+//! The rate check: simulate, fit, measure, compare (docs/theory.md §6).
 //!
 //! For every number of fitted atoms $k$, sample size $n$ and replicate $r$, one task draws data
 //! from the true model, initialises $k$ atoms near the truth, fits, and records the fitted atoms.
@@ -299,7 +299,7 @@ impl RateReport {
     }
 }
 
-/// The slope of the Voronoi loss that a predicted rate implies (theory.md §7). Exact-specified
+/// The slope of the Voronoi loss that a predicted rate implies (docs/theory.md §7). Exact-specified
 /// cells are linear in $\Delta\theta$, so a rate $n^{-1/2}$ is a slope $-1/2$. In
 /// over-specified cells parameter $v$ enters as $|\Delta\theta_v|^{e_v}$ and converges like
 /// $n^{-1/(2 s_v)}$, so its term falls like $n^{-e_v/(2 s_v)}$; with the computed exponents
@@ -354,7 +354,7 @@ fn task_seed(seed: u64, case: &str, k: usize, n: usize, r: usize) -> u64 {
 
 /// Initial atoms: each true atom at least once, the rest assigned at random, plus noise of sd
 /// `gate`·$n^{-\text{decay}}$ on gate parameters and `expert`·$n^{-\text{decay}}$ on the others;
-/// the mass of a duplicated true atom is split evenly (the peer protocol, theory.md §6).
+/// the mass of a duplicated true atom is split evenly (the peer protocol, docs/theory.md §6).
 pub fn initial(
     model: &MixtureModel,
     truth: &[Vec<f64>],

@@ -1,9 +1,9 @@
 //! Null vectors → relations: canonical form, class, structural or at this point.
 //!
 //! A relation is a linear PDE satisfied by $u$ at an atom, $\sum_\alpha c_\alpha
-//! \partial^\alpha u = 0$ (theory.md §2). This stage
+//! \partial^\alpha u = 0$ (docs/theory.md §2). This stage
 //! 1. turns each atom's null space into canonical sparse relations ([`canonical`]);
-//! 2. classifies them (theory.md §3): **mass** ($\partial_m u = c\,u$), **invariance** (orders
+//! 2. classifies them (docs/theory.md §3): **mass** ($\partial_m u = c\,u$), **invariance** (orders
 //!    $\le 1$ only), **coupling** (order-2 terms whose second-order block is not semidefinite,
 //!    or any relation through order-3+ terms), **interaction** (a nonzero semidefinite block),
 //!    and decides interactions over the null space of $F_2$ with the exact PSD test ([`psd`]):
@@ -29,7 +29,7 @@ use nalgebra::DMatrix;
 pub use psd::PsdOutcome;
 use std::fmt;
 
-/// The class of a relation (theory.md §3).
+/// The class of a relation (docs/theory.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RelationClass {
     /// $\partial u/\partial\theta_m = c\,u$: $\theta_m$ acts as a mixture weight.
@@ -93,7 +93,7 @@ pub struct Relation {
     /// $\|\tilde J v\|/\|v\|$ in scaled coordinates.
     pub residual: f64,
     /// Whether some term is a pure power $\partial^2 u/\partial\theta_k^2$ (a necessary sign of
-    /// an interaction, not sufficient: theory.md §3).
+    /// an interaction, not sufficient: docs/theory.md §3).
     pub pure_power: bool,
     /// For singular terms: the kinked sub-expression.
     pub kink: Option<String>,
@@ -273,7 +273,7 @@ pub struct AtomRelations {
     pub atom: usize,
     /// Canonical relations, classified, in pivot-priority order, followed by singular terms.
     pub relations: Vec<Relation>,
-    /// The exact PSD test on the whole null space (theory.md §3).
+    /// The exact PSD test on the whole null space (docs/theory.md §3).
     pub psd: PsdOutcome,
     /// Terms of the family that are independent of the others (non-pivots), by index.
     pub free: Vec<usize>,
@@ -527,7 +527,7 @@ fn atom_relations(
         .map(|s| to_relation(s, fam, r, settings, &masses, &first_norms))
         .collect();
     tie_masses(&mut relations);
-    // The exact PSD test over the null space of F_2 (theory.md §3): the relations of order at
+    // The exact PSD test over the null space of F_2 (docs/theory.md §3): the relations of order at
     // most 2, which the RREF (highest orders as pivots) lists apart from the others.
     let blocks: Vec<DMatrix<f64>> = relations
         .iter()

@@ -38,7 +38,7 @@
 //!    $P\mu < 10^{-13}$, the rounding level (which only happens for $\mathrm{tol} \lesssim 10^{-12}$).
 //!
 //! # References
-//! theory.md §3 (interactions as PSD second-order blocks); tech-notes.md, "The PSD test";
+//! docs/theory.md §3 (interactions as PSD second-order blocks); tech-notes.md, "The PSD test";
 //! Boyd & Vandenberghe, *Convex Optimization*, §9.6 and §11.3 (damped Newton, barrier method);
 //! D. Ruiz, "A scaling algorithm to equilibrate both rows and columns norms in matrices" (2001).
 

@@ -1,4 +1,4 @@
-//! Relations → a verdict (theory.md §3).
+//! Relations → a verdict (docs/theory.md §3).
 //!
 //! At the analysed order $r$:
 //! - **degenerate**: some atom has an invariance (a relation among terms of order $\le 1$, other
@@ -63,10 +63,6 @@ pub struct Verdict {
     pub atoms: Vec<AtomVerdict>,
     /// The reason, in one sentence.
     pub reason: String,
-    /// Whether every interaction witness is homogeneous (all its terms of order $\ge 2$, like
-    /// $\partial^2 u/\partial a^2 = 0$) rather than heat-type (a pure power tied to lower orders,
-    /// like $\partial^2 u/\partial b^2 = 2\,\partial u/\partial\nu$).
-    pub homogeneous_interaction: bool,
     /// The weakest certificate among the decisions the verdict rests on: every atom's rank
     /// decision, its relations, its PSD test, and cross-atom relations of unnormalized gates.
     pub certificate: Certificate,
@@ -85,7 +81,6 @@ pub fn decide(
     let mut atoms = Vec::new();
     let mut first_invariance: Option<(usize, &Relation)> = None;
     let mut first_interaction: Option<(usize, &Relation)> = None;
-    let mut homogeneous = false;
     for ar in &relations.atoms {
         let inv = ar
             .relations
@@ -97,13 +92,6 @@ pub fn decide(
             .filter(|r| r.class == RelationClass::Interaction)
             .collect();
         let interaction = ar.psd.interaction || !inter.is_empty();
-        if interaction
-            && inter
-                .iter()
-                .any(|r| r.terms.iter().all(|t| t.alpha.order() >= 2))
-        {
-            homogeneous = true;
-        }
         let kind = if inv.is_some() {
             VerdictKind::Degenerate
         } else if interaction {
@@ -204,7 +192,6 @@ pub fn decide(
         order,
         atoms,
         reason,
-        homogeneous_interaction: homogeneous,
         certificate,
     }
 }

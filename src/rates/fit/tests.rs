@@ -3,7 +3,7 @@ use crate::case::{Case, Model};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The peer protocol's truth (theory.md §6): softmax gate, Gaussian experts 15 − 20x and
+/// The peer protocol's truth (docs/theory.md §6): softmax gate, Gaussian experts 15 − 20x and
 /// −5 + 20x, noise sd 0.3 and 0.4, x in [0, 1].
 fn peer() -> Case {
     Case::builder("peer", Model::Gaussian)
