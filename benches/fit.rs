@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use moeid::rates::fit::{fit, FitSettings};
 use moeid::rates::model::MixtureModel;
-use moeid::rates::run::initial;
+use moeid::rates::sweep::initial;
 use moeid::rates::{RateOverrides, RateSettings};
 use moeid::Case;
 use rand::SeedableRng;

@@ -243,7 +243,7 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
             };
             moeid::rates::run(case, &settings, prediction, Some(&data), progress).map(Some)
         } else {
-            moeid::rates::run::stored(case, &settings, prediction, &data)
+            moeid::rates::stored(case, &settings, prediction, &data)
         };
         let rates = match rates {
             Ok(r) => r,

@@ -4,19 +4,26 @@
 //! - [`predict`]: the rates the cells of the local geometry give, per cell size;
 //! - [`model`], [`simulate`], [`fit`]: the mixture being fitted, data drawn from the truth,
 //!   least squares and EM;
+//! - [`settings`]: a check's settings and their fingerprint; [`checkpoint`]: the fits on disk;
+//! - [`sweep`]: the fits over fitted sizes, sample sizes and replicates, parallel and resumable;
 //! - [`loss`]: Voronoi losses with the softmax translation removed;
 //! - [`slope`]: slopes of log mean loss on log $n$ with bootstrap intervals;
-//! - [`run`]: the sweep over fitted sizes, sample sizes and replicates, resumable.
+//! - [`summary`]: losses, slopes and the agreement with the prediction.
 
+pub mod checkpoint;
+mod error;
 pub mod fit;
 pub mod loss;
 pub mod model;
 mod predict;
-pub mod run;
+pub mod settings;
 pub mod simulate;
 pub mod slope;
+pub mod summary;
+pub mod sweep;
 
+pub use error::RateError;
 pub use predict::{predict, rate_text, Group, Prediction, Rate};
-pub use run::{
-    run, Agreement, Progress, RateError, RateOverrides, RateReport, RateRow, RateSettings,
-};
+pub use settings::{RateOverrides, RateSettings};
+pub use summary::{stored, Agreement, RateReport, RateRow};
+pub use sweep::{run, Progress};

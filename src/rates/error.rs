@@ -1,0 +1,32 @@
+//! Why a rate check cannot run.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why a rate check cannot run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RateError {
+    /// The model cannot be simulated or fitted as asked.
+    Unsupported(String),
+    /// The checkpoint belongs to another run, or cannot be read or written.
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for RateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateError::Unsupported(m) => f.write_str(m),
+            RateError::Checkpoint { path, message } => {
+                write!(f, "checkpoint {}: {message}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for RateError {}

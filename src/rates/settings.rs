@@ -1,0 +1,131 @@
+//! The settings of a rate check, resolved from the case's `[rates]`, the command line and
+//! defaults, and their fingerprint.
+
+use crate::case::Case;
+use std::collections::BTreeMap;
+
+/// Settings of a rate check, resolved (case `[rates]`, then the command line, then defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateSettings {
+    /// Numbers of fitted atoms.
+    pub fitted: Vec<usize>,
+    /// Sample sizes.
+    pub n: Vec<usize>,
+    /// Replicates per size.
+    pub replicates: usize,
+    /// Restarts per fit (best objective kept).
+    pub restarts: usize,
+    /// Regression noise standard deviation.
+    pub noise: f64,
+    /// Exponents of over-specified cells, by parameter name.
+    pub exponents: BTreeMap<String, f64>,
+    /// Initialisation noise (gate, expert) times $n^{-\text{decay}}$.
+    pub init_gate: f64,
+    /// See `init_gate`.
+    pub init_expert: f64,
+    /// See `init_gate`.
+    pub init_decay: f64,
+    /// Iteration cap per fit.
+    pub max_iters: usize,
+    /// Relative change of the objective that stops a fit.
+    pub tolerance: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Bootstrap resamples of the slope interval.
+    pub bootstrap: usize,
+    /// SQUAREM acceleration of EM.
+    pub accelerate: bool,
+}
+
+/// Command-line overrides of the case's `[rates]`.
+#[derive(Clone, Debug, Default)]
+pub struct RateOverrides {
+    /// `--fitted`.
+    pub fitted: Option<Vec<usize>>,
+    /// `--n`.
+    pub n: Option<Vec<usize>>,
+    /// `--replicates`.
+    pub replicates: Option<usize>,
+    /// `--restarts`.
+    pub restarts: Option<usize>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+}
+
+impl RateSettings {
+    /// The settings of `case`: its `[rates]` table with `overrides` on top, defaults for the
+    /// rest (fitted $k^*$ and $k^* + 1$; 8 sizes from $10^3$ to $10^5$; 20 replicates; the
+    /// peer protocol's initialisation noise $0.005, 0.05 \times n^{-0.083}$; EM: tolerance
+    /// $10^{-6}$ on the log-likelihood and 2000 iterations, as the peer; least squares:
+    /// tolerance $10^{-9}$ on the mean squared error and 1000 iterations, because L-BFGS
+    /// crawls along weakly identified directions and stops near its start at $10^{-6}$).
+    pub fn resolve(case: &Case, o: &RateOverrides) -> RateSettings {
+        let r = &case.rates;
+        let k = case.atoms.len();
+        let regression = case.model == crate::case::Model::Regression;
+        let mut s = RateSettings {
+            fitted: o
+                .fitted
+                .clone()
+                .or(r.fitted.clone())
+                .unwrap_or(vec![k, k + 1]),
+            n: o.n
+                .clone()
+                .or(r.n.clone())
+                .unwrap_or_else(|| crate::case::parse_grid("1e3..1e5:8").unwrap_or_default()),
+            replicates: o.replicates.or(r.replicates).unwrap_or(20),
+            restarts: o.restarts.or(r.restarts).unwrap_or(1),
+            noise: r.noise.unwrap_or(0.1),
+            exponents: r.exponents.iter().cloned().collect(),
+            init_gate: r.init_gate.unwrap_or(0.005),
+            init_expert: r.init_expert.unwrap_or(0.05),
+            init_decay: r.init_decay.unwrap_or(0.083),
+            max_iters: r.max_iters.unwrap_or(if regression { 1000 } else { 2000 }),
+            tolerance: r.tolerance.unwrap_or(if regression { 1e-9 } else { 1e-6 }),
+            seed: o.seed.or(r.seed).unwrap_or(case.seed),
+            bootstrap: 1000,
+            accelerate: r.accelerate.unwrap_or(true),
+        };
+        // a size or atom count given twice is one cell of the sweep
+        for v in [&mut s.fitted, &mut s.n] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        s
+    }
+
+    /// A fingerprint of everything a fit depends on (not the loss exponents, which only the
+    /// summary uses): checkpoints of another run are refused.
+    pub fn fingerprint(&self, case: &Case) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        eat(case.name.as_bytes());
+        for e in case.expressions() {
+            eat(e.text.as_bytes());
+        }
+        for a in case.atoms.iter().flatten() {
+            eat(&a.to_bits().to_le_bytes());
+        }
+        for v in [
+            self.noise,
+            self.init_gate,
+            self.init_expert,
+            self.init_decay,
+            self.tolerance,
+            case.low,
+            case.high,
+        ] {
+            eat(&v.to_bits().to_le_bytes());
+        }
+        for v in [self.restarts, self.max_iters, usize::from(self.accelerate)] {
+            eat(&v.to_le_bytes());
+        }
+        eat(&self.seed.to_le_bytes());
+        format!("{h:016x}")
+    }
+}
