@@ -23,7 +23,7 @@ fn peer() -> Case {
 fn bench_fit(c: &mut Criterion) {
     let case = peer();
     let model = MixtureModel::new(&case);
-    let settings = RateSettings::resolve(&case, &RateOverrides::default());
+    let settings = RateSettings::resolve(&case, &RateOverrides::default(), None);
     let fit_settings = FitSettings {
         tolerance: settings.tolerance,
         max_iters: settings.max_iters,

@@ -6,13 +6,67 @@ use miette::Diagnostic;
 use std::fmt;
 
 /// An [`crate::Options`] value out of range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum OptionsError {
     /// `cells` outside 1 to [`crate::geometry::MAX_CELLS`].
     Cells(usize),
     /// `order` outside 1 to [`crate::case::MAX_ORDER`].
     Order(usize),
+    /// A case changed after loading no longer fits its model (the fields of [`crate::Case`]
+    /// are public; `verify` checks them at the door).
+    Case(CaseShape),
+}
+
+/// What is wrong with a [`crate::Case`] built or edited in code.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CaseShape {
+    /// No atoms, or one with a normalized gate.
+    Atoms {
+        /// Atoms given.
+        got: usize,
+        /// Fewest allowed.
+        want: usize,
+    },
+    /// An atom with the wrong number of values.
+    AtomLength {
+        /// The atom (1-based).
+        atom: usize,
+        /// Values given.
+        got: usize,
+        /// Scalar parameters declared.
+        want: usize,
+    },
+    /// The model needs an expression the case lacks: `mean`, `variance` or `logits`.
+    Missing(&'static str),
+    /// The input box is empty or not finite.
+    InputBox {
+        /// Lower end.
+        low: f64,
+        /// Upper end.
+        high: f64,
+    },
+}
+
+impl fmt::Display for CaseShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaseShape::Atoms { got, want } => write!(
+                f,
+                "the case has {got} atoms; it needs at least {want} (a normalized gate needs two)"
+            ),
+            CaseShape::AtomLength { atom, got, want } => write!(
+                f,
+                "atom {atom} has {got} values; the case declares {want} scalar parameters"
+            ),
+            CaseShape::Missing(what) => write!(f, "the model needs an expert `{what}`"),
+            CaseShape::InputBox { low, high } => write!(
+                f,
+                "the input box [{low}, {high}] is empty or not finite; set low < high"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for OptionsError {
@@ -24,6 +78,7 @@ impl fmt::Display for OptionsError {
                 crate::geometry::MAX_CELLS,
                 crate::geometry::MAX_CELLS
             ),
+            OptionsError::Case(c) => c.fmt(f),
             OptionsError::Order(r) => write!(
                 f,
                 "order = {r}: derivative orders go from 1 to {}; use --order 1 to {}",

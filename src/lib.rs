@@ -33,7 +33,7 @@ pub mod report;
 pub mod verdict;
 
 pub use case::Case;
-pub use error::{Error, OptionsError};
+pub use error::{CaseShape, Error, OptionsError};
 
 use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
 use rank::certify::{Escalation, HpFamilies};
@@ -150,6 +150,45 @@ impl Verification {
     }
 }
 
+/// A case edited in code still fits its model (files are validated on load).
+fn check_shape(case: &Case) -> Result<(), CaseShape> {
+    let want = if case.normalized { 2 } else { 1 };
+    if case.atoms.len() < want {
+        return Err(CaseShape::Atoms {
+            got: case.atoms.len(),
+            want,
+        });
+    }
+    let p = case.variables().len();
+    if let Some((i, a)) = case.atoms.iter().enumerate().find(|(_, a)| a.len() != p) {
+        return Err(CaseShape::AtomLength {
+            atom: i + 1,
+            got: a.len(),
+            want: p,
+        });
+    }
+    match case.model {
+        case::Model::Regression if case.mean.is_none() => return Err(CaseShape::Missing("mean")),
+        case::Model::Gaussian if case.mean.is_none() => return Err(CaseShape::Missing("mean")),
+        case::Model::Gaussian if case.variance.is_none() => {
+            return Err(CaseShape::Missing("variance"))
+        }
+        case::Model::Multinomial if case.logits.len() != case.classes || case.classes < 2 => {
+            return Err(CaseShape::Missing(
+                "logits (one per class, at least two classes)",
+            ))
+        }
+        _ => {}
+    }
+    if !(case.low.is_finite() && case.high.is_finite() && case.low < case.high) {
+        return Err(CaseShape::InputBox {
+            low: case.low,
+            high: case.high,
+        });
+    }
+    Ok(())
+}
+
 /// Verifies one case: family → rank → relations → verdict → predicted rates.
 ///
 /// # Errors
@@ -168,6 +207,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     if !(1..=case::MAX_ORDER).contains(&order) {
         return Err(Error::Options(OptionsError::Order(order)));
     }
+    check_shape(case).map_err(|c| Error::Options(OptionsError::Case(c)))?;
     let design = Design::new(case);
     let k = case.atoms.len();
     let per_atom = family::max_terms(design.n_vars(), order);

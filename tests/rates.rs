@@ -28,6 +28,13 @@ fn json(run: &crate::util::Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
 }
 
+/// The summary without the reproduce command (which names the checkpoint file).
+fn summary(run: &crate::util::Run) -> serde_json::Value {
+    let mut v = json(run);
+    v.as_object_mut().unwrap().remove("command");
+    v
+}
+
 #[test]
 fn rates_json_is_identical_for_one_and_two_threads_and_across_runs() {
     let d = Dir::new();
@@ -63,9 +70,10 @@ fn a_checkpoint_cut_anywhere_resumes_to_the_same_summary() {
     ];
     args.extend(SMALL);
     let full = d.run(&args);
-    let reference = json(&full);
+    let reference = summary(&full);
     let bytes = std::fs::read(d.path().join("full.jsonl")).unwrap();
-    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 18);
+    // the header, then one line per fit
+    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 19);
     // a run killed mid-write leaves a prefix of the file, cut anywhere (even inside a line)
     for cut in [0, 1, bytes.len() / 3, bytes.len() / 2 + 7, bytes.len() - 2] {
         std::fs::write(d.path().join("cut.jsonl"), &bytes[..cut]).unwrap();
@@ -79,17 +87,17 @@ fn a_checkpoint_cut_anywhere_resumes_to_the_same_summary() {
         ];
         resumed_args.extend(SMALL);
         let resumed = d.run(&resumed_args);
-        assert_eq!(json(&resumed), reference, "cut at byte {cut}");
+        assert_eq!(summary(&resumed), reference, "cut at byte {cut}");
         let lines = std::fs::read_to_string(d.path().join("cut.jsonl")).unwrap();
         assert_eq!(
             lines.lines().count(),
-            18,
-            "cut at byte {cut}: one line per fit"
+            19,
+            "cut at byte {cut}: the header and one line per fit"
         );
     }
     // a complete checkpoint: nothing left to fit, same summary
     let again = d.run(&args);
-    assert_eq!(json(&again), reference);
+    assert_eq!(summary(&again), reference);
 }
 
 #[test]
@@ -121,19 +129,24 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_summary() {
     let file = d.path().join("killed.jsonl");
     let start = Instant::now();
     let count = || std::fs::read_to_string(&file).map_or(0, |t| t.matches('\n').count());
-    while count() < 2 && start.elapsed() < Duration::from_secs(120) {
+    // the header, then at least two fits
+    while count() < 3 && start.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(5));
     }
     // SIGKILL on Unix; it fails only if the run already ended, which the assert catches
     let _ = child.kill();
     let _ = child.wait();
-    let lines_at_kill = count();
+    let fits_at_kill = count() - 1;
     assert!(
-        (2..total).contains(&lines_at_kill),
-        "killed after {lines_at_kill} of {total} fits"
+        (2..total).contains(&fits_at_kill),
+        "killed after {fits_at_kill} of {total} fits"
     );
     let resumed = d.run(&with_out);
-    assert_eq!(json(&resumed), uninterrupted);
+    let mut resumed = summary(&resumed);
+    let mut uninterrupted = uninterrupted;
+    resumed.as_object_mut().unwrap().remove("command");
+    uninterrupted.as_object_mut().unwrap().remove("command");
+    assert_eq!(resumed, uninterrupted);
 }
 
 #[test]
@@ -147,7 +160,9 @@ fn a_checkpoint_of_another_run_is_refused() {
     let run = d.run(&args);
     assert_eq!(run.code(), 2);
     assert!(
-        run.stderr().contains("c.jsonl") && run.stderr().contains("belongs to another run"),
+        run.stderr().contains("c.jsonl")
+            && run.stderr().contains("holds another run")
+            && run.stderr().contains("--seed 1 --out c.jsonl"),
         "{}",
         run.stderr()
     );
@@ -164,10 +179,75 @@ fn a_checkpoint_of_another_run_is_refused() {
     ]);
     assert_eq!(run.code(), 2);
     assert!(
-        run.stderr().contains("junk.jsonl") && run.stderr().contains("line 1"),
+        run.stderr().contains("junk.jsonl") && run.stderr().contains("not a moeid checkpoint"),
         "{}",
         run.stderr()
     );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("junk.jsonl")).unwrap(),
+        "not json\n"
+    );
+}
+
+/// Issue "The rate check as an arbiter": `--n 1e3..3e3:2 --replicates 3` printed "agrees" on
+/// no evidence. Two sizes leave one in the window: inconclusive, with the reason.
+#[test]
+fn a_tiny_grid_is_inconclusive() {
+    let d = Dir::new();
+    let case = peer(&d);
+    let run = d.run(&[
+        "rates",
+        &case,
+        "--n",
+        "1e3..3e3:2",
+        "--replicates",
+        "3",
+        "--format",
+        "json",
+    ]);
+    let v = json(&run);
+    for row in v["rows"].as_array().unwrap() {
+        assert_eq!(row["agreement"], "inconclusive", "{row}");
+        assert!(!row["why"].as_str().unwrap().is_empty());
+    }
+}
+
+/// A checkpoint remembers its run: resuming with other sizes is refused with the command that
+/// resumes the stored run, and that command, run from scratch, writes the same bytes.
+#[test]
+fn the_reproduce_command_rewrites_the_checkpoint_byte_for_byte() {
+    let d = Dir::new();
+    let case = peer(&d);
+    let mut args = vec!["rates", case.as_str(), "--out", "a.jsonl"];
+    args.extend(SMALL);
+    assert_eq!(d.run(&args).code(), 0);
+    let first = std::fs::read(d.path().join("a.jsonl")).unwrap();
+    let header: serde_json::Value =
+        serde_json::from_str(std::str::from_utf8(&first).unwrap().lines().next().unwrap()).unwrap();
+    let command = header["command"].as_str().unwrap().to_string();
+    assert!(
+        command.starts_with("moeid rates peer.toml --fitted 2,3 --n "),
+        "{command}"
+    );
+    // other settings into the same file: refused, the file unchanged
+    let mixed = d.run(&[
+        "rates",
+        &case,
+        "--n",
+        "300..900:3",
+        "--replicates",
+        "3",
+        "--out",
+        "a.jsonl",
+    ]);
+    assert_eq!(mixed.code(), 2);
+    assert!(mixed.stderr().contains(&command), "{}", mixed.stderr());
+    assert_eq!(std::fs::read(d.path().join("a.jsonl")).unwrap(), first);
+    // the command from scratch: the same bytes
+    std::fs::remove_file(d.path().join("a.jsonl")).unwrap();
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    assert_eq!(d.run(&words).code(), 0);
+    assert_eq!(std::fs::read(d.path().join("a.jsonl")).unwrap(), first);
 }
 
 #[test]

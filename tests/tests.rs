@@ -11,5 +11,6 @@ mod geometry;
 mod known_relations;
 mod properties;
 mod rates;
+mod reliability;
 mod reports;
 mod snapshots;

@@ -193,16 +193,38 @@ impl Case {
             source,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
-        if meta.len() > MAX_FILE_BYTES {
+        // A FIFO blocks on open and a device has no length: only regular files are read.
+        if !meta.is_file() {
             return Err(io(std::io::Error::new(
-                std::io::ErrorKind::FileTooLarge,
-                format!(
-                    "the file has {} bytes; case files are limited to {MAX_FILE_BYTES}",
-                    meta.len()
-                ),
+                std::io::ErrorKind::InvalidInput,
+                "it is not a regular file (a folder, pipe or device); give the path of a case file",
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        // The metadata's length is not trusted: at most one byte past the limit is read.
+        let too_large = || {
+            io(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("case files are limited to {MAX_FILE_BYTES} bytes"),
+            ))
+        };
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::fs::File::open(path).map_err(io)?, MAX_FILE_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(io)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ))
+        })?;
         Case::parse(&text, &shown)
     }
 
@@ -294,7 +316,8 @@ pub struct RatesConfig {
 }
 
 /// Parses a grid of sample sizes: `"1e3..1e5:12"` (12 values spaced evenly in $\log n$, both
-/// ends included, rounded to integers) or a single number.
+/// ends included, rounded to integers), a comma-separated list (`"1000,5000,20000"`) or a
+/// single number.
 ///
 /// # Errors
 /// A message saying what is wrong and the expected form.
@@ -314,6 +337,15 @@ pub fn parse_grid(text: &str) -> Result<Vec<usize>, String> {
             Err(format!("sample size {n} is outside 10..{MAX_N}"))
         }
     };
+    if text.contains(',') {
+        let mut out = text
+            .split(',')
+            .map(|s| check(number(s)?))
+            .collect::<Result<Vec<usize>, String>>()?;
+        out.sort_unstable();
+        out.dedup();
+        return Ok(out);
+    }
     let Some((range, count)) = text.split_once(':') else {
         return Ok(vec![check(number(text)?)?]);
     };
@@ -344,25 +376,38 @@ pub fn parse_grid(text: &str) -> Result<Vec<usize>, String> {
 /// Every case file under `paths`, sorted per argument: a directory contributes its `*.toml`
 /// files recursively; other paths are returned as they are (loading reports missing ones).
 pub fn find(paths: &[impl AsRef<Path>]) -> Vec<std::path::PathBuf> {
-    fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    // Each folder is walked once, by its canonical path: symbolic links that loop (or lead
+    // back to a folder already walked) add nothing.
+    fn collect(
+        dir: &Path,
+        out: &mut Vec<std::path::PathBuf>,
+        seen: &mut std::collections::BTreeSet<std::path::PathBuf>,
+    ) {
+        let Ok(canonical) = std::fs::canonicalize(dir) else {
+            return;
+        };
+        if !seen.insert(canonical) {
+            return;
+        }
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                collect(&p, out);
+                collect(&p, out, seen);
             } else if p.extension().is_some_and(|x| x == "toml") {
                 out.push(p);
             }
         }
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for p in paths {
         let p = p.as_ref();
         if p.is_dir() {
             let mut found = Vec::new();
-            collect(p, &mut found);
+            collect(p, &mut found, &mut seen);
             found.sort();
             out.extend(found);
         } else {

@@ -221,6 +221,7 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
     let version = env!("CARGO_PKG_VERSION");
     let mut rows = Vec::new();
     let mut errors = false;
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
     for f in &files {
         let v = match load_and_verify(f, &Options::default()) {
             Ok(v) => v,
@@ -231,8 +232,32 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
             }
         };
         let case = &v.case;
-        let settings =
-            moeid::rates::RateSettings::resolve(case, &moeid::rates::RateOverrides::default());
+        // The case's name names its page and data file: never a path, never twice.
+        if let Some(why) = unsafe_file_name(&case.name) {
+            errors = true;
+            eprintln!(
+                "error: {}: the case name `{}` cannot name a report page ({why}); set `name` to letters, digits, '-', '_' and '.'",
+                f.display(),
+                case.name
+            );
+            continue;
+        }
+        if let Some((_, first)) = names.iter().find(|(n, _)| *n == case.name) {
+            errors = true;
+            eprintln!(
+                "error: {}: the case name `{}` is also the name of {}, and their report pages would overwrite each other; rename one (`name = ...`)",
+                f.display(),
+                case.name,
+                first.display()
+            );
+            continue;
+        }
+        names.push((case.name.clone(), f.clone()));
+        let settings = moeid::rates::RateSettings::resolve(
+            case,
+            &moeid::rates::RateOverrides::default(),
+            Some(&v.predicted),
+        );
         let data = out.join("data").join(format!("{}.jsonl", case.name));
         let prediction = Some((&v.predicted, v.verdict.kind.name()));
         let rates = if run_rates {
@@ -335,10 +360,10 @@ fn rates(
         restarts,
         seed,
     };
-    let settings = moeid::rates::RateSettings::resolve(&case, &overrides);
+    let fitted = moeid::rates::RateSettings::resolve(&case, &overrides, None).fitted;
     // Cells up to the largest a fit can form: k atoms on k* true ones put at most k − k* + 1
     // in one cell.
-    let most = settings.fitted.iter().copied().max().unwrap_or(k_star);
+    let most = fitted.iter().copied().max().unwrap_or(k_star);
     let cells = (most + 1)
         .saturating_sub(k_star)
         .clamp(1, moeid::geometry::MAX_CELLS);
@@ -357,6 +382,8 @@ fn rates(
         .as_ref()
         .ok()
         .map(|v| (&v.predicted, v.verdict.kind.name()));
+    let settings =
+        moeid::rates::RateSettings::resolve(&case, &overrides, prediction.map(|(p, _)| p));
     let progress = if std::io::stderr().is_terminal() {
         moeid::rates::Progress::Bar
     } else {
@@ -402,6 +429,14 @@ fn new(
         eprintln!("error: unknown gate `{gate}` or expert `{expert}`");
         return Ok(ExitCode::from(2));
     };
+    if out.is_none() {
+        if let Some(why) = unsafe_file_name(name) {
+            eprintln!(
+                "error: `{name}` cannot name a file in this folder ({why}); use letters, digits, '-', '_' and '.', or choose the path with --out"
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.toml")));
     if path.exists() && !force {
         eprintln!(
@@ -423,6 +458,24 @@ fn new(
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `name` cannot be a file name inside a chosen folder: empty, a path (separators, `..`,
+/// absolute), or a control character.
+fn unsafe_file_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains('/') || name.contains('\\') {
+        Some("it contains a path separator")
+    } else if name == "." || name.contains("..") {
+        Some("it contains `..`")
+    } else if name.starts_with('.') {
+        Some("it starts with `.`")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else {
+        None
+    }
 }
 
 /// Renders a diagnostic: colors and the terminal's width on a terminal, plain at width 80

@@ -1,4 +1,5 @@
-//! Levenberg–Marquardt for the small nonlinear least-squares problems of the local geometry.
+//! Levenberg–Marquardt for nonlinear least squares: the coefficient systems of the local
+//! geometry, and least-squares fits of the rate check.
 //!
 //! Minimises $\tfrac12\|r(x)\|^2$ by damped Gauss–Newton steps
 //! $(J^\top J + \lambda\,\mathrm{diag}(J^\top J))\,\delta = -J^\top r$ (Marquardt's scaling),
@@ -23,6 +24,8 @@ pub struct Minimum {
     pub residual: f64,
     /// Iterations used.
     pub iterations: usize,
+    /// Whether a stopping rule other than the iteration cap ended it.
+    pub converged: bool,
 }
 
 /// Stopping rules.
@@ -37,6 +40,9 @@ pub struct Stop {
     /// Stop when, above this residual, fifty accepted steps have not halved it: a start that
     /// creeps that slowly will not reach zero in any reasonable time (0: never).
     pub creeping_above: f64,
+    /// Stop (converged) at an accepted step that lowers $\|r\|^2$ by less than this fraction
+    /// (0: never).
+    pub relative: f64,
 }
 
 impl Default for Stop {
@@ -46,6 +52,7 @@ impl Default for Stop {
             iterations: 200,
             stall: 1e-3,
             creeping_above: 0.0,
+            relative: 0.0,
         }
     }
 }
@@ -57,33 +64,62 @@ pub fn minimise(
     stop: Stop,
     mut eval: impl FnMut(&[f64]) -> Option<(DVector<f64>, DMatrix<f64>)>,
 ) -> Minimum {
-    let Some((mut r, mut j)) = eval(&x0) else {
+    minimise_normal(x0, stop, |x| {
+        let (r, j) = eval(x)?;
+        let jt = j.transpose();
+        Some(Normal {
+            cost: r.norm_squared(),
+            jtj: &jt * &j,
+            jtr: &jt * &r,
+        })
+    })
+}
+
+/// A least-squares problem at a point, in normal-equation form: $\|r\|^2$, $J^\top J$,
+/// $J^\top r$ (callers with many residuals accumulate these without forming $J$).
+pub struct Normal {
+    /// $\|r\|^2$.
+    pub cost: f64,
+    /// $J^\top J$.
+    pub jtj: DMatrix<f64>,
+    /// $J^\top r$.
+    pub jtr: DVector<f64>,
+}
+
+/// [`minimise`] on normal equations. [`Minimum::residual`] is $\|r\|$; `stop.stall` also ends
+/// the search at the first accepted step that lowers $\|r\|^2$ by less than `stop.relative`
+/// of itself (the tolerance of a fit with a nonzero residual).
+pub fn minimise_normal(
+    x0: Vec<f64>,
+    stop: Stop,
+    mut eval: impl FnMut(&[f64]) -> Option<Normal>,
+) -> Minimum {
+    let Some(mut at) = eval(&x0) else {
         return Minimum {
             x: x0,
             residual: f64::INFINITY,
             iterations: 0,
+            converged: false,
         };
     };
     let mut x = x0;
-    let mut norm = r.norm();
     let mut lambda = 1e-3;
     let mut nu = 2.0;
-    let mut history: Vec<f64> = vec![norm];
+    let mut history: Vec<f64> = vec![at.cost.sqrt()];
     let mut it = 0;
-    while it < stop.iterations && norm > stop.residual {
+    let mut converged = false;
+    while it < stop.iterations && at.cost.sqrt() > stop.residual {
         it += 1;
-        let jt = j.transpose();
-        let a = &jt * &j;
-        let g = &jt * &r;
-        let diag: Vec<f64> = (0..a.nrows())
-            .map(|i| a[(i, i)].max(1e-12 * (1.0 + a[(i, i)])))
+        let norm = at.cost.sqrt();
+        let diag: Vec<f64> = (0..at.jtj.nrows())
+            .map(|i| at.jtj[(i, i)].max(1e-12 * (1.0 + at.jtj[(i, i)])))
             .collect();
-        let mut damped = a.clone();
+        let mut damped = at.jtj.clone();
         for (i, d) in diag.iter().enumerate() {
             damped[(i, i)] += lambda * d.max(1e-30);
         }
         let step = match damped.cholesky() {
-            Some(c) => -c.solve(&g),
+            Some(c) => -c.solve(&at.jtr),
             None => {
                 lambda *= nu;
                 nu *= 2.0;
@@ -95,33 +131,37 @@ pub fn minimise(
         };
         let trial: Vec<f64> = x.iter().zip(step.iter()).map(|(a, b)| a + b).collect();
         let accepted = match eval(&trial) {
-            Some((r2, j2)) if r2.norm() < norm => {
-                let n2 = r2.norm();
+            Some(next) if next.cost < at.cost => {
                 // Gain ratio of the actual to the predicted reduction (Nielsen).
-                let predicted =
-                    step.dot(&(step.component_mul(&DVector::from_vec(diag.clone())) * lambda - &g));
-                let rho = (norm * norm - n2 * n2) / predicted.max(1e-300);
+                let predicted = step.dot(
+                    &(step.component_mul(&DVector::from_vec(diag.clone())) * lambda - &at.jtr),
+                );
+                let rho = (at.cost - next.cost) / predicted.max(1e-300);
                 lambda *= (1.0f64 / 3.0).max(1.0 - (2.0 * rho - 1.0).powi(3));
                 lambda = lambda.max(1e-15);
                 nu = 2.0;
+                let gain = (at.cost - next.cost) / at.cost.max(f64::MIN_POSITIVE);
                 x = trial;
-                r = r2;
-                j = j2;
-                norm = n2;
+                at = next;
+                if gain < stop.relative {
+                    converged = true;
+                    break;
+                }
                 true
             }
             _ => false,
         };
+        let norm_now = at.cost.sqrt();
         if accepted {
-            history.push(norm);
+            history.push(norm_now);
             let h = history.len();
-            if h > 10 && history[h - 11] - norm < stop.stall * history[h - 11] {
+            if h > 10 && history[h - 11] - norm_now < stop.stall * history[h - 11] {
                 break;
             }
             if stop.creeping_above > 0.0
-                && norm > stop.creeping_above
+                && norm_now > stop.creeping_above
                 && h > 50
-                && norm > 0.5 * history[h - 51]
+                && norm_now > 0.5 * history[h - 51]
             {
                 break;
             }
@@ -129,14 +169,18 @@ pub fn minimise(
             lambda *= nu;
             nu *= 2.0;
             if lambda > 1e16 {
+                // No step lowers the cost any more: a minimum (to rounding).
+                converged = norm > 0.0;
                 break;
             }
         }
     }
+    let residual = at.cost.sqrt();
     Minimum {
         x,
-        residual: norm,
+        residual,
         iterations: it,
+        converged: converged || residual <= stop.residual,
     }
 }
 

@@ -25,7 +25,7 @@
 //! generator, atoms run in parallel and are collected in order.
 
 mod expansion;
-mod lm;
+pub(crate) mod lm;
 pub mod profile;
 mod search;
 mod system;

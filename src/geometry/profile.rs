@@ -311,6 +311,7 @@ pub fn flat(
             iterations: 400,
             stall: 1e-6,
             creeping_above: 1e-9,
+            relative: 0.0,
         },
         eval,
     );

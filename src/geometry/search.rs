@@ -111,6 +111,7 @@ impl<'a> AtomSearch<'a> {
             iterations: 300,
             stall: 1e-4,
             creeping_above: UNSOLVED,
+            relative: 0.0,
         };
         let mut best = f64::INFINITY;
         let mut best_curve = None;
@@ -156,6 +157,7 @@ impl<'a> AtomSearch<'a> {
                     iterations: 3000,
                     stall: 1e-6,
                     creeping_above: 0.0,
+                    relative: 0.0,
                     ..stop
                 };
                 min = lm::minimise(min.x, long, |x| sys.evaluate(x));

@@ -144,6 +144,15 @@ fn svd(A: DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
 /// assert_eq!((r.rank, r.nullity()), (2, 1));
 /// ```
 pub fn analyse(J: &DMatrix<f64>, tol: &Tolerance) -> Rank {
+    // NaN or infinite entries would send the SVD into an endless iteration: treated as zero
+    // columns (the family stage names such values as errors before they get here).
+    let finite;
+    let J = if J.iter().all(|v| v.is_finite()) {
+        J
+    } else {
+        finite = J.map(|v| if v.is_finite() { v } else { 0.0 });
+        &finite
+    };
     let n = J.ncols();
     let norms: Vec<f64> = (0..n).map(|j| J.column(j).norm()).collect();
     let max_norm = norms.iter().copied().fold(0.0, f64::max);

@@ -1,15 +1,58 @@
-//! Checkpoints: one JSON line per finished fit, read back to resume or to summarise.
+//! Checkpoints: a header naming the run, then one JSON line per finished fit.
+//!
+//! The first line ([`Header`]) records the case, the fingerprint of everything a fit depends on,
+//! the grid (fitted sizes, sample sizes, replicates) and the exact command that reproduces the
+//! run. A file whose first line is not such a header is never written to, so a path given to
+//! `--out` by mistake is left byte for byte as it was. A run with other settings is refused with
+//! the command that resumes the one the file holds: fits of different runs never mix. A damaged
+//! record (a line that does not parse, or whose fingerprint or atoms do not fit the run) is set
+//! aside and refitted, not a reason to refuse the rest; a half-written last line (a run killed
+//! while writing) is cut off before appending.
 
 use super::RateError;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::io::{BufRead, Seek};
+use std::io::{Seek, Write};
 use std::path::Path;
+
+/// Format version of the header.
+pub const FORMAT: u32 = 1;
+
+/// The first line of a checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// [`FORMAT`].
+    pub moeid_checkpoint: u32,
+    /// The case's name.
+    pub case: String,
+    /// [`super::RateSettings::fingerprint`] of the run.
+    pub fingerprint: String,
+    /// Numbers of fitted atoms.
+    pub fitted: Vec<usize>,
+    /// Sample sizes.
+    pub n: Vec<usize>,
+    /// Replicates per size.
+    pub replicates: usize,
+    /// Restarts per fit.
+    pub restarts: usize,
+    /// Seed.
+    pub seed: u64,
+    /// The command that runs (and resumes) exactly this check.
+    pub command: String,
+}
+
+impl Header {
+    fn same_run(&self, other: &Header) -> bool {
+        self.fingerprint == other.fingerprint
+            && self.fitted == other.fitted
+            && self.n == other.n
+            && self.replicates == other.replicates
+    }
+}
 
 /// One finished fit, as stored in the checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitRecord {
-    /// [`RateSettings::fingerprint`] of the run.
+    /// [`super::RateSettings::fingerprint`] of the run.
     pub fingerprint: String,
     /// Fitted atoms.
     pub k: usize,
@@ -31,72 +74,227 @@ pub struct FitRecord {
     pub error: Option<String>,
 }
 
-/// Reads a checkpoint without changing it: the complete lines, all of this run (by
-/// fingerprint).
-pub(super) fn read(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
-    let text = std::fs::read(path).map_err(|e| RateError::Checkpoint {
-        path: path.to_path_buf(),
-        message: format!("cannot read it: {e}; give --out the path of a file"),
-    })?;
-    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    parse(path, &text[..complete], fingerprint)
+/// What a checkpoint holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contents {
+    /// The run.
+    pub header: Header,
+    /// Its fits (the last one of each task when a task appears twice).
+    pub records: Vec<FitRecord>,
+    /// Lines set aside as damaged.
+    pub damaged: usize,
 }
 
-fn parse(path: &Path, text: &[u8], fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
-    let err = |message: String| RateError::Checkpoint {
+fn err(path: &Path, message: String) -> RateError {
+    RateError::Checkpoint {
         path: path.to_path_buf(),
         message,
-    };
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let not_ours = |e: &dyn fmt::Display| {
-            err(format!(
-                "line {}: {e}; it is not a moeid checkpoint: write to another --out file",
-                i + 1
-            ))
-        };
-        let line = line.map_err(|e| not_ours(&e))?;
-        if line.trim().is_empty() {
+    }
+}
+
+/// Parses the complete lines of a checkpoint (`text` up to its last newline). `atoms` checks
+/// each record's shape: $(k, \text{parameters})$ per atom.
+fn parse(path: &Path, text: &[u8], params: usize) -> Result<Contents, RateError> {
+    let mut lines = text.split(|&b| b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let header: Header = std::str::from_utf8(first)
+        .ok()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .filter(|h: &Header| h.moeid_checkpoint == FORMAT)
+        .ok_or_else(|| {
+            err(
+                path,
+                "it is not a moeid checkpoint (its first line is not a checkpoint header), so it was left as it was; write to another --out file".into(),
+            )
+        })?;
+    let mut records = Vec::new();
+    let mut damaged = 0;
+    for line in lines {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let rec: FitRecord = serde_json::from_str(&line).map_err(|e| not_ours(&e))?;
-        if rec.fingerprint != fingerprint {
-            return Err(err(format!(
-                "line {} belongs to another run (different case, seed or fit settings); write to another --out file or delete this one",
-                i + 1
-            )));
+        let rec: Option<FitRecord> = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| serde_json::from_str(l).ok());
+        match rec {
+            Some(r)
+                if r.fingerprint == header.fingerprint
+                    && header.fitted.contains(&r.k)
+                    && header.n.contains(&r.n)
+                    && r.replicate < header.replicates
+                    && (r.atoms.is_empty()
+                        || (r.atoms.len() == r.k && r.atoms.iter().all(|a| a.len() == params))) =>
+            {
+                records.push(r)
+            }
+            _ => damaged += 1,
         }
-        out.push(rec);
     }
-    Ok(out)
+    records.sort_by_key(|r| (r.k, r.n, r.replicate));
+    records.dedup_by_key(|r| (r.k, r.n, r.replicate));
+    Ok(Contents {
+        header,
+        records,
+        damaged,
+    })
 }
 
-/// Reads a checkpoint: the records of this run (by fingerprint). A trailing partial line (a
-/// run killed while writing) is cut off.
-pub(super) fn load(path: &Path, fingerprint: &str) -> Result<Vec<FitRecord>, RateError> {
-    let err = |message: String| RateError::Checkpoint {
-        path: path.to_path_buf(),
-        message,
-    };
+/// Reads a checkpoint without changing it. `params` is the number of parameters per atom.
+///
+/// # Errors
+/// [`RateError::Checkpoint`] when it cannot be read or is not a checkpoint.
+pub fn read(path: &Path, params: usize) -> Result<Contents, RateError> {
+    let text = std::fs::read(path).map_err(|e| {
+        err(
+            path,
+            format!("cannot read it: {e}; give --out the path of a file"),
+        )
+    })?;
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    parse(path, &text[..complete], params)
+}
+
+/// Opens the checkpoint of the run `header` for appending: creates it with the header, or
+/// checks that an existing one holds this very run, cuts a half-written last line, and returns
+/// what it holds.
+///
+/// # Errors
+/// [`RateError::Checkpoint`] when the file is not a checkpoint (left unchanged), holds another
+/// run (with the command that resumes it), or cannot be read or written.
+pub fn open(
+    path: &Path,
+    header: &Header,
+    params: usize,
+) -> Result<(std::fs::File, Contents), RateError> {
     let io = |e: std::io::Error| {
-        err(format!(
-            "cannot read or repair it: {e}; give --out the path of a file you can write"
-        ))
+        err(
+            path,
+            format!("cannot read or write it: {e}; check that its folder exists and is writable, or choose another --out"),
+        )
     };
-    if !path.exists() {
-        return Ok(Vec::new());
+    let meta = std::fs::metadata(path);
+    if meta.as_ref().is_ok_and(|m| !m.is_file()) {
+        return Err(err(
+            path,
+            "it is not a regular file; give --out the path of a file".into(),
+        ));
+    }
+    // Empty, or a prefix of this run's own header (a run killed while creating the file).
+    let own = serde_json::to_string(header).unwrap_or_default() + "\n";
+    let fresh = meta.as_ref().map_or(true, |m| m.len() == 0)
+        || std::fs::read(path).is_ok_and(|t| !t.is_empty() && own.as_bytes().starts_with(&t));
+    if fresh {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        file.write_all(own.as_bytes()).map_err(io)?;
+        file.flush().map_err(io)?;
+        return Ok((
+            file,
+            Contents {
+                header: header.clone(),
+                records: Vec::new(),
+                damaged: 0,
+            },
+        ));
+    }
+    let text = std::fs::read(path).map_err(io)?;
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let contents = parse(path, &text[..complete], params)?;
+    if !contents.header.same_run(header) {
+        return Err(err(
+            path,
+            format!(
+                "it holds another run (case {}, {} sizes, {} replicates, fitted {:?}): resume it with `{}`, or write to another --out file",
+                contents.header.case,
+                contents.header.n.len(),
+                contents.header.replicates,
+                contents.header.fitted,
+                contents.header.command
+            ),
+        ));
     }
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(path)
         .map_err(io)?;
-    let mut text = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut text).map_err(io)?;
-    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     if complete < text.len() {
         file.set_len(complete as u64).map_err(io)?;
-        file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
     }
-    parse(path, &text[..complete], fingerprint)
+    file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+    Ok((file, contents))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            moeid_checkpoint: FORMAT,
+            case: "c".into(),
+            fingerprint: "f".into(),
+            fitted: vec![2],
+            n: vec![100],
+            replicates: 2,
+            restarts: 1,
+            seed: 1,
+            command: "moeid rates c.toml --out x".into(),
+        }
+    }
+
+    #[test]
+    fn a_foreign_file_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("notes.txt");
+        for text in ["line one\nline two", "one line", "{\"k\": 2}\n"] {
+            std::fs::write(&p, text).unwrap();
+            let e = open(&p, &header(), 1).unwrap_err();
+            assert!(e.to_string().contains("not a moeid checkpoint"), "{e}");
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn another_run_is_refused_with_its_command_and_damaged_records_are_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.jsonl");
+        let (mut f, c) = open(&p, &header(), 1).unwrap();
+        assert!(c.records.is_empty());
+        let rec = FitRecord {
+            fingerprint: "f".into(),
+            k: 2,
+            n: 100,
+            replicate: 0,
+            status: "converged".into(),
+            method: "em".into(),
+            iterations: 3,
+            objective: Some(1.0),
+            atoms: vec![vec![0.5], vec![0.7]],
+            error: None,
+        };
+        let short = FitRecord {
+            replicate: 1,
+            atoms: vec![vec![0.5]],
+            ..rec.clone()
+        };
+        for r in [&rec, &short] {
+            writeln!(f, "{}", serde_json::to_string(r).unwrap()).unwrap();
+        }
+        writeln!(f, "not json").unwrap();
+        write!(f, "{{\"half").unwrap();
+        drop(f);
+        let mut other = header();
+        other.n = vec![100, 200];
+        let e = open(&p, &other, 1).unwrap_err();
+        assert!(e.to_string().contains("moeid rates c.toml --out x"), "{e}");
+        let (_, c) = open(&p, &header(), 1).unwrap();
+        assert_eq!(c.records, [rec]);
+        assert_eq!(c.damaged, 2);
+        assert!(std::fs::read_to_string(&p).unwrap().ends_with("not json\n"));
+    }
 }

@@ -260,7 +260,10 @@ where
     let line = BacktrackingLineSearch::new(ArmijoCondition::new(1e-4).map_err(|e| e.to_string())?)
         .rho(0.5)
         .map_err(|e| e.to_string())?;
-    let solver = LBFGS::new(line, 7)
+    // Twenty correction pairs, not seven: over-specified least squares crawls along weakly
+    // identified directions, and the longer memory halves the iterations (579 → 303 on
+    // routers/cosine-perturbed with three atoms) for the same optimum.
+    let solver = LBFGS::new(line, 20)
         .with_tolerance_cost(tolerance)
         .map_err(|e| e.to_string())?
         .with_tolerance_grad(1e-12)

@@ -32,6 +32,16 @@ pub struct Loss {
     pub groups: BTreeMap<String, f64>,
     /// Number of fitted atoms in each true atom's cell.
     pub cells: Vec<usize>,
+    /// Per comparable parameter (index into $\theta$), $\max_i |\Delta\theta_{iv}|$ over the
+    /// atoms of the largest cells (the over-specified ones when there are any): the error the
+    /// local geometry predicts a rate for.
+    pub errors: BTreeMap<usize, f64>,
+    /// Per comparable parameter, the largest spread $\max_i\theta_{iv} - \min_i\theta_{iv}$
+    /// within a cell of several atoms (0 without one): how far split atoms stay apart.
+    pub spreads: BTreeMap<usize, f64>,
+    /// The smallest mass of an atom in a cell of several atoms, relative to its true atom's
+    /// mass (1 without such a cell).
+    pub lightest: f64,
 }
 
 /// What the loss compares, fixed per model.
@@ -50,6 +60,11 @@ pub struct LossSpec {
 }
 
 impl LossSpec {
+    /// The comparable parameters (per-atom, not masses, not shared), indices into $\theta$.
+    pub fn comparable(&self) -> &[usize] {
+        &self.comparable
+    }
+
     /// The spec for `model`. Over-specified cells of $m$ atoms use, per parameter, the
     /// exponent `user` gives by name (`beta1[0]`) or base name (`beta1`), else `computed[m - 2]`
     /// (the local geometry's $s$), else 2.
@@ -218,10 +233,49 @@ impl LossSpec {
         if !self.shared.is_empty() {
             groups.insert("shared".into(), shared);
         }
+        let largest = cells.iter().copied().max().unwrap_or(0);
+        let mut errors = BTreeMap::new();
+        let mut spreads = BTreeMap::new();
+        for &v in &self.comparable {
+            let mut err: f64 = 0.0;
+            let mut spread: f64 = 0.0;
+            for (j, &size) in cells.iter().enumerate() {
+                let values: Vec<f64> = fitted
+                    .iter()
+                    .zip(&assign)
+                    .filter(|(_, a)| **a == j)
+                    .map(|(f, _)| f[v] - shift[v])
+                    .collect();
+                if size == largest {
+                    for x in &values {
+                        err = err.max((x - truth[j][v]).abs());
+                    }
+                }
+                if size > 1 {
+                    let (lo, hi) = values
+                        .iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                            (a.min(*x), b.max(*x))
+                        });
+                    spread = spread.max(hi - lo);
+                }
+            }
+            errors.insert(v, err);
+            spreads.insert(v, spread);
+        }
+        let lightest = assign
+            .iter()
+            .zip(&p)
+            .filter(|(j, _)| cells[**j] > 1)
+            .map(|(j, w)| w / p_star[*j].max(f64::MIN_POSITIVE))
+            .fold(1.0, f64::min);
         Loss {
             total: mass + comparable + shared,
             groups,
             cells,
+            errors,
+            spreads,
+            lightest,
         }
     }
 }

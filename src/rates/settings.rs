@@ -1,8 +1,11 @@
 //! The settings of a rate check, resolved from the case's `[rates]`, the command line and
 //! defaults, and their fingerprint.
 
+use super::checkpoint::{Header, FORMAT};
+use super::{Prediction, Rate};
 use crate::case::Case;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Settings of a rate check, resolved (case `[rates]`, then the command line, then defaults).
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +28,10 @@ pub struct RateSettings {
     pub init_expert: f64,
     /// See `init_gate`.
     pub init_decay: f64,
+    /// Numbers of fitted atoms whose cells are predicted flat or not identifiable: their start
+    /// noise is held (no decay), so that fits start away from the truth along the flat
+    /// direction and whether they move is measured, not the start noise's own decay.
+    pub held: Vec<usize>,
     /// Iteration cap per fit.
     pub max_iters: usize,
     /// Relative change of the objective that stops a fit.
@@ -54,25 +61,54 @@ pub struct RateOverrides {
 
 impl RateSettings {
     /// The settings of `case`: its `[rates]` table with `overrides` on top, defaults for the
-    /// rest (fitted $k^*$ and $k^* + 1$; 8 sizes from $10^3$ to $10^5$; 20 replicates; the
-    /// peer protocol's initialisation noise $0.005, 0.05 \times n^{-0.083}$; EM: tolerance
+    /// rest (fitted $k^*$ and $k^* + 1$; 8 sizes from $10^3$ to $10^5$ for EM, to
+    /// $5\cdot10^4$ for least squares; 20 replicates; the
+    /// peer protocol's initialisation noise $0.005, 0.05 \times n^{-0.083}$, held constant for
+    /// the fitted sizes whose cells `prediction` says are flat or not identifiable (unless the
+    /// case sets `init_decay`); EM: tolerance
     /// $10^{-6}$ on the log-likelihood and 2000 iterations, as the peer; least squares:
     /// tolerance $10^{-9}$ on the mean squared error and 1000 iterations, because L-BFGS
     /// crawls along weakly identified directions and stops near its start at $10^{-6}$).
-    pub fn resolve(case: &Case, o: &RateOverrides) -> RateSettings {
+    pub fn resolve(
+        case: &Case,
+        o: &RateOverrides,
+        prediction: Option<&Prediction>,
+    ) -> RateSettings {
         let r = &case.rates;
         let k = case.atoms.len();
+        let fitted = o
+            .fitted
+            .clone()
+            .or(r.fitted.clone())
+            .unwrap_or(vec![k, k + 1]);
+        let held: Vec<usize> = match (prediction, r.init_decay) {
+            (Some(p), None) => fitted
+                .iter()
+                .copied()
+                .filter(|&f| {
+                    matches!(
+                        p.at(f + 1 - k.min(f)),
+                        Rate::Flat { .. }
+                            | Rate::NotIdentifiable(_)
+                            | Rate::SlowerThanPolynomial(_)
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let regression = case.model == crate::case::Model::Regression;
         let mut s = RateSettings {
-            fitted: o
-                .fitted
-                .clone()
-                .or(r.fitted.clone())
-                .unwrap_or(vec![k, k + 1]),
-            n: o.n
-                .clone()
-                .or(r.n.clone())
-                .unwrap_or_else(|| crate::case::parse_grid("1e3..1e5:8").unwrap_or_default()),
+            fitted,
+            // Least squares (L-BFGS, hundreds of iterations on over-specified fits) costs ten
+            // times an EM fit: its default grid stops at 5·10⁴.
+            n: o.n.clone().or(r.n.clone()).unwrap_or_else(|| {
+                crate::case::parse_grid(if regression {
+                    "1e3..5e4:8"
+                } else {
+                    "1e3..1e5:8"
+                })
+                .unwrap_or_default()
+            }),
             replicates: o.replicates.or(r.replicates).unwrap_or(20),
             restarts: o.restarts.or(r.restarts).unwrap_or(1),
             noise: r.noise.unwrap_or(0.1),
@@ -80,6 +116,7 @@ impl RateSettings {
             init_gate: r.init_gate.unwrap_or(0.005),
             init_expert: r.init_expert.unwrap_or(0.05),
             init_decay: r.init_decay.unwrap_or(0.083),
+            held,
             max_iters: r.max_iters.unwrap_or(if regression { 1000 } else { 2000 }),
             tolerance: r.tolerance.unwrap_or(if regression { 1e-9 } else { 1e-6 }),
             seed: o.seed.or(r.seed).unwrap_or(case.seed),
@@ -105,8 +142,14 @@ impl RateSettings {
             }
         };
         eat(case.name.as_bytes());
+        eat(case.model.name().as_bytes());
+        eat(&[u8::from(case.normalized)]);
         for e in case.expressions() {
             eat(e.text.as_bytes());
+        }
+        for (name, role) in case.variables().iter().zip(case.variable_roles()) {
+            eat(name.as_bytes());
+            eat(format!("{role:?}").as_bytes());
         }
         for a in case.atoms.iter().flatten() {
             eat(&a.to_bits().to_le_bytes());
@@ -125,7 +168,40 @@ impl RateSettings {
         for v in [self.restarts, self.max_iters, usize::from(self.accelerate)] {
             eat(&v.to_le_bytes());
         }
+        for v in &self.held {
+            eat(&v.to_le_bytes());
+        }
         eat(&self.seed.to_le_bytes());
         format!("{h:016x}")
+    }
+
+    /// The command that runs exactly this check of `case` into `out`.
+    pub fn command(&self, case: &Case, out: &Path) -> String {
+        let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        format!(
+            "moeid rates {} --fitted {} --n {} --replicates {} --restarts {} --seed {} --out {}",
+            case.path,
+            list(&self.fitted),
+            list(&self.n),
+            self.replicates,
+            self.restarts,
+            self.seed,
+            out.display()
+        )
+    }
+
+    /// The checkpoint header of this check of `case` into `out`.
+    pub fn header(&self, case: &Case, out: &Path) -> Header {
+        Header {
+            moeid_checkpoint: FORMAT,
+            case: case.name.clone(),
+            fingerprint: self.fingerprint(case),
+            fitted: self.fitted.clone(),
+            n: self.n.clone(),
+            replicates: self.replicates,
+            restarts: self.restarts,
+            seed: self.seed,
+            command: self.command(case, out),
+        }
     }
 }

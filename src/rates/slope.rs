@@ -14,8 +14,11 @@ pub struct Slope {
     pub high: f64,
 }
 
-/// Least-squares slope of `y` on `x`.
+/// Least-squares slope of `y` on `x` (NaN when their lengths differ or fewer than two points).
 pub fn ols(x: &[f64], y: &[f64]) -> f64 {
+    if x.len() != y.len() || x.len() < 2 {
+        return f64::NAN;
+    }
     let n = x.len() as f64;
     let mx = x.iter().sum::<f64>() / n;
     let my = y.iter().sum::<f64>() / n;

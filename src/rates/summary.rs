@@ -1,23 +1,50 @@
-//! The summary of a rate check: Voronoi losses of every fit, slopes against $n$, agreement with
-//! the predicted rates (docs/theory.md §6–7).
+//! The summary of a rate check: Voronoi losses of every fit, slopes against $n$, and a decision
+//! against the predicted rates (docs/theory.md §6–7).
+//!
+//! Per number of fitted atoms $k$ (a cell of at most $m = k - k^* + 1$ atoms):
+//! - the mean, median and 10%-trimmed mean loss per size, and the share of fits whose split
+//!   atoms' masses collapsed (an atom of a split cell below 5% of its true atom's mass);
+//! - the slope of $\log(\text{mean loss})$ on $\log n$ over every size, and over the
+//!   **asymptotic window** (the upper half of the sizes) and the lower half, each with a
+//!   bootstrap interval; the curve is *straight* when the two halves agree;
+//! - per parameter, the slope of its error (the largest over the atoms of the largest cells)
+//!   against the local geometry's $-1/(2s)$; for a flat or not identifiable parameter, the slope
+//!   of the spread of split atoms (or of its error with one atom);
+//! - the decision: **agrees** / **disagrees** when the window's interval is at most ±0.25 wide
+//!   and the curve is straight (the window slope within the larger of 0.1 and the interval's
+//!   half-width of the prediction, or not), **inconclusive** otherwise — never "agrees" on no
+//!   evidence; for a flat or not identifiable prediction, **consistent** when no flat
+//!   parameter's spread shrinks (window slope above −0.15), **disagrees** when one clearly
+//!   does.
 
 use super::checkpoint::{read, FitRecord};
 use super::loss::LossSpec;
 use super::model::MixtureModel;
-use super::slope::{slope, Slope};
+use super::slope::{ols, slope, Slope};
 use super::{Group, Prediction, Rate, RateError, RateSettings};
 use crate::case::Case;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Agreement of a measured slope with the prediction.
+/// Widest window interval (half-width) that still decides.
+pub const DECISIVE: f64 = 0.25;
+/// A spread whose window slope stays above this does not shrink.
+pub const STILL: f64 = -0.15;
+/// An atom of a split cell below this share of its true atom's mass has collapsed.
+pub const COLLAPSED: f64 = 0.05;
+
+/// Agreement of the measurements with the prediction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Agreement {
-    /// Within the tolerance (the larger of 0.1 and the interval's half-width).
+    /// The window slope matches the predicted one, the curve straight, the interval narrow.
     Agrees,
-    /// Outside it.
+    /// It does not (with the same evidence), or a flat direction's spread shrinks.
     Disagrees,
+    /// Too little evidence: a wide interval, a bending curve, or too few sizes.
+    Inconclusive,
+    /// A flat or not identifiable prediction, and the spread along it does not shrink.
+    Consistent,
     /// No numeric prediction, or no slope.
     NoPrediction,
 }
@@ -28,12 +55,14 @@ impl Agreement {
         match self {
             Agreement::Agrees => "agrees",
             Agreement::Disagrees => "disagrees",
+            Agreement::Inconclusive => "inconclusive",
+            Agreement::Consistent => "consistent",
             Agreement::NoPrediction => "no prediction",
         }
     }
 }
 
-/// Mean loss at one sample size.
+/// Losses at one sample size.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Point {
     /// Sample size.
@@ -42,10 +71,25 @@ pub struct Point {
     pub mean: f64,
     /// Median loss over them.
     pub median: f64,
+    /// Mean after dropping the largest and smallest 10%.
+    pub trimmed: f64,
     /// Standard deviation over them.
     pub sd: f64,
     /// Fits used.
     pub fits: usize,
+    /// Share of them whose split atoms' masses collapsed.
+    pub collapsed: f64,
+}
+
+/// A parameter's measured slope beside the local geometry's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamSlope {
+    /// The parameter.
+    pub name: String,
+    /// Slope of the log mean error (or spread) over the window.
+    pub measured: Option<Slope>,
+    /// $-1/(2s)$ from the cells, 0 for a flat direction.
+    pub predicted: Option<f64>,
 }
 
 /// The result for one number of fitted atoms.
@@ -53,20 +97,36 @@ pub struct Point {
 pub struct RateRow {
     /// Fitted atoms.
     pub k: usize,
-    /// Slope of the total loss.
+    /// The largest cell a fit can have: $k - k^* + 1$.
+    pub cell: usize,
+    /// Slope of the mean loss over every size.
     pub slope: Option<Slope>,
+    /// Slope over the asymptotic window (the upper half of the sizes).
+    pub window: Option<Slope>,
+    /// Slope over the lower half.
+    pub lower: Option<Slope>,
+    /// Whether the two halves agree.
+    pub straight: bool,
     /// Slope of $\log(\text{median loss})$ on $\log n$: robust to a few wild fits, which
     /// dominate the mean of over-specified fits at small $n$.
     pub median_slope: Option<f64>,
+    /// Slope of the 10%-trimmed mean.
+    pub trimmed_slope: Option<f64>,
     /// Slopes of the group losses.
     pub groups: BTreeMap<String, Option<Slope>>,
-    /// Predicted slope of the loss, when the verdict gives one.
+    /// Per polynomial parameter, its error's slope against the prediction.
+    pub params: Vec<ParamSlope>,
+    /// Per flat or not identifiable parameter, the slope of the spread along it.
+    pub spreads: Vec<ParamSlope>,
+    /// Predicted slope of the loss.
     pub predicted: Option<f64>,
     /// The predicted rate as text, with the reason when there is no number.
     pub predicted_text: String,
-    /// Agreement.
+    /// The decision.
     pub agreement: Agreement,
-    /// Mean loss per size.
+    /// Why, in a few words.
+    pub why: String,
+    /// Losses per size.
     pub points: Vec<Point>,
     /// Fits in total, converged, stopped at the cap, failed.
     pub counts: [usize; 4],
@@ -87,6 +147,10 @@ pub struct RateReport {
     pub rows: Vec<RateRow>,
     /// Fits run now (the rest came from the checkpoint).
     pub fitted_now: usize,
+    /// Checkpoint records set aside as damaged (and refitted when the check ran).
+    pub damaged: usize,
+    /// The command that reproduces the checkpoint, when there is one.
+    pub command: Option<String>,
 }
 
 impl RateReport {
@@ -137,12 +201,13 @@ pub fn predicted_slope(
     (Some(-slowest), rate.to_string())
 }
 
-/// The summary of the fits stored in `checkpoint` by an earlier `run` with `settings` (same
-/// fingerprint), without fitting anything: the fitted sizes, sample sizes and replicates are
-/// those found in the file. `None` when the file does not exist or holds no fit.
+/// The summary of the fits stored in `checkpoint` by an earlier run of this case (same
+/// fingerprint), without fitting anything: the grid is the one its header records. `None` when
+/// the file does not exist or holds no fit.
 ///
 /// # Errors
-/// [`RateError::Checkpoint`] when the file belongs to another run or cannot be read.
+/// [`RateError::Checkpoint`] when the file is not a checkpoint, belongs to another run, or
+/// cannot be read.
 pub fn stored(
     case: &Case,
     settings: &RateSettings,
@@ -152,28 +217,126 @@ pub fn stored(
     if !checkpoint.exists() {
         return Ok(None);
     }
-    let mut records = read(checkpoint, &settings.fingerprint(case))?;
-    if records.is_empty() {
+    let contents = read(checkpoint, case.variables().len())?;
+    if contents.header.fingerprint != settings.fingerprint(case) {
+        return Err(RateError::Checkpoint {
+            path: checkpoint.to_path_buf(),
+            message: format!(
+                "it holds a run of other fit settings (its command: `{}`); rerun it, or remove the file",
+                contents.header.command
+            ),
+        });
+    }
+    if contents.records.is_empty() {
         return Ok(None);
     }
-    records.sort_by_key(|r| (r.k, r.n, r.replicate));
-    records.dedup_by_key(|r| (r.k, r.n, r.replicate));
     let mut s = settings.clone();
-    s.fitted = records
-        .iter()
-        .map(|r| r.k)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    s.n = records
-        .iter()
-        .map(|r| r.n)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    s.replicates = records.iter().map(|r| r.replicate + 1).max().unwrap_or(0);
+    s.fitted = contents.header.fitted.clone();
+    s.n = contents.header.n.clone();
+    s.replicates = contents.header.replicates;
     let model = MixtureModel::new(case);
-    Ok(Some(summarise(case, &model, &s, &records, prediction, 0)))
+    let mut report = summarise(case, &model, &s, &contents.records, prediction, 0);
+    report.damaged = contents.damaged;
+    report.command = Some(contents.header.command);
+    Ok(Some(report))
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+fn trimmed(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let cut = s.len() / 10;
+    mean(&s[cut..s.len() - cut])
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        l if l % 2 == 1 => s[l / 2],
+        l => 0.5 * (s[l / 2 - 1] + s[l / 2]),
+    }
+}
+
+/// OLS slope of log `y` on log `n` when every `y` is positive, else `None`.
+fn log_slope(n: &[usize], y: &[f64]) -> Option<f64> {
+    (y.len() >= 2 && y.iter().all(|v| *v > 0.0 && v.is_finite())).then(|| {
+        let x: Vec<f64> = n.iter().map(|n| (*n as f64).ln()).collect();
+        let y: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+        ols(&x, &y)
+    })
+}
+
+/// The sizes of the window (upper half, the middle one included) and of the lower half.
+fn halves(len: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    (len / 2..len, 0..len.div_ceil(2))
+}
+
+/// The decision for a polynomial prediction `p` from the window and lower slopes.
+fn decide(
+    p: f64,
+    window: Option<Slope>,
+    lower: Option<Slope>,
+    sizes: usize,
+) -> (Agreement, String, bool) {
+    let (Some(w), Some(l)) = (window, lower) else {
+        return (
+            Agreement::Inconclusive,
+            "no slope (a size without a loss)".into(),
+            false,
+        );
+    };
+    let half = |s: &Slope| (s.high - s.low) / 2.0;
+    let straight = (w.slope - l.slope).abs() <= 0.15f64.max(half(&w) + half(&l));
+    if sizes < 3 {
+        return (
+            Agreement::Inconclusive,
+            format!("{sizes} sizes in the window; use at least 6 sizes"),
+            straight,
+        );
+    }
+    if half(&w) > DECISIVE {
+        return (
+            Agreement::Inconclusive,
+            format!(
+                "window interval ±{:.2} wider than ±{DECISIVE}; more replicates or larger n",
+                half(&w)
+            ),
+            straight,
+        );
+    }
+    if !straight {
+        return (
+            Agreement::Inconclusive,
+            format!(
+                "the curve bends: lower half {:+.2}, upper half {:+.2}; larger n",
+                l.slope, w.slope
+            ),
+            straight,
+        );
+    }
+    let tol = half(&w).max(0.1);
+    if (w.slope - p).abs() <= tol {
+        (
+            Agreement::Agrees,
+            format!("window {:+.2} within {tol:.2} of {p:+.2}", w.slope),
+            true,
+        )
+    } else {
+        (
+            Agreement::Disagrees,
+            format!("window {:+.2} beyond {tol:.2} of {p:+.2}", w.slope),
+            true,
+        )
+    }
 }
 
 pub(super) fn summarise(
@@ -200,8 +363,11 @@ pub(super) fn summarise(
         .unwrap_or_default();
     let spec = LossSpec::new(model, &settings.exponents, &computed);
     let k_star = case.atoms.len();
+    let sizes = settings.n.len();
+    let (upper, lower) = halves(sizes);
     let mut rows = Vec::new();
     for &k in &settings.fitted {
+        let cell = k + 1 - k_star.min(k);
         let mine: Vec<&FitRecord> = records
             .iter()
             .filter(|r| r.k == k && settings.n.contains(&r.n) && r.replicate < settings.replicates)
@@ -215,6 +381,8 @@ pub(super) fn summarise(
         ];
         let mut total: Vec<Vec<f64>> = Vec::new();
         let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+        let mut errors: BTreeMap<usize, Vec<Vec<f64>>> = BTreeMap::new();
+        let mut spreads: BTreeMap<usize, Vec<Vec<f64>>> = BTreeMap::new();
         let mut points = Vec::new();
         let mut failures = Vec::new();
         for (m, &n) in settings.n.iter().enumerate() {
@@ -237,57 +405,57 @@ pub(super) fn summarise(
             }
             let t: Vec<f64> = losses.iter().map(|l| l.total).collect();
             // No loss at this size (every fit failed): NaN, shown as "—" and left out of slopes.
-            let mean = if t.is_empty() {
-                f64::NAN
-            } else {
-                t.iter().sum::<f64>() / t.len() as f64
-            };
-            let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+            let mu = mean(&t);
+            let sd = (t.iter().map(|v| (v - mu).powi(2)).sum::<f64>()
                 / (t.len().max(2) - 1) as f64)
                 .sqrt();
-            let mut sorted = t.clone();
-            sorted.sort_by(f64::total_cmp);
-            let median = match sorted.len() {
-                0 => f64::NAN,
-                l if l % 2 == 1 => sorted[l / 2],
-                l => 0.5 * (sorted[l / 2 - 1] + sorted[l / 2]),
+            let collapsed = if t.is_empty() {
+                0.0
+            } else {
+                losses.iter().filter(|l| l.lightest < COLLAPSED).count() as f64 / t.len() as f64
             };
             points.push(Point {
                 n,
-                mean,
-                median,
+                mean: mu,
+                median: median(&t),
+                trimmed: if t.is_empty() { f64::NAN } else { trimmed(&t) },
                 sd,
                 fits: t.len(),
+                collapsed,
             });
             total.push(t);
             for l in &losses {
                 for (g, v) in &l.groups {
                     groups
                         .entry(g.clone())
-                        .or_insert_with(|| vec![Vec::new(); settings.n.len()])[m]
+                        .or_insert_with(|| vec![Vec::new(); sizes])[m]
                         .push(*v);
+                }
+                for (v, e) in &l.errors {
+                    errors.entry(*v).or_insert_with(|| vec![Vec::new(); sizes])[m].push(*e);
+                }
+                for (v, e) in &l.spreads {
+                    spreads.entry(*v).or_insert_with(|| vec![Vec::new(); sizes])[m].push(*e);
                 }
             }
         }
         let seed = settings.seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let s = slope(&settings.n, &total, settings.bootstrap, seed);
-        let (xs, ys): (Vec<f64>, Vec<f64>) = points
-            .iter()
-            .filter(|p| p.median > 0.0 && p.median.is_finite())
-            .map(|p| ((p.n as f64).ln(), p.median.ln()))
-            .unzip();
-        let median_slope =
-            (xs.len() >= 2 && xs.len() == points.len()).then(|| super::slope::ols(&xs, &ys));
+        let boot = |n: &[usize], l: &[Vec<f64>]| slope(n, l, settings.bootstrap, seed);
+        let s = boot(&settings.n, &total);
+        let window = boot(&settings.n[upper.clone()], &total[upper.clone()]);
+        let lower_slope = boot(&settings.n[lower.clone()], &total[lower.clone()]);
+        let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
+        let trims: Vec<f64> = points.iter().map(|p| p.trimmed).collect();
+        let median_slope = log_slope(&settings.n, &medians);
+        let trimmed_slope = log_slope(&settings.n, &trims);
         let group_slopes = groups
             .iter()
-            .map(|(g, l)| (g.clone(), slope(&settings.n, l, settings.bootstrap, seed)))
+            .map(|(g, l)| (g.clone(), boot(&settings.n, l)))
             .collect();
         let exact = k == k_star;
-        let (predicted, predicted_text) = match prediction {
-            Some((p, _)) => {
-                // A fit of k atoms on k* true ones puts k − k* + 1 in one cell at worst.
-                let m = k + 1 - k_star.min(k);
-                let rate = p.at(m);
+        let rate = prediction.map(|(p, _)| p.at(cell));
+        let (predicted, predicted_text) = match rate {
+            Some(rate) => {
                 let user = |name: &str| {
                     let base = name.split('[').next().unwrap_or(name);
                     settings
@@ -300,25 +468,97 @@ pub(super) fn summarise(
             }
             None => (None, "no verdict".into()),
         };
-        let agreement = match (predicted, s) {
-            (Some(p), Some(s)) => {
-                let tol = ((s.high - s.low) / 2.0).max(0.1);
-                if (s.slope - p).abs() <= tol {
-                    Agreement::Agrees
+        let flat_names: Vec<String> = match rate {
+            Some(Rate::Flat { flat, .. }) => flat.clone(),
+            Some(Rate::NotIdentifiable(p)) | Some(Rate::SlowerThanPolynomial(p)) => p.clone(),
+            _ => Vec::new(),
+        };
+        let name = |v: usize| model.variables[v].clone();
+        let params: Vec<ParamSlope> = errors
+            .iter()
+            .filter(|(v, _)| !flat_names.contains(&name(**v)))
+            .map(|(v, l)| ParamSlope {
+                name: name(*v),
+                measured: boot(&settings.n[upper.clone()], &l[upper.clone()]),
+                predicted: rate
+                    .and_then(|r| r.exponent(&name(*v)))
+                    .map(|s| -1.0 / (2.0 * s)),
+            })
+            .collect();
+        // Along a flat direction: the spread of split atoms, or with one atom the error itself.
+        let along = if cell > 1 { &spreads } else { &errors };
+        let flat_slopes: Vec<ParamSlope> = along
+            .iter()
+            .filter(|(v, _)| flat_names.contains(&name(**v)))
+            .map(|(v, l)| ParamSlope {
+                name: name(*v),
+                measured: boot(&settings.n[upper.clone()], &l[upper.clone()]),
+                predicted: Some(0.0),
+            })
+            .collect();
+        let in_window = upper.len();
+        let (agreement, why, straight) = match (rate, predicted) {
+            (Some(Rate::Polynomial(_)), Some(p)) => decide(p, window, lower_slope, in_window),
+            (Some(_), Some(_)) if !flat_slopes.is_empty() => {
+                let shrinking: Vec<&ParamSlope> = flat_slopes
+                    .iter()
+                    .filter(|f| f.measured.is_some_and(|m| m.high < STILL))
+                    .collect();
+                let unknown = flat_slopes.iter().any(|f| f.measured.is_none());
+                if let Some(f) = shrinking.first() {
+                    (
+                        Agreement::Disagrees,
+                        format!(
+                            "the spread along {} shrinks ({:+.2})",
+                            f.name,
+                            f.measured.map_or(0.0, |m| m.slope)
+                        ),
+                        false,
+                    )
+                } else if unknown || in_window < 3 {
+                    (
+                        Agreement::Inconclusive,
+                        "no spread to measure along the flat direction".into(),
+                        false,
+                    )
                 } else {
-                    Agreement::Disagrees
+                    (
+                        Agreement::Consistent,
+                        format!(
+                            "the spread along {} does not shrink ({})",
+                            flat_slopes
+                                .iter()
+                                .map(|f| f.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            flat_slopes
+                                .iter()
+                                .map(|f| format!("{:+.2}", f.measured.map_or(0.0, |m| m.slope)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        false,
+                    )
                 }
             }
-            _ => Agreement::NoPrediction,
+            _ => (Agreement::NoPrediction, predicted_text.clone(), false),
         };
         rows.push(RateRow {
             k,
+            cell,
             slope: s,
+            window,
+            lower: lower_slope,
+            straight,
             median_slope,
+            trimmed_slope,
             groups: group_slopes,
+            params,
+            spreads: flat_slopes,
             predicted,
             predicted_text,
             agreement,
+            why,
             points,
             counts,
             failures,
@@ -330,6 +570,8 @@ pub(super) fn summarise(
         settings: settings.clone(),
         rows,
         fitted_now,
+        damaged: 0,
+        command: None,
     }
 }
 
@@ -360,6 +602,39 @@ mod tests {
         assert_eq!(
             predicted_slope(&Rate::None("x".into()), false, &none).0,
             None
+        );
+    }
+
+    fn s(slope: f64, half: f64) -> Option<Slope> {
+        Some(Slope {
+            slope,
+            low: slope - half,
+            high: slope + half,
+        })
+    }
+
+    #[test]
+    fn never_agrees_on_no_evidence() {
+        // a wide interval, a bend, too few sizes: inconclusive whatever the slope
+        assert_eq!(
+            decide(-0.5, s(-0.5, 0.9), s(-0.5, 0.1), 4).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            decide(-0.5, s(-0.5, 0.05), s(-1.5, 0.05), 4).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            decide(-0.5, s(-0.5, 0.05), s(-0.5, 0.05), 2).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            decide(-0.5, s(-0.52, 0.05), s(-0.48, 0.05), 4).0,
+            Agreement::Agrees
+        );
+        assert_eq!(
+            decide(-0.5, s(-0.9, 0.05), s(-0.9, 0.05), 4).0,
+            Agreement::Disagrees
         );
     }
 }

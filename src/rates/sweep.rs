@@ -11,7 +11,7 @@
 //! $\log(\text{mean loss})$ on $\log n$ with a bootstrap interval over replicates ([`slope`]),
 //! and compares it with the slope the verdict predicts.
 
-use super::checkpoint::{load, FitRecord};
+use super::checkpoint::{self, FitRecord};
 use super::fit::{fit, FitSettings, FitStatus};
 use super::model::MixtureModel;
 use super::simulate::Data;
@@ -66,7 +66,11 @@ pub fn initial(
         which.swap(i, j);
     }
     let masses = model.exp_masses();
-    let scale = (n as f64).powf(-s.init_decay);
+    let scale = if s.held.contains(&k) {
+        1.0
+    } else {
+        (n as f64).powf(-s.init_decay)
+    };
     let mut atoms: Vec<Vec<f64>> = which.iter().map(|&j| truth[j].clone()).collect();
     for (i, a) in atoms.iter_mut().enumerate() {
         let copies = which.iter().filter(|&&j| j == which[i]).count();
@@ -196,6 +200,22 @@ pub fn run(
     checkpoint: Option<&Path>,
     progress: Progress,
 ) -> Result<RateReport, RateError> {
+    let k_star = case.atoms.len();
+    if settings.restarts == 0
+        || settings.replicates == 0
+        || settings.n.is_empty()
+        || settings.fitted.is_empty()
+        || settings.fitted.iter().any(|&k| k < k_star)
+    {
+        return Err(RateError::Unsupported(format!(
+            "case {}: a rate check needs at least one restart, one replicate, one sample size and fitted sizes of at least k* = {k_star} (got restarts {}, replicates {}, {} sizes, fitted {:?})",
+            case.name,
+            settings.restarts,
+            settings.replicates,
+            settings.n.len(),
+            settings.fitted
+        )));
+    }
     let model = MixtureModel::new(case);
     if model.model != crate::case::Model::Regression && !model.normalized {
         return Err(RateError::Unsupported(format!(
@@ -221,9 +241,13 @@ pub fn run(
         )));
     }
     let fingerprint = settings.fingerprint(case);
-    let mut records = match checkpoint {
-        Some(p) => load(p, &fingerprint)?,
-        None => Vec::new(),
+    let params = case.variables().len();
+    let (writer, mut records, damaged) = match checkpoint {
+        Some(p) => {
+            let (file, contents) = checkpoint::open(p, &settings.header(case, p), params)?;
+            (Some(Mutex::new(file)), contents.records, contents.damaged)
+        }
+        None => (None, Vec::new(), 0),
     };
     let done: BTreeSet<(usize, usize, usize)> =
         records.iter().map(|r| (r.k, r.n, r.replicate)).collect();
@@ -239,22 +263,6 @@ pub fn run(
     }
     // Largest fits first: better load balance.
     tasks.sort_by_key(|&(k, n, r)| (std::cmp::Reverse(n * k), k, r));
-    let writer = match checkpoint {
-        Some(p) => Some(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| RateError::Checkpoint {
-                    path: p.to_path_buf(),
-                    message: format!(
-                        "cannot open it for writing: {e}; check that its folder exists and is \
-                         writable, or choose another --out"
-                    ),
-                })?,
-        )),
-        None => None,
-    };
     let bar = match progress {
         Progress::Bar => indicatif::ProgressBar::new(tasks.len() as u64),
         Progress::Quiet => indicatif::ProgressBar::hidden(),
@@ -310,9 +318,10 @@ pub fn run(
     records.extend(new);
     records.sort_by_key(|r| (r.k, r.n, r.replicate));
     records.dedup_by_key(|r| (r.k, r.n, r.replicate));
-    Ok(summarise(
-        case, &model, settings, &records, prediction, fitted_now,
-    ))
+    let mut report = summarise(case, &model, settings, &records, prediction, fitted_now);
+    report.damaged = damaged;
+    report.command = checkpoint.map(|p| settings.command(case, p));
+    Ok(report)
 }
 
 #[cfg(test)]

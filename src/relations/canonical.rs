@@ -129,6 +129,11 @@ pub fn residual(Js: &DMatrix<f64>, entries: &[(usize, f64)]) -> f64 {
 /// The null vector of the support's columns (smallest right singular vector), pivot entry 1.
 fn refit(Js: &DMatrix<f64>, support: &[usize], pivot: usize) -> Option<ScaledRelation> {
     let k = support.len();
+    if k == 0 || Js.nrows() == 0 {
+        // Nothing to refit (issue "Reliability": an expert constant in all its parameters
+        // left an empty support, and the SVD of an empty matrix panicked).
+        return None;
+    }
     let A = DMatrix::from_fn(Js.nrows(), k, |i, j| Js[(i, support[j])]);
     let B = if A.nrows() > 2 * k { A.qr().r() } else { A };
     let svd = B.svd(false, true);

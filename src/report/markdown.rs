@@ -240,50 +240,98 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         p.over()
     );
     let _ = writeln!(s, "Rule: {}. Source: {}.\n", p.rule, p.source);
+    let data = format!("reports/data/{}.jsonl", c.name);
     match rates {
         None => {
-            let _ = writeln!(s, "No empirical check yet: run `moeid rates {} --out reports/data/{}.jsonl`, or `moeid report --rates`.\n", c.path, c.name);
+            let settings = crate::rates::RateSettings::resolve(
+                c,
+                &crate::rates::RateOverrides::default(),
+                Some(&v.predicted),
+            );
+            let _ = writeln!(
+                s,
+                "No empirical check yet: run `{}`, or `moeid report --rates`.\n",
+                settings.command(c, std::path::Path::new(&data))
+            );
         }
         Some(r) => {
             let st = &r.settings;
             let _ = writeln!(
                 s,
-                "Measured ({} sizes from {} to {}, {} replicates, seed {}): slope of log(mean Voronoi loss) on log n.\n",
+                "Measured ({} sizes from {} to {}, {} replicates, seed {}, start noise × $n^{{-{}}}$): slope of log(mean Voronoi loss) on log n over the asymptotic window (the upper half of the sizes), the lower half, every size, the median and the 10%-trimmed mean; the decision needs a window interval within ±{} and a straight curve (docs/theory.md §6).\n",
                 st.n.len(),
                 st.n.first().copied().unwrap_or(0),
                 st.n.last().copied().unwrap_or(0),
                 st.replicates,
-                st.seed
+                st.seed,
+                st.init_decay,
+                crate::rates::summary::DECISIVE
             );
-            let _ = writeln!(s, "| k | slope | 95% interval | median-loss slope | predicted | agreement | fits (converged/cap/failed) |");
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+            let _ = writeln!(s, "| k | cell | window slope [95%] | lower half | all sizes | median | trimmed | predicted | decision | fits (converged/cap/failed) |");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+            let sl = |x: Option<crate::rates::slope::Slope>| match x {
+                Some(x) => format!("{:+.2} [{:+.2}, {:+.2}]", x.slope, x.low, x.high),
+                None => "—".into(),
+            };
+            let o = |x: Option<f64>| x.map_or("—".into(), |m| format!("{m:+.2}"));
             for row in &r.rows {
-                let (sl, iv) = match row.slope {
-                    Some(x) => (
-                        format!("{:+.2}", x.slope),
-                        format!("[{:+.2}, {:+.2}]", x.low, x.high),
-                    ),
-                    None => ("—".into(), "—".into()),
-                };
-                let med = row.median_slope.map_or("—".into(), |m| format!("{m:+.2}"));
                 let pred = match row.predicted {
                     Some(x) => format!("{x:+.2} ({})", cell(&row.predicted_text)),
                     None => cell(&row.predicted_text),
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {sl} | {iv} | {med} | {pred} | {} | {}/{}/{} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {pred} | {}: {} | {}/{}/{} |",
                     row.k,
+                    row.cell,
+                    sl(row.window),
+                    o(row.lower.map(|x| x.slope)),
+                    o(row.slope.map(|x| x.slope)),
+                    o(row.median_slope),
+                    o(row.trimmed_slope),
                     row.agreement.name(),
+                    cell(&row.why),
                     row.counts[1],
                     row.counts[2],
                     row.counts[3]
                 );
             }
+            s.push('\n');
+            for row in &r.rows {
+                if !row.params.is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "- k = {}: parameter errors, window slope (predicted $-1/(2s)$): {}",
+                        row.k,
+                        super::rates::params(&row.params)
+                    );
+                }
+                if !row.spreads.is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "- k = {}: along the flat direction (spread of split atoms, or the error with one atom): {}",
+                        row.k,
+                        super::rates::params(&row.spreads)
+                    );
+                }
+                if row.points.iter().any(|p| p.collapsed > 0.0) {
+                    let _ = writeln!(
+                        s,
+                        "- k = {}: share of fits whose split atoms' masses collapsed, per size: {}",
+                        row.k,
+                        row.points
+                            .iter()
+                            .map(|p| format!("{:.0}%", 100.0 * p.collapsed))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            s.push('\n');
             if let Some(f) = &files.rates {
                 let _ = writeln!(
                     s,
-                    "\n![Mean Voronoi loss against n, fitted and predicted slopes]({f})\n"
+                    "![Mean Voronoi loss against n, fitted and predicted slopes]({f})\n"
                 );
             }
         }
@@ -298,8 +346,10 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
     if let Some(r) = rates {
         let _ = writeln!(
             s,
-            "moeid rates {} --seed {} --out reports/data/{}.jsonl",
-            c.path, r.settings.seed, c.name
+            "{}",
+            r.command
+                .clone()
+                .unwrap_or_else(|| r.settings.command(c, std::path::Path::new(&data)))
         );
     }
     let _ = writeln!(s, "```\n\nmoeid {version}");
@@ -451,7 +501,8 @@ impl IndexRow {
                         format!(
                             "k={}: {}",
                             row.k,
-                            row.slope.map_or("—".into(), |x| format!("{:+.2}", x.slope))
+                            row.window
+                                .map_or("—".into(), |x| format!("{:+.2}", x.slope))
                         )
                     })
                     .collect::<Vec<_>>()

@@ -21,8 +21,9 @@ fn top_above(bottom: f64, highest: f64, entries: usize) -> f64 {
     10f64.powf((highest.log10() - share * bottom.log10()) / (1.0 - share))
 }
 
-/// The points of a row with a positive mean, and the centre of their logs, through which the
-/// fitted and predicted lines are drawn.
+/// The points of a row with a positive mean, and the centre of the logs of the window's (the
+/// upper half of the sizes), through which the window's fitted and the predicted lines are
+/// drawn.
 fn centred(row: &crate::rates::RateRow) -> (Vec<(f64, f64)>, (f64, f64)) {
     let pts: Vec<(f64, f64)> = row
         .points
@@ -30,9 +31,10 @@ fn centred(row: &crate::rates::RateRow) -> (Vec<(f64, f64)>, (f64, f64)) {
         .filter(|p| p.mean > 0.0 && p.mean.is_finite())
         .map(|p| (p.n as f64, p.mean))
         .collect();
-    let m = pts.len().max(1) as f64;
-    let cx = pts.iter().map(|p| p.0.ln()).sum::<f64>() / m;
-    let cy = pts.iter().map(|p| p.1.ln()).sum::<f64>() / m;
+    let window = &pts[pts.len() / 2..];
+    let m = window.len().max(1) as f64;
+    let cx = window.iter().map(|p| p.0.ln()).sum::<f64>() / m;
+    let cy = window.iter().map(|p| p.1.ln()).sum::<f64>() / m;
     (pts, (cx, cy))
 }
 
@@ -219,7 +221,7 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
     let mut entries = 0;
     for row in &r.rows {
         let (pts, centre) = centred(row);
-        let slopes = row.slope.map(|s| s.slope).into_iter().chain(row.predicted);
+        let slopes = row.window.map(|s| s.slope).into_iter().chain(row.predicted);
         entries += 1 + usize::from(row.predicted.is_some());
         if let Some(&(x_end, _)) = pts.last() {
             for slope in slopes {
@@ -268,8 +270,8 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
                     ))
                     .map_err(err)?;
             }
-            let label = match &row.slope {
-                Some(s) => format!("k = {}: slope {:+.2}", row.k, s.slope),
+            let label = match &row.window {
+                Some(s) => format!("k = {}: window slope {:+.2}", row.k, s.slope),
                 None => format!("k = {}", row.k),
             };
             chart
@@ -278,13 +280,13 @@ pub fn convergence(r: &RateReport) -> Result<Option<String>, String> {
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
             // lines through the centre of the points in log space
-            let ends = [pts[0].0, pts[pts.len() - 1].0];
+            let ends = [pts[pts.len() / 2].0, pts[pts.len() - 1].0];
             let line = |slope: f64| -> Vec<(f64, f64)> {
                 ends.iter()
                     .map(|&x| (x, through(centre, slope, x)))
                     .collect()
             };
-            if let Some(s) = &row.slope {
+            if let Some(s) = &row.window {
                 chart
                     .draw_series(LineSeries::new(line(s.slope), color.stroke_width(2)))
                     .map_err(err)?;

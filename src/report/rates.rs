@@ -1,21 +1,41 @@
 //! Rate checks → text and JSON.
 
+use crate::rates::summary::ParamSlope;
 use crate::rates::{RateReport, RateRow};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-fn fmt_slope(r: &RateRow) -> (String, String) {
-    match r.slope {
-        Some(s) => (
-            format!("{:+.3}", s.slope),
-            format!("[{:+.3}, {:+.3}]", s.low, s.high),
-        ),
-        None => ("—".into(), "—".into()),
+fn fmt_slope(s: Option<crate::rates::slope::Slope>) -> String {
+    match s {
+        Some(s) => format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high),
+        None => "—".into(),
     }
 }
 
-/// The rate check as a table: per fitted size, the slope of the mean Voronoi loss with its 95%
-/// interval, the predicted slope and the agreement, then the losses per sample size.
+fn opt(x: Option<f64>) -> String {
+    x.map_or("—".into(), |v| format!("{v:+.2}"))
+}
+
+/// `beta1[0] -0.26 (-0.25)`: measured window slope and predicted, per parameter.
+pub fn params(list: &[ParamSlope]) -> String {
+    list.iter()
+        .map(|p| {
+            format!(
+                "{} {} ({})",
+                p.name,
+                p.measured
+                    .map_or("—".into(), |m| format!("{:+.2}", m.slope)),
+                opt(p.predicted)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rate check as a table: per fitted size, the window slope of the mean Voronoi loss with
+/// its 95% interval, the slopes over every size, of the median and the trimmed mean, the
+/// predicted slope and the decision with its reason; then per-parameter slopes and the losses
+/// per sample size.
 pub fn render(r: &RateReport) -> String {
     let mut s = String::new();
     let st = &r.settings;
@@ -28,55 +48,79 @@ pub fn render(r: &RateReport) -> String {
     let total: usize = r.rows.iter().map(|row| row.counts[0]).sum();
     let _ = writeln!(
         s,
-        "  {ns} × {} replicates, {} restart{}, seed {}, tolerance {:e}{}; {total} fits ({} run now)",
+        "  {ns} × {} replicates, {} restart{}, seed {}, tolerance {:e}{}, start noise × n^-{}{}; {total} fits ({} run now)",
         st.replicates,
         st.restarts,
         if st.restarts == 1 { "" } else { "s" },
         st.seed,
         st.tolerance,
         if st.accelerate { "" } else { ", plain EM" },
+        st.init_decay,
+        if st.held.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (held for k = {}, predicted flat)",
+                st.held
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
         r.fitted_now
     );
-    let _ = writeln!(
-        s,
-        "  k   slope   95% interval      predicted  agreement      fits converged/cap/failed  rate"
-    );
-    for row in &r.rows {
-        let (sl, iv) = fmt_slope(row);
-        let pred = row
-            .predicted
-            .map_or("—".to_string(), |p| format!("{p:+.2}"));
+    if r.damaged > 0 {
         let _ = writeln!(
             s,
-            "  {:<3} {:<7} {:<17} {:<10} {:<14} {}/{}/{}{:>18}  {}",
+            "  {} damaged checkpoint record{} set aside and refitted",
+            r.damaged,
+            if r.damaged == 1 { "" } else { "s" }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  k  m  window slope [95%]     all sizes  median  trimmed  predicted  decision"
+    );
+    for row in &r.rows {
+        let _ = writeln!(
+            s,
+            "  {:<2} {:<2} {:<22} {:<10} {:<7} {:<8} {:<10} {}: {}",
             row.k,
-            sl,
-            iv,
-            pred,
+            row.cell,
+            fmt_slope(row.window),
+            opt(row.slope.map(|x| x.slope)),
+            opt(row.median_slope),
+            opt(row.trimmed_slope),
+            opt(row.predicted),
             row.agreement.name(),
-            row.counts[1],
-            row.counts[2],
-            row.counts[3],
-            "",
-            row.predicted_text
+            row.why
         );
     }
     for row in &r.rows {
+        let _ = writeln!(s, "  k = {}: predicted {}", row.k, row.predicted_text);
+        if !row.params.is_empty() {
+            let _ = writeln!(
+                s,
+                "         parameter errors, window slope (predicted): {}",
+                params(&row.params)
+            );
+        }
+        if !row.spreads.is_empty() {
+            let _ = writeln!(
+                s,
+                "         along the flat direction, window slope: {}",
+                params(&row.spreads)
+            );
+        }
         let groups: Vec<String> = row
             .groups
             .iter()
-            .map(|(g, sl)| match sl {
-                Some(x) => format!("{g} {:+.2} [{:+.2}, {:+.2}]", x.slope, x.low, x.high),
-                None => format!("{g} —"),
-            })
+            .map(|(g, sl)| format!("{g} {}", fmt_slope(*sl)))
             .collect();
-        let median = row.median_slope.map_or("—".into(), |m| format!("{m:+.2}"));
-        let groups = if groups.is_empty() {
-            "—".to_string()
-        } else {
-            groups.join("; ")
-        };
-        let _ = writeln!(s, "  k = {}: groups  {groups}; median loss {median}", row.k,);
+        if !groups.is_empty() {
+            let _ = writeln!(s, "         groups {}", groups.join("; "));
+        }
         let pts: Vec<String> = row
             .points
             .iter()
@@ -86,6 +130,17 @@ pub fn render(r: &RateReport) -> String {
             })
             .collect();
         let _ = writeln!(s, "         mean loss {}", pts.join(", "));
+        if row.points.iter().any(|p| p.collapsed > 0.0) {
+            let _ = writeln!(
+                s,
+                "         split atoms collapsed {}",
+                row.points
+                    .iter()
+                    .map(|p| format!("{:.0}%", 100.0 * p.collapsed))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if let Some(first) = row.failures.first() {
             let _ = writeln!(
                 s,
@@ -95,15 +150,56 @@ pub fn render(r: &RateReport) -> String {
             );
         }
     }
+    if let Some(c) = &r.command {
+        let _ = writeln!(s, "  reproduce: {c}");
+    }
     s
+}
+
+fn slope_json(s: &Option<crate::rates::slope::Slope>) -> Value {
+    match s {
+        Some(s) => json!({"slope": s.slope, "low": s.low, "high": s.high}),
+        None => Value::Null,
+    }
+}
+
+fn params_json(list: &[ParamSlope]) -> Value {
+    list.iter()
+        .map(|p| {
+            json!({
+                "param": p.name,
+                "window": slope_json(&p.measured),
+                "predicted": p.predicted,
+            })
+        })
+        .collect()
+}
+
+fn row_json(row: &RateRow) -> Value {
+    json!({
+        "k": row.k,
+        "cell": row.cell,
+        "slope": slope_json(&row.slope),
+        "window": slope_json(&row.window),
+        "lower": slope_json(&row.lower),
+        "straight": row.straight,
+        "median_slope": row.median_slope,
+        "trimmed_slope": row.trimmed_slope,
+        "predicted": row.predicted,
+        "predicted_rate": row.predicted_text,
+        "agreement": row.agreement.name(),
+        "why": row.why,
+        "params": params_json(&row.params),
+        "flat": params_json(&row.spreads),
+        "fits": {"total": row.counts[0], "converged": row.counts[1], "cap": row.counts[2], "failed": row.counts[3]},
+        "groups": row.groups.iter().map(|(g, s)| (g.clone(), slope_json(s))).collect::<serde_json::Map<_, _>>(),
+        "points": row.points,
+        "failures": row.failures,
+    })
 }
 
 /// The rate check as JSON (deterministic for a seed: no timings).
 pub fn json(r: &RateReport) -> Value {
-    let slope = |s: &Option<crate::rates::slope::Slope>| match s {
-        Some(s) => json!({"slope": s.slope, "low": s.low, "high": s.high}),
-        None => Value::Null,
-    };
     json!({
         "case": r.case,
         "verdict": r.verdict,
@@ -117,22 +213,14 @@ pub fn json(r: &RateReport) -> Value {
             "init_gate": r.settings.init_gate,
             "init_expert": r.settings.init_expert,
             "init_decay": r.settings.init_decay,
+            "held": r.settings.held,
             "max_iters": r.settings.max_iters,
             "tolerance": r.settings.tolerance,
             "seed": r.settings.seed,
             "accelerate": r.settings.accelerate,
         },
-        "rows": r.rows.iter().map(|row| json!({
-            "k": row.k,
-            "slope": slope(&row.slope),
-            "median_slope": row.median_slope,
-            "predicted": row.predicted,
-            "predicted_rate": row.predicted_text,
-            "agreement": row.agreement.name(),
-            "fits": {"total": row.counts[0], "converged": row.counts[1], "cap": row.counts[2], "failed": row.counts[3]},
-            "groups": row.groups.iter().map(|(g, s)| (g.clone(), slope(s))).collect::<serde_json::Map<_, _>>(),
-            "points": row.points,
-            "failures": row.failures,
-        })).collect::<Vec<_>>(),
+        "damaged": r.damaged,
+        "command": r.command,
+        "rows": r.rows.iter().map(row_json).collect::<Vec<_>>(),
     })
 }

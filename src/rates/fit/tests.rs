@@ -134,7 +134,8 @@ fn em_never_decreases_the_likelihood() {
 fn accelerated_em_is_at_least_as_likely_as_plain_em() {
     let case = peer();
     let model = MixtureModel::new(&case);
-    let rates = crate::rates::RateSettings::resolve(&case, &crate::rates::RateOverrides::default());
+    let rates =
+        crate::rates::RateSettings::resolve(&case, &crate::rates::RateOverrides::default(), None);
     for seed in 0..4 {
         let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
         let n = 5000;

@@ -1,0 +1,185 @@
+//! Issue "Reliability: no panic, hang or data loss on hostile inputs": one regression test per
+//! defect the probe found, named after it.
+
+use crate::util::{case, root, Dir};
+
+fn peer(d: &Dir) -> &'static str {
+    let text = std::fs::read_to_string(
+        root().join("cases/gaussian-2305.03288/softmax-gaussian-peer.toml"),
+    )
+    .unwrap();
+    d.write("peer.toml", &text);
+    "peer.toml"
+}
+
+#[test]
+fn reliability_a_foreign_file_given_to_out_is_left_byte_for_byte() {
+    let d = Dir::new();
+    let case = peer(&d);
+    for text in ["line one\nline two", "one line without a newline", ""] {
+        d.write("notes.txt", text);
+        let run = d.run(&[
+            "rates",
+            case,
+            "--n",
+            "300..600:2",
+            "--replicates",
+            "1",
+            "--out",
+            "notes.txt",
+        ]);
+        if text.is_empty() {
+            // an empty file is taken as a new checkpoint
+            assert_eq!(run.code(), 0, "{}", run.stderr());
+            continue;
+        }
+        assert_eq!(run.code(), 2, "{}", run.stderr());
+        assert!(
+            run.stderr().contains("not a moeid checkpoint"),
+            "{}",
+            run.stderr()
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("notes.txt")).unwrap(),
+            text
+        );
+    }
+}
+
+#[test]
+fn reliability_case_names_never_write_outside_out_and_never_twice() {
+    let d = Dir::new();
+    let text =
+        std::fs::read_to_string(root().join("cases/softmax-2503.03213/linear.toml")).unwrap();
+    d.write(
+        "cases/evil.toml",
+        &text.replace("name = \"softmax-linear\"", "name = \"../escaped\""),
+    );
+    d.write("cases/a.toml", &text);
+    d.write("cases/b.toml", &text);
+    let run = d.run(&["report", "cases", "--out", "out"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let err = run.stderr();
+    assert!(
+        err.contains("evil.toml") && err.contains("`../escaped`"),
+        "{err}"
+    );
+    assert!(err.contains("b.toml") && err.contains("a.toml"), "{err}");
+    assert!(!d.path().join("escaped.md").exists());
+    assert!(d.path().join("out/softmax-linear.md").exists());
+    // moeid new: a name is a file name, not a path
+    let new = d.run(&["new", "../../somewhere/x"]);
+    assert_eq!(new.code(), 2);
+    assert!(new.stderr().contains("--out"), "{}", new.stderr());
+}
+
+#[test]
+fn reliability_an_expert_constant_in_all_its_parameters_does_not_panic() {
+    let d = Dir::new();
+    let text =
+        std::fs::read_to_string(root().join("cases/softmax-2503.03213/linear.toml")).unwrap();
+    d.write(
+        "zero.toml",
+        &text.replace("dot(a, x) + b", "0*dot(a, x) + 0*b"),
+    );
+    for order in ["1", "2"] {
+        let run = d.run(&["verify", "zero.toml", "--order", order]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        assert!(run.stdout().contains("DEGENERATE"), "{}", run.stdout());
+        assert!(!run.stderr().contains("panicked"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn reliability_special_files_and_symlink_loops_neither_hang_nor_grow() {
+    let d = Dir::new();
+    let fifo = d.path().join("pipe.toml");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        let run = d.run(&["verify", "pipe.toml"]);
+        assert_eq!(run.code(), 2);
+        assert!(
+            run.stderr().contains("not a regular file"),
+            "{}",
+            run.stderr()
+        );
+    }
+    std::os::unix::fs::symlink("/dev/zero", d.path().join("zero.toml")).unwrap();
+    let run = d.run(&["verify", "zero.toml"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("not a regular file"),
+        "{}",
+        run.stderr()
+    );
+    // a folder that links to its parent: each folder walked once
+    std::fs::create_dir_all(d.path().join("tree/loop")).unwrap();
+    std::os::unix::fs::symlink("..", d.path().join("tree/loop/up")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("cases/softmax-2503.03213/ffn-tanh.toml")).unwrap();
+    d.write("tree/loop/c.toml", &text);
+    let found = moeid::case::find(&[d.path().join("tree/loop")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+}
+
+#[test]
+fn reliability_the_library_returns_errors_for_cases_edited_into_nonsense() {
+    let base = case("softmax-2503.03213/ffn-tanh.toml");
+    let verdict_only = crate::util::verdict_only();
+    let mut short = base.clone();
+    short.atoms[1].pop();
+    let mut no_mean = base.clone();
+    no_mean.mean = None;
+    let mut empty_box = base.clone();
+    empty_box.low = 1.0;
+    empty_box.high = -1.0;
+    let mut nan_box = base.clone();
+    nan_box.low = f64::NAN;
+    let mut one_atom = base.clone();
+    one_atom.atoms.truncate(1);
+    let mut order = base.clone();
+    order.order = 99;
+    for (what, c) in [
+        ("an atom one value short", short),
+        ("no mean", no_mean),
+        ("low > high", empty_box),
+        ("NaN low", nan_box),
+        ("one atom, normalized gate", one_atom),
+        ("order 99", order),
+    ] {
+        let r = std::panic::catch_unwind(|| moeid::verify(&c, &verdict_only));
+        match r {
+            Ok(Err(e)) => assert!(!e.to_string().is_empty(), "{what}"),
+            Ok(Ok(_)) => panic!("{what}: verified"),
+            Err(_) => panic!("{what}: panicked"),
+        }
+    }
+    let zero = moeid::Options {
+        order: Some(0),
+        ..verdict_only.clone()
+    };
+    assert!(moeid::verify(&base, &zero).is_err());
+}
+
+#[test]
+fn reliability_rates_without_restarts_is_an_error() {
+    let c = case("softmax-2503.03213/ffn-tanh.toml");
+    let mut s = moeid::rates::RateSettings::resolve(&c, &Default::default(), None);
+    s.restarts = 0;
+    s.n = vec![200];
+    s.replicates = 1;
+    let e = moeid::rates::run(&c, &s, None, None, moeid::rates::Progress::Quiet).unwrap_err();
+    assert!(e.to_string().contains("restart"), "{e}");
+}
+
+#[test]
+fn reliability_numeric_helpers_on_bad_input_return() {
+    let nan = nalgebra::DMatrix::from_element(5, 3, f64::NAN);
+    let r = moeid::rank::analyse(&nan, &moeid::rank::Tolerance::default());
+    assert_eq!(r.rank, 0);
+    assert!(moeid::rates::slope::ols(&[1.0, 2.0, 3.0], &[1.0, 2.0]).is_nan());
+}
