@@ -299,7 +299,7 @@ fn fits_that_fail_are_reported_with_the_fit_and_the_sample() {
     );
     let err = run.stderr();
     assert!(
-        err.contains("neg.toml: every one of the 4 fits failed"),
+        err.contains("neg.toml: every one of the 6 fits failed"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");

@@ -272,7 +272,7 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
         };
         let rates = match rates {
             Ok(r) => r,
-            Err(moeid::rates::RateError::Unsupported(m)) if !run_rates => {
+            Err(moeid::rates::RateError::Unsupported(m)) => {
                 eprintln!("note: {m}");
                 None
             }

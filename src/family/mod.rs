@@ -21,9 +21,13 @@
 //! multi-index, with the number type matching $|\alpha|$ ([`crate::expr::Derivative`]).
 //! Columns are computed in parallel; the result does not depend on the thread count.
 
+mod error;
 mod multi_index;
+mod points;
 
+pub use error::FamilyError;
 pub use multi_index::MultiIndex;
+pub use points::{HpScalar, SamplePoints};
 
 use crate::case::{Case, Model, Role};
 use crate::expr::{Derivative, Env, Jet, Kink, Number, Op, Tape, TapeBuilder};
@@ -33,7 +37,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rug::Float;
-use std::fmt;
 
 /// Most columns a joint family may have.
 pub const MAX_TERMS: usize = 2500;
@@ -43,105 +46,6 @@ pub const MAX_SAMPLES: usize = 200_000;
 pub const MAX_ENTRIES: usize = 25_000_000;
 /// Fewest sample points chosen automatically.
 pub const MIN_SAMPLES: usize = 200;
-
-/// Why a family could not be evaluated.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum FamilyError {
-    /// An evaluation gave NaN or an infinity.
-    NonFinite {
-        /// Atom (1-based).
-        atom: usize,
-        /// The term, e.g. `∂u/∂tau`.
-        term: String,
-        /// Sample index (0-based).
-        sample: usize,
-        /// The sample point, e.g. `x = [0.31], y = 0`.
-        point: String,
-        /// The value obtained.
-        value: f64,
-    },
-    /// More family terms than [`MAX_TERMS`].
-    TooManyTerms {
-        /// Terms requested (all atoms together).
-        terms: usize,
-        /// Atoms.
-        atoms: usize,
-        /// Parameters per atom.
-        params: usize,
-        /// Order.
-        order: usize,
-    },
-    /// A joint family matrix with more than [`MAX_ENTRIES`] entries.
-    MatrixTooLarge {
-        /// Rows: sample points.
-        samples: usize,
-        /// Columns: terms of the joint family.
-        terms: usize,
-    },
-    /// Fewer sample points than family terms, or more than [`MAX_SAMPLES`].
-    Samples {
-        /// Points requested.
-        samples: usize,
-        /// Terms in the joint family.
-        terms: usize,
-    },
-}
-
-impl fmt::Display for FamilyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FamilyError::NonFinite {
-                atom,
-                term,
-                sample,
-                point,
-                value,
-            } => write!(
-                f,
-                "{term}{} is {value} at sample {sample} ({point}); \
-                 check the atom's values (a variance or temperature that must be positive, \
-                 a log or sqrt of a negative number, an overflowing exp) and the input box",
-                if *atom > 0 {
-                    format!(" at atom {atom}")
-                } else {
-                    String::new()
-                }
-            ),
-            FamilyError::TooManyTerms {
-                terms,
-                atoms,
-                params,
-                order,
-            } => write!(
-                f,
-                "the joint family would have {terms} terms ({atoms} atoms × {} terms: {params} \
-                 parameters per atom at order {order}); the limit is {MAX_TERMS}: use a lower \
-                 `verify.order`, fewer parameters or fewer atoms",
-                terms / atoms.max(&1)
-            ),
-            FamilyError::MatrixTooLarge { samples, terms } => write!(
-                f,
-                "the joint family matrix would be {samples} samples × {terms} terms, more than \
-                 the limit of {MAX_ENTRIES} entries; use fewer `verify.samples` (0 picks 3 per \
-                 term), a lower `verify.order` or fewer parameters"
-            ),
-            FamilyError::Samples { samples, terms } if *samples > MAX_SAMPLES => write!(
-                f,
-                "verify.samples = {samples} is more than the limit {MAX_SAMPLES}; \
-                 use 0 (automatic) or fewer points"
-            ),
-            FamilyError::Samples { samples, terms } => write!(
-                f,
-                "verify.samples = {samples} is fewer than the {terms} family terms, so every \
-                 family would look dependent; use 0 (automatic) or at least {}",
-                3 * terms
-            ),
-        }
-    }
-}
-
-impl std::error::Error for FamilyError {}
 
 /// The compiled function $u$ of a case and what is needed to evaluate it.
 #[derive(Clone, Debug)]
@@ -675,76 +579,6 @@ impl Design {
                     .top()
             })
             .collect()
-    }
-}
-
-/// A value and a precision, from which a scalar type is built (`f64` ignores the precision).
-#[derive(Clone, Copy, Debug)]
-pub struct HpScalar(pub f64, pub u32);
-
-impl From<HpScalar> for Float {
-    fn from(v: HpScalar) -> Float {
-        Float::with_val(v.1, v.0)
-    }
-}
-
-impl From<HpScalar> for f64 {
-    fn from(v: HpScalar) -> f64 {
-        v.0
-    }
-}
-
-/// Sample points $(x_i, y_i)$, $i = 1..N$.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SamplePoints {
-    dim: usize,
-    /// $x$, row after row ($N \times d$).
-    x: Vec<f64>,
-    /// $y$ (the class index for multinomial models; unused for regression).
-    y: Vec<f64>,
-    /// Class of each point (multinomial; else 0).
-    class: Vec<usize>,
-}
-
-impl SamplePoints {
-    /// $N$.
-    pub fn len(&self) -> usize {
-        self.y.len()
-    }
-
-    /// Whether there are no points.
-    pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
-    }
-
-    /// The first `n` points (all of them when there are fewer).
-    pub fn first(&self, n: usize) -> SamplePoints {
-        let n = n.min(self.len());
-        SamplePoints {
-            dim: self.dim,
-            x: self.x[..n * self.dim].to_vec(),
-            y: self.y[..n].to_vec(),
-            class: self.class[..n].to_vec(),
-        }
-    }
-
-    fn fill_inputs(&self, i: usize, fstar: f64, out: &mut Vec<f64>) {
-        out.clear();
-        out.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
-        out.push(self.y[i]);
-        out.push(fstar);
-    }
-
-    fn inputs(&self, i: usize, fstar: f64) -> Vec<f64> {
-        let mut v = Vec::new();
-        self.fill_inputs(i, fstar, &mut v);
-        v
-    }
-
-    /// The point as text, for error messages.
-    pub fn describe(&self, i: usize) -> String {
-        let x = &self.x[i * self.dim..(i + 1) * self.dim];
-        format!("x = {x:?}, y = {}", self.y[i])
     }
 }
 

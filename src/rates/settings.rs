@@ -29,8 +29,9 @@ pub struct RateSettings {
     /// See `init_gate`.
     pub init_decay: f64,
     /// Numbers of fitted atoms whose cells are predicted flat or not identifiable: their start
-    /// noise is held (no decay), so that fits start away from the truth along the flat
-    /// direction and whether they move is measured, not the start noise's own decay.
+    /// noise is held (no decay, and [`super::sweep::HELD`] times larger), so that fits start
+    /// away from the truth along the flat direction and whether they move is measured, not
+    /// the start noise's own decay.
     pub held: Vec<usize>,
     /// Iteration cap per fit.
     pub max_iters: usize,
@@ -171,6 +172,7 @@ impl RateSettings {
         for v in &self.held {
             eat(&v.to_le_bytes());
         }
+        eat(&super::sweep::HELD.to_bits().to_le_bytes());
         eat(&self.seed.to_le_bytes());
         format!("{h:016x}")
     }

@@ -10,12 +10,13 @@
 //! - per parameter, the slope of its error (the largest over the atoms of the largest cells)
 //!   against the local geometry's $-1/(2s)$; for a flat or not identifiable parameter, the slope
 //!   of the spread of split atoms (or of its error with one atom);
-//! - the decision: **agrees** / **disagrees** when the window's interval is at most ±0.25 wide
-//!   and the curve is straight (the window slope within the larger of 0.1 and the interval's
-//!   half-width of the prediction, or not), **inconclusive** otherwise — never "agrees" on no
-//!   evidence; for a flat or not identifiable prediction, **consistent** when no flat
-//!   parameter's spread shrinks (window slope above −0.15), **disagrees** when one clearly
-//!   does.
+//! - the decision ([`decide`]): with one atom per true one, **agrees** / **disagrees** when the
+//!   window's interval is at most ±0.25 wide and the window straight (the slopes of its first
+//!   and last three sizes agree); with several, the computed rate is a worst case, an upper
+//!   bound on the error: **agrees** when the whole interval is at least as steep, **disagrees**
+//!   when it is clearly shallower; **inconclusive** otherwise — never "agrees" on no evidence.
+//!   For a flat or not identifiable prediction, **consistent** when no flat parameter's spread
+//!   shrinks (window slope above −0.15), **disagrees** when one clearly does.
 
 use super::checkpoint::{read, FitRecord};
 use super::loss::LossSpec;
@@ -105,7 +106,7 @@ pub struct RateRow {
     pub window: Option<Slope>,
     /// Slope over the lower half.
     pub lower: Option<Slope>,
-    /// Whether the two halves agree.
+    /// Whether the window's first and last three sizes agree.
     pub straight: bool,
     /// Slope of $\log(\text{median loss})$ on $\log n$: robust to a few wild fits, which
     /// dominate the mean of over-specified fits at small $n$.
@@ -280,14 +281,20 @@ fn halves(len: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
     (len / 2..len, 0..len.div_ceil(2))
 }
 
-/// The decision for a polynomial prediction `p` from the window and lower slopes.
+/// The decision for a polynomial prediction `p` from the window's slope and the slopes of its
+/// first and last three sizes (the straightness test). With one atom per true one the rate is
+/// sharp (the parametric $n^{-1/2}$): two-sided, and the interval must be within
+/// ±[`DECISIVE`]. With several, the local geometry's rate is the worst case — an upper bound on
+/// the error that fits started near the truth may beat: `agrees` when the whole interval is at
+/// least as steep as predicted (within 0.1), `disagrees` when it is clearly shallower.
 fn decide(
     p: f64,
     window: Option<Slope>,
-    lower: Option<Slope>,
+    ends: (Option<Slope>, Option<Slope>),
     sizes: usize,
+    worst_case: bool,
 ) -> (Agreement, String, bool) {
-    let (Some(w), Some(l)) = (window, lower) else {
+    let Some(w) = window else {
         return (
             Agreement::Inconclusive,
             "no slope (a size without a loss)".into(),
@@ -295,13 +302,46 @@ fn decide(
         );
     };
     let half = |s: &Slope| (s.high - s.low) / 2.0;
-    let straight = (w.slope - l.slope).abs() <= 0.15f64.max(half(&w) + half(&l));
+    let straight = match ends {
+        (Some(a), Some(b)) => (a.slope - b.slope).abs() <= 0.2f64.max(half(&a) + half(&b)),
+        _ => true,
+    };
     if sizes < 3 {
         return (
             Agreement::Inconclusive,
             format!("{sizes} sizes in the window; use at least 6 sizes"),
             straight,
         );
+    }
+    if worst_case {
+        return if w.high <= p + 0.1 {
+            (
+                Agreement::Agrees,
+                format!(
+                    "window {:+.2} [{:+.2}, {:+.2}] at least as steep as the worst case {p:+.2}",
+                    w.slope, w.low, w.high
+                ),
+                straight,
+            )
+        } else if w.low > p + 0.1 {
+            (
+                Agreement::Disagrees,
+                format!(
+                    "window {:+.2} [{:+.2}, {:+.2}] shallower than the worst case {p:+.2}",
+                    w.slope, w.low, w.high
+                ),
+                straight,
+            )
+        } else {
+            (
+                Agreement::Inconclusive,
+                format!(
+                    "window {:+.2} [{:+.2}, {:+.2}] straddles the worst case {p:+.2}; more replicates or larger n",
+                    w.slope, w.low, w.high
+                ),
+                straight,
+            )
+        };
     }
     if half(&w) > DECISIVE {
         return (
@@ -314,11 +354,14 @@ fn decide(
         );
     }
     if !straight {
+        let (a, b) = (
+            ends.0.map_or(0.0, |s| s.slope),
+            ends.1.map_or(0.0, |s| s.slope),
+        );
         return (
             Agreement::Inconclusive,
             format!(
-                "the curve bends: lower half {:+.2}, upper half {:+.2}; larger n",
-                l.slope, w.slope
+                "the window bends: {a:+.2} on its smaller sizes, {b:+.2} on its larger; larger n"
             ),
             straight,
         );
@@ -444,6 +487,17 @@ pub(super) fn summarise(
         let s = boot(&settings.n, &total);
         let window = boot(&settings.n[upper.clone()], &total[upper.clone()]);
         let lower_slope = boot(&settings.n[lower.clone()], &total[lower.clone()]);
+        // The window's first and last three sizes: is the curve straight there?
+        let (w_first, w_last) = if upper.len() >= 4 {
+            let a = upper.start..upper.start + 3;
+            let b = upper.end - 3..upper.end;
+            (
+                boot(&settings.n[a.clone()], &total[a]),
+                boot(&settings.n[b.clone()], &total[b]),
+            )
+        } else {
+            (None, None)
+        };
         let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
         let trims: Vec<f64> = points.iter().map(|p| p.trimmed).collect();
         let median_slope = log_slope(&settings.n, &medians);
@@ -498,7 +552,9 @@ pub(super) fn summarise(
             .collect();
         let in_window = upper.len();
         let (agreement, why, straight) = match (rate, predicted) {
-            (Some(Rate::Polynomial(_)), Some(p)) => decide(p, window, lower_slope, in_window),
+            (Some(Rate::Polynomial(_)), Some(p)) => {
+                decide(p, window, (w_first, w_last), in_window, cell > 1)
+            }
             (Some(_), Some(_)) if !flat_slopes.is_empty() => {
                 let shrinking: Vec<&ParamSlope> = flat_slopes
                     .iter()
@@ -616,25 +672,29 @@ mod tests {
     #[test]
     fn never_agrees_on_no_evidence() {
         // a wide interval, a bend, too few sizes: inconclusive whatever the slope
+        let ends = |a, b| (s(a, 0.05), s(b, 0.05));
+        let two = |w, e, n| decide(-0.5, w, e, n, false).0;
         assert_eq!(
-            decide(-0.5, s(-0.5, 0.9), s(-0.5, 0.1), 4).0,
+            two(s(-0.5, 0.9), ends(-0.5, -0.5), 4),
             Agreement::Inconclusive
         );
         assert_eq!(
-            decide(-0.5, s(-0.5, 0.05), s(-1.5, 0.05), 4).0,
+            two(s(-0.5, 0.05), ends(-1.5, -0.5), 4),
             Agreement::Inconclusive
         );
         assert_eq!(
-            decide(-0.5, s(-0.5, 0.05), s(-0.5, 0.05), 2).0,
+            two(s(-0.5, 0.05), ends(-0.5, -0.5), 2),
             Agreement::Inconclusive
         );
+        assert_eq!(two(s(-0.52, 0.05), ends(-0.5, -0.5), 4), Agreement::Agrees);
         assert_eq!(
-            decide(-0.5, s(-0.52, 0.05), s(-0.48, 0.05), 4).0,
-            Agreement::Agrees
-        );
-        assert_eq!(
-            decide(-0.5, s(-0.9, 0.05), s(-0.9, 0.05), 4).0,
+            two(s(-0.9, 0.05), ends(-0.9, -0.9), 4),
             Agreement::Disagrees
         );
+        // a worst case: steeper agrees, shallower disagrees, straddling is inconclusive
+        let worst = |w| decide(-0.5, w, ends(-1.0, -1.0), 4, true).0;
+        assert_eq!(worst(s(-1.5, 0.5)), Agreement::Agrees);
+        assert_eq!(worst(s(-0.1, 0.1)), Agreement::Disagrees);
+        assert_eq!(worst(s(-0.5, 0.3)), Agreement::Inconclusive);
     }
 }

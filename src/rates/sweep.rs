@@ -66,8 +66,10 @@ pub fn initial(
         which.swap(i, j);
     }
     let masses = model.exp_masses();
+    // Predicted-flat sizes start HELD times farther out, and stay there at every n: the
+    // spread along the flat direction then dominates the parameters' own errors.
     let scale = if s.held.contains(&k) {
-        1.0
+        HELD
     } else {
         (n as f64).powf(-s.init_decay)
     };
@@ -107,6 +109,9 @@ pub fn initial(
     }
     atoms
 }
+
+/// How much farther the start noise of predicted-flat sizes is (see [`initial`]).
+pub const HELD: f64 = 4.0;
 
 /// Runs one task.
 fn run_task(

@@ -1,0 +1,103 @@
+//! Why a family could not be evaluated.
+
+use super::{MAX_ENTRIES, MAX_SAMPLES, MAX_TERMS};
+use std::fmt;
+
+/// Why a family could not be evaluated.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FamilyError {
+    /// An evaluation gave NaN or an infinity.
+    NonFinite {
+        /// Atom (1-based).
+        atom: usize,
+        /// The term, e.g. `∂u/∂tau`.
+        term: String,
+        /// Sample index (0-based).
+        sample: usize,
+        /// The sample point, e.g. `x = [0.31], y = 0`.
+        point: String,
+        /// The value obtained.
+        value: f64,
+    },
+    /// More family terms than [`MAX_TERMS`].
+    TooManyTerms {
+        /// Terms requested (all atoms together).
+        terms: usize,
+        /// Atoms.
+        atoms: usize,
+        /// Parameters per atom.
+        params: usize,
+        /// Order.
+        order: usize,
+    },
+    /// A joint family matrix with more than [`MAX_ENTRIES`] entries.
+    MatrixTooLarge {
+        /// Rows: sample points.
+        samples: usize,
+        /// Columns: terms of the joint family.
+        terms: usize,
+    },
+    /// Fewer sample points than family terms, or more than [`MAX_SAMPLES`].
+    Samples {
+        /// Points requested.
+        samples: usize,
+        /// Terms in the joint family.
+        terms: usize,
+    },
+}
+
+impl fmt::Display for FamilyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FamilyError::NonFinite {
+                atom,
+                term,
+                sample,
+                point,
+                value,
+            } => write!(
+                f,
+                "{term}{} is {value} at sample {sample} ({point}); \
+                 check the atom's values (a variance or temperature that must be positive, \
+                 a log or sqrt of a negative number, an overflowing exp) and the input box",
+                if *atom > 0 {
+                    format!(" at atom {atom}")
+                } else {
+                    String::new()
+                }
+            ),
+            FamilyError::TooManyTerms {
+                terms,
+                atoms,
+                params,
+                order,
+            } => write!(
+                f,
+                "the joint family would have {terms} terms ({atoms} atoms × {} terms: {params} \
+                 parameters per atom at order {order}); the limit is {MAX_TERMS}: use a lower \
+                 `verify.order`, fewer parameters or fewer atoms",
+                terms / atoms.max(&1)
+            ),
+            FamilyError::MatrixTooLarge { samples, terms } => write!(
+                f,
+                "the joint family matrix would be {samples} samples × {terms} terms, more than \
+                 the limit of {MAX_ENTRIES} entries; use fewer `verify.samples` (0 picks 3 per \
+                 term), a lower `verify.order` or fewer parameters"
+            ),
+            FamilyError::Samples { samples, terms } if *samples > MAX_SAMPLES => write!(
+                f,
+                "verify.samples = {samples} is more than the limit {MAX_SAMPLES}; \
+                 use 0 (automatic) or fewer points"
+            ),
+            FamilyError::Samples { samples, terms } => write!(
+                f,
+                "verify.samples = {samples} is fewer than the {terms} family terms, so every \
+                 family would look dependent; use 0 (automatic) or at least {}",
+                3 * terms
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FamilyError {}

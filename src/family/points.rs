@@ -1,0 +1,73 @@
+//! Sample points $(x_i, y_i)$ and the scalars they are lifted to.
+
+use rug::Float;
+
+/// A value and a precision, from which a scalar type is built (`f64` ignores the precision).
+#[derive(Clone, Copy, Debug)]
+pub struct HpScalar(pub f64, pub u32);
+
+impl From<HpScalar> for Float {
+    fn from(v: HpScalar) -> Float {
+        Float::with_val(v.1, v.0)
+    }
+}
+
+impl From<HpScalar> for f64 {
+    fn from(v: HpScalar) -> f64 {
+        v.0
+    }
+}
+
+/// Sample points $(x_i, y_i)$, $i = 1..N$.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplePoints {
+    pub(super) dim: usize,
+    /// $x$, row after row ($N \times d$).
+    pub(super) x: Vec<f64>,
+    /// $y$ (the class index for multinomial models; unused for regression).
+    pub(super) y: Vec<f64>,
+    /// Class of each point (multinomial; else 0).
+    pub(super) class: Vec<usize>,
+}
+
+impl SamplePoints {
+    /// $N$.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// The first `n` points (all of them when there are fewer).
+    pub fn first(&self, n: usize) -> SamplePoints {
+        let n = n.min(self.len());
+        SamplePoints {
+            dim: self.dim,
+            x: self.x[..n * self.dim].to_vec(),
+            y: self.y[..n].to_vec(),
+            class: self.class[..n].to_vec(),
+        }
+    }
+
+    pub(super) fn fill_inputs(&self, i: usize, fstar: f64, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+        out.push(self.y[i]);
+        out.push(fstar);
+    }
+
+    pub(super) fn inputs(&self, i: usize, fstar: f64) -> Vec<f64> {
+        let mut v = Vec::new();
+        self.fill_inputs(i, fstar, &mut v);
+        v
+    }
+
+    /// The point as text, for error messages.
+    pub fn describe(&self, i: usize) -> String {
+        let x = &self.x[i * self.dim..(i + 1) * self.dim];
+        format!("x = {x:?}, y = {}", self.y[i])
+    }
+}
