@@ -299,6 +299,19 @@ impl Frame {
         }
         t
     }
+
+    /// The parameters `theta` as Taylor numbers of `space`: each coordinate of the frame a
+    /// variable in its units, the other parameters constants.
+    pub fn taylor(&self, space: &Arc<TaylorSpace>, theta: &[f64]) -> Vec<Taylor> {
+        theta
+            .iter()
+            .enumerate()
+            .map(|(v, &val)| match self.coords.iter().position(|&c| c == v) {
+                Some(c) => Taylor::variable(space, val, c, self.scales[c]),
+                None => Taylor::constant_in(space, val),
+            })
+            .collect()
+    }
 }
 
 /// Directions seen more weakly than this fraction of the strongest are not whitened fully:
@@ -407,17 +420,7 @@ impl Expansion {
         let rows: Vec<Vec<f64>> = (0..n)
             .into_par_iter()
             .map(|i| {
-                let theta: Vec<Taylor> = frame
-                    .theta
-                    .iter()
-                    .enumerate()
-                    .map(
-                        |(v, &val)| match frame.coords.iter().position(|&c| c == v) {
-                            Some(c) => Taylor::variable(&space, val, c, frame.scales[c]),
-                            None => Taylor::constant_in(&space, val),
-                        },
-                    )
-                    .collect();
+                let theta = frame.taylor(&space, &frame.theta);
                 let mut slots = Vec::new();
                 let w = s.weight[i];
                 let mut row = design

@@ -13,7 +13,7 @@
 use super::expansion::{Frame, Samples};
 use super::lm::{self, Stop};
 use super::system::Curve;
-use crate::expr::{Number, Taylor, TaylorSpace};
+use crate::expr::{Number, TaylorSpace};
 use crate::family::Design;
 use nalgebra::{DMatrix, DVector};
 use rug::Float;
@@ -274,17 +274,7 @@ pub fn flat(
         let mut jac = DMatrix::zeros(n, x.len());
         let mut slots = Vec::new();
         for i in 0..m {
-            let th = frame.theta_at(&delta[i]);
-            let theta: Vec<Taylor> = th
-                .iter()
-                .enumerate()
-                .map(
-                    |(v, &val)| match frame.coords.iter().position(|&c| c == v) {
-                        Some(c) => Taylor::variable(&space, val, c, frame.scales[c]),
-                        None => Taylor::constant_in(&space, val),
-                    },
-                )
-                .collect();
+            let theta = frame.taylor(&space, &frame.theta_at(&delta[i]));
             for row in 0..n {
                 let mut g = design
                     .u_at(&s.points, row, s.fstar[row], &theta, &mut slots)

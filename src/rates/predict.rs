@@ -140,28 +140,6 @@ impl Prediction {
     }
 }
 
-fn reason_text(r: &Reason, variables: &[String]) -> String {
-    match r {
-        Reason::NoMass => "no mass parameter: several fitted atoms cannot share one true atom (arXiv 2405.13997, Regime 2)".into(),
-        Reason::PointMass(v) => format!(
-            "`{}` acts as a mass only at this point, so several fitted atoms cannot share one true atom near it",
-            variables[*v]
-        ),
-        Reason::Kink(v) => format!(
-            "`{}` enters a relu/abs kink, whose second derivatives are Dirac masses: the expansion beyond order 1 does not hold",
-            variables[*v]
-        ),
-        Reason::Budget { degree } => format!(
-            "the coefficient system needs degree {degree}, beyond the limits for this many parameters"
-        ),
-        Reason::Empty => "u vanishes or is not finite at the samples".into(),
-        Reason::Resolution(v) => format!(
-            "the coefficient system for `{}` is not decided in f64",
-            variables[*v]
-        ),
-    }
-}
-
 fn rate_of(cells: &[&Cell], variables: &[String]) -> Rate {
     let names = |f: &dyn Fn(&Cell) -> Vec<usize>| -> Vec<String> {
         let mut v: Vec<usize> = cells.iter().flat_map(|c| f(c)).collect();
@@ -177,10 +155,12 @@ fn rate_of(cells: &[&Cell], variables: &[String]) -> Rate {
             .collect()
     };
     if let Some(c) = cells.iter().find(|c| c.outcome == Outcome::CannotSplit) {
-        return Rate::None(reason_text(
-            c.reason.as_ref().unwrap_or(&Reason::NoMass),
-            variables,
-        ));
+        return Rate::None(
+            c.reason
+                .as_ref()
+                .unwrap_or(&Reason::NoMass)
+                .describe(variables),
+        );
     }
     if cells.iter().any(|c| c.outcome == Outcome::NotIdentifiable) {
         return Rate::NotIdentifiable(names(&flat_vars));
@@ -189,7 +169,10 @@ fn rate_of(cells: &[&Cell], variables: &[String]) -> Rate {
         return Rate::None(format!(
             "undecided at atom {}: {}",
             c.atom + 1,
-            reason_text(c.reason.as_ref().unwrap_or(&Reason::Empty), variables)
+            c.reason
+                .as_ref()
+                .unwrap_or(&Reason::Empty)
+                .describe(variables)
         ));
     }
     if cells

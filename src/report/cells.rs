@@ -86,31 +86,6 @@ pub fn identified(cell: &Cell, variables: &[String]) -> String {
     parts.join("; ")
 }
 
-/// Why a cell has no exponents, in words.
-pub fn reason(r: &Reason, variables: &[String]) -> String {
-    match r {
-        Reason::NoMass => {
-            "no mass parameter: several fitted atoms cannot share one true atom".into()
-        }
-        Reason::PointMass(v) => format!(
-            "{} acts as a mass only at this point: split atoms do not stay near the truth",
-            variables[*v]
-        ),
-        Reason::Kink(v) => format!(
-            "{} enters a relu/abs kink; second derivatives there are Dirac masses and the expansion past order 1 does not hold",
-            variables[*v]
-        ),
-        Reason::Budget { degree } => format!(
-            "the coefficient system needs degree {degree}, beyond the limits for this many parameters"
-        ),
-        Reason::Empty => "u vanishes or is not finite at the samples".into(),
-        Reason::Resolution(v) => format!(
-            "the coefficient system for {} is not decided in f64 (an effect below its resolution); the verdict, in high precision, decides",
-            variables[*v]
-        ),
-    }
-}
-
 /// How a cell's result was reached, or why it is not confirmed.
 fn how(cell: &Cell, variables: &[String]) -> String {
     let mut parts = Vec::new();
@@ -203,11 +178,17 @@ pub fn line(cell: &Cell, variables: &[String]) -> String {
         }
         Outcome::CannotSplit => format!(
             "cannot split: {}",
-            reason(cell.reason.as_ref().unwrap_or(&Reason::NoMass), variables)
+            cell.reason
+                .as_ref()
+                .unwrap_or(&Reason::NoMass)
+                .describe(variables)
         ),
         Outcome::Undecided => format!(
             "undecided: {}",
-            reason(cell.reason.as_ref().unwrap_or(&Reason::Empty), variables)
+            cell.reason
+                .as_ref()
+                .unwrap_or(&Reason::Empty)
+                .describe(variables)
         ),
     }
 }

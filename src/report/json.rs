@@ -103,7 +103,7 @@ fn cell(c: &Cell, v: &Verification) -> Value {
             "square_isolation": k.square_isolation,
             "confirmed": k.confirmed(),
         })).collect::<Vec<_>>(),
-        "reason": c.reason.as_ref().map(|r| super::cells::reason(r, &v.variables)),
+        "reason": c.reason.as_ref().map(|r| r.describe(&v.variables)),
         "text": super::cells::line(c, &v.variables),
     })
 }
