@@ -233,7 +233,7 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
         };
         let case = &v.case;
         // The case's name names its page and data file: never a path, never twice.
-        if let Some(why) = unsafe_file_name(&case.name) {
+        if let Some(why) = moeid::report::markdown::unsafe_file_name(&case.name) {
             errors = true;
             eprintln!(
                 "error: {}: the case name `{}` cannot name a report page ({why}); set `name` to letters, digits, '-', '_' and '.'",
@@ -326,33 +326,11 @@ fn rates(
             return Ok(ExitCode::from(2));
         }
     };
-    let k_star = case.atoms.len();
-    if let Some(f) = &fitted {
-        if let Some(k) = f.iter().find(|&&k| k < k_star || k > k_star + 8) {
-            return bad(format!(
-                "--fitted {k}: the case has {k_star} true atoms; fit from {k_star} to {} atoms",
-                k_star + 8
-            ));
-        }
-    }
     let n = match n.map(|g| moeid::case::parse_grid(&g)) {
         Some(Ok(g)) => Some(g),
         Some(Err(e)) => return bad(format!("--n: {e}; write e.g. --n 1e3..1e5:12")),
         None => None,
     };
-    if let Some(r) = replicates {
-        if !(1..=moeid::case::MAX_REPLICATES).contains(&r) {
-            return bad(format!(
-                "--replicates {r}: use 1 to {}",
-                moeid::case::MAX_REPLICATES
-            ));
-        }
-    }
-    if let Some(r) = restarts {
-        if !(1..=100).contains(&r) {
-            return bad(format!("--restarts {r}: use 1 to 100"));
-        }
-    }
     let overrides = moeid::rates::RateOverrides {
         fitted,
         n,
@@ -360,37 +338,20 @@ fn rates(
         restarts,
         seed,
     };
-    let fitted = moeid::rates::RateSettings::resolve(&case, &overrides, None).fitted;
-    // Cells up to the largest a fit can form: k atoms on k* true ones put at most k − k* + 1
-    // in one cell.
-    let most = fitted.iter().copied().max().unwrap_or(k_star);
-    let cells = (most + 1)
-        .saturating_sub(k_star)
-        .clamp(1, moeid::geometry::MAX_CELLS);
-    let verification = moeid::verify(
-        &case,
-        &Options {
-            cells: Some(cells),
-            ..Options::default()
-        },
-    );
-    if let Err(e) = &verification {
-        eprint!("{}", render(e));
-        eprintln!("note: no verdict, so no predicted rates; the rate check runs anyway");
-    }
-    let prediction = verification
-        .as_ref()
-        .ok()
-        .map(|v| (&v.predicted, v.verdict.kind.name()));
-    let settings =
-        moeid::rates::RateSettings::resolve(&case, &overrides, prediction.map(|(p, _)| p));
     let progress = if std::io::stderr().is_terminal() {
         moeid::rates::Progress::Bar
     } else {
         moeid::rates::Progress::Quiet
     };
-    match moeid::rates::run(&case, &settings, prediction, out.as_deref(), progress) {
-        Ok(report) => {
+    match moeid::rates::check(&case, &overrides, out.as_deref(), progress) {
+        Ok(moeid::rates::RateCheck {
+            report,
+            verification,
+        }) => {
+            if let Err(e) = &verification {
+                eprint!("{}", render(e));
+                eprintln!("note: no verdict, so no predicted rates; the rate check ran anyway");
+            }
             let mut stdout = std::io::stdout().lock();
             match format {
                 Format::Text => write!(stdout, "{}", moeid::report::rates::render(&report))?,
@@ -412,6 +373,11 @@ fn rates(
                 _ => Ok(ExitCode::SUCCESS),
             }
         }
+        Err(moeid::rates::RateError::Setting {
+            setting,
+            value,
+            fix,
+        }) => bad(format!("--{setting} {value}: {fix}")),
         Err(e @ moeid::rates::RateError::Unsupported(_)) => bad(format!("{}: {e}", path.display())),
         Err(e) => bad(e.to_string()),
     }
@@ -430,7 +396,7 @@ fn new(
         return Ok(ExitCode::from(2));
     };
     if out.is_none() {
-        if let Some(why) = unsafe_file_name(name) {
+        if let Some(why) = moeid::report::markdown::unsafe_file_name(name) {
             eprintln!(
                 "error: `{name}` cannot name a file in this folder ({why}); use letters, digits, '-', '_' and '.', or choose the path with --out"
             );
@@ -458,24 +424,6 @@ fn new(
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Why `name` cannot be a file name inside a chosen folder: empty, a path (separators, `..`,
-/// absolute), or a control character.
-fn unsafe_file_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        Some("it is empty")
-    } else if name.contains('/') || name.contains('\\') {
-        Some("it contains a path separator")
-    } else if name == "." || name.contains("..") {
-        Some("it contains `..`")
-    } else if name.starts_with('.') {
-        Some("it starts with `.`")
-    } else if name.chars().any(char::is_control) {
-        Some("it contains a control character")
-    } else {
-        None
-    }
 }
 
 /// Renders a diagnostic: colors and the terminal's width on a terminal, plain at width 80

@@ -9,6 +9,15 @@ use std::path::PathBuf;
 pub enum RateError {
     /// The model cannot be simulated or fitted as asked.
     Unsupported(String),
+    /// A setting out of its range.
+    Setting {
+        /// The setting (`fitted`, `n`, `replicates`, `restarts`).
+        setting: &'static str,
+        /// Its value.
+        value: String,
+        /// The range to use.
+        fix: String,
+    },
     /// The checkpoint belongs to another run, or cannot be read or written.
     Checkpoint {
         /// The file.
@@ -22,6 +31,11 @@ impl fmt::Display for RateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RateError::Unsupported(m) => f.write_str(m),
+            RateError::Setting {
+                setting,
+                value,
+                fix,
+            } => write!(f, "{setting} {value}: {fix}"),
             RateError::Checkpoint { path, message } => {
                 write!(f, "checkpoint {}: {message}", path.display())
             }

@@ -8,8 +8,10 @@
 //! - [`sweep`]: the fits over fitted sizes, sample sizes and replicates, parallel and resumable;
 //! - [`loss`]: Voronoi losses with the softmax translation removed;
 //! - [`slope`]: slopes of log mean loss on log $n$ with bootstrap intervals;
-//! - [`summary`]: losses, slopes and the agreement with the prediction.
+//! - [`summary`]: losses, slopes and the agreement with the prediction;
+//! - [`check()`]: a whole check from a case and overrides (command line and Python).
 
+mod check;
 pub mod checkpoint;
 mod error;
 pub mod fit;
@@ -22,6 +24,7 @@ pub mod slope;
 pub mod summary;
 pub mod sweep;
 
+pub use check::{check, check_overrides, RateCheck, MAX_EXTRA_ATOMS, MAX_RESTARTS};
 pub use error::RateError;
 pub use predict::{predict, rate_text, Group, Prediction, Rate};
 pub use settings::{RateOverrides, RateSettings};

@@ -48,7 +48,8 @@ fn gcd(a: i64, b: i64) -> i64 {
 }
 
 impl Rational {
-    fn new(num: i64, den: i64) -> Rational {
+    /// `num/den` in lowest terms with a positive denominator.
+    pub fn new(num: i64, den: i64) -> Rational {
         let g = gcd(num, den).max(1) * den.signum();
         Rational {
             num: num / g,
@@ -828,11 +829,10 @@ fn verify(
     true
 }
 
-/// Text and LaTeX, denominators cleared: multiply through by the parameters in denominators and
-/// by the rational denominators; a relation whose pivot keeps coefficient 1 is written solved
-/// for it, others as a sum equal to zero.
-fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (String, String) {
-    let cross = rel.is_cross_atom();
+/// The coefficients with denominators cleared: multiplied through by the parameters in
+/// denominators and by the rational denominators (unless every coefficient is a plain rational).
+/// The relation's text and LaTeX are written with these.
+pub fn cleared(coefs: &[Coef]) -> Vec<Coef> {
     let mut neg_powers: Vec<(usize, i32)> = Vec::new();
     let mut den_lcm = 1i64;
     for c in coefs {
@@ -855,7 +855,15 @@ fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (String, String) 
     } else {
         (Rational::new(den_lcm, 1), neg_powers)
     };
-    let cleared: Vec<Coef> = coefs.iter().map(|c| c.scale(factor, &powers)).collect();
+    coefs.iter().map(|c| c.scale(factor, &powers)).collect()
+}
+
+/// Text and LaTeX, denominators cleared: multiply through by the parameters in denominators and
+/// by the rational denominators; a relation whose pivot keeps coefficient 1 is written solved
+/// for it, others as a sum equal to zero.
+fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (String, String) {
+    let cross = rel.is_cross_atom();
+    let cleared = cleared(coefs);
     let label = |t: &Term| {
         if cross {
             t.alpha

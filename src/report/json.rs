@@ -27,6 +27,7 @@ fn relation(r: &Relation, v: &Verification) -> Value {
         "kink": r.kink,
         "certificate": r.certificate.name(),
         "numeric_text": r.numeric_text(&v.variables),
+        "sympy": super::sympy::relation(r, &v.variables),
         "exact": r.exact.as_ref().map(|e| json!({
             "text": e.text,
             "latex": e.latex,
@@ -35,6 +36,7 @@ fn relation(r: &Relation, v: &Verification) -> Value {
                 "atom": t.atom + 1,
                 "d": t.alpha.names(&v.variables),
                 "coef": c.text(&v.variables),
+                "sympy": super::sympy::coefficient(c, &v.variables),
             })).collect::<Vec<_>>(),
             "identifiable_combinations": e.combinations,
         })),
@@ -142,6 +144,7 @@ pub fn render(v: &Verification) -> Value {
             "gap_decades": f.gap_decades,
             "clear": f.clear,
             "certificate": f.certificate.name(),
+            "singular_values": f.singular_values,
         })).collect::<Vec<_>>(),
         "relations": relations,
         "psd": v.relations.atoms.iter().map(|a| json!({

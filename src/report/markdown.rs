@@ -603,6 +603,55 @@ pub fn remove_stray_temporaries(dir: &std::path::Path) {
     }
 }
 
+/// Why `name` cannot be a file name inside a chosen folder: empty, a path (separators, `..`,
+/// absolute), or a control character.
+pub fn unsafe_file_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains('/') || name.contains('\\') {
+        Some("it contains a path separator")
+    } else if name == "." || name.contains("..") {
+        Some("it contains `..`")
+    } else if name.starts_with('.') {
+        Some("it starts with `.`")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else {
+        None
+    }
+}
+
+/// One case's page with its plots inside it as `data:` URIs: a self-contained page for a
+/// notebook (the Python package's `_repr_markdown_`), the same text as [`write_case`] writes.
+///
+/// # Errors
+/// A message naming the plot that failed.
+pub fn page_inline(
+    v: &Verification,
+    rates: Option<&RateReport>,
+    version: &str,
+) -> Result<String, String> {
+    use base64::Engine;
+    let uri = |svg: &str| {
+        format!(
+            "data:image/svg+xml;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(svg)
+        )
+    };
+    let plot = match rates {
+        Some(r) => super::plot::convergence(r)?,
+        None => None,
+    };
+    let geometry = super::plot::geometry(v)?;
+    let files = Files {
+        page: format!("{}.md", v.case.name),
+        spectrum: uri(&super::plot::spectrum(v)?),
+        rates: plot.as_deref().map(uri),
+        geometry: geometry.as_deref().map(uri),
+    };
+    Ok(page(v, rates, &files, version))
+}
+
 /// Writes one case's page and plots into `dir` (atomically, file by file) and returns its
 /// index row.
 ///

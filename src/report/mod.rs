@@ -9,4 +9,5 @@ pub mod latex;
 pub mod markdown;
 pub mod plot;
 pub mod rates;
+pub mod sympy;
 pub mod text;
