@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod geometry;
 mod known_relations;
+mod layout;
 mod properties;
 mod rates;
 mod reliability;

@@ -453,31 +453,51 @@ fn load_and_verify(path: &Path, options: &Options) -> Result<Verification, Error
 
 fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
     let files = moeid::case::find(paths);
-    let mut stdout = std::io::stdout().lock();
-    let mut errors = false;
     if files.is_empty() {
         no_cases(paths);
         return Ok(ExitCode::from(2));
     }
-    for (i, f) in files.iter().enumerate() {
-        match load_and_verify(f, options) {
-            Ok(v) => match format {
-                Format::Text => {
-                    if i > 0 {
-                        writeln!(stdout)?;
+    // Cases verified in parallel (each deterministic for its seed), printed in file order, each
+    // as soon as every earlier one is printed.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            use rayon::prelude::*;
+            files
+                .par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, f)| {
+                    let _ = tx.send((i, load_and_verify(f, options)));
+                });
+        });
+        let mut stdout = std::io::stdout().lock();
+        let mut errors = false;
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&next) {
+                match result {
+                    Ok(v) => match format {
+                        Format::Text => {
+                            if next > 0 {
+                                writeln!(stdout)?;
+                            }
+                            write!(stdout, "{}", moeid::report::text::render(&v))?;
+                        }
+                        Format::Json => writeln!(stdout, "{}", moeid::report::json::render(&v))?,
+                    },
+                    Err(e) => {
+                        errors = true;
+                        stdout.flush()?;
+                        eprint!("{}", render(&e));
                     }
-                    write!(stdout, "{}", moeid::report::text::render(&v))?;
                 }
-                Format::Json => writeln!(stdout, "{}", moeid::report::json::render(&v))?,
-            },
-            Err(e) => {
-                errors = true;
-                stdout.flush()?;
-                eprint!("{}", render(&e));
+                next += 1;
             }
         }
-    }
-    Ok(exit(false, errors))
+        Ok(exit(false, errors))
+    })
 }
 
 fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
