@@ -19,6 +19,7 @@
 //! This module is a leaf: it knows nothing of cases, models or families.
 
 mod ast;
+mod compile;
 mod jet;
 mod number;
 mod parse;
@@ -27,12 +28,10 @@ mod tape;
 mod taylor;
 
 pub use ast::{BinOp, Expr, ExprKind, Func, Span};
+pub use compile::{Binding, CompileError, CompileErrorKind, Env, Shape, TapeBuilder, Value};
 pub use jet::{Jet, MAX_JET_ORDER};
 pub use number::{Derivative, Number};
 pub use parse::{function_list, nearest, parse, ParseError, ParseErrorKind, MAX_DEPTH, MAX_TOKENS};
 pub use series::Series;
-pub use tape::{
-    Binding, CompileError, CompileErrorKind, Env, Kink, Op, ParamSet, Shape, Slot, Tape,
-    TapeBuilder, Unary, Value,
-};
+pub use tape::{Kink, Op, ParamSet, Slot, Tape, Unary};
 pub use taylor::{Taylor, TaylorSpace};

@@ -1,0 +1,538 @@
+//! Relations in exact form: coefficients recognised as expressions in the parameters.
+//!
+//! A relation $\sum_\alpha c_\alpha(\theta)\,\partial^\alpha u = 0$ (pivot coefficient 1) has
+//! coefficients that are functions of the atom's parameters. At the truth alone they cannot be
+//! told apart (with $\tau = 1/2$, $-4$ is both $-4$ and $-2/\tau$), so the relation is solved
+//! again at *stratum points*: every nonzero parameter perturbed at random, every zero kept (a
+//! point relation at $\beta_1 = 0$ lives on that stratum). Each coefficient is then fitted, at
+//! the truth and the stratum points, by at most two terms $q_1 B_1 + q_2 B_2$ with small
+//! rationals $q$ over a basis of
+//! - monomials $\prod_v \theta_v^{e_v}$ with $\sum |e_v| \le 2$ (reciprocals included) in the
+//!   parameters that are nonzero at the truth, and
+//! - $\sigma(\theta_v)$ times such monomials (the constants a sigmoid gate produces),
+//!
+//! simplest forms first. A recognised form is accepted only when it also holds in high precision
+//! at a fresh stratum point, with a residual that falls like $2^{-p}$ from 128 to 256 bits.
+//!
+//! # Why not PSLQ at the truth
+//! Integer relation finding at one point needs that point to be generic; case files use round
+//! values ($\tau = 0.5$, $\beta_1 = 2$) for which the basis itself is rationally dependent, so
+//! every coefficient has many "exact forms". Several generic points make the fit unique.
+
+use super::Relation;
+use crate::case::Role;
+use crate::expr::Number;
+use crate::family::{Design, MultiIndex, SamplePoints};
+use crate::rank::certify::HpFamilies;
+use nalgebra::DMatrix;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rug::Float;
+
+mod coef;
+mod render;
+
+pub use coef::{latex_name, Basis, Coef, Rational};
+pub use render::cleared;
+use render::{combinations, render};
+/// A relation with exact coefficients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exact {
+    /// One coefficient per term of the relation (same order; the pivot's is 1 before clearing).
+    pub coefs: Vec<Coef>,
+    /// The relation as text, e.g. `tau·∂u/∂tau + beta1[0]·∂u/∂beta1[0] = 0`.
+    pub text: String,
+    /// The relation in LaTeX.
+    pub latex: String,
+    /// Whether the symbolic form held in high precision at a fresh stratum point, with a
+    /// residual falling like $2^{-p}$ from 128 to 256 bits.
+    pub verified: bool,
+    /// Identifiable combinations, for invariances whose field is a scaling or a translation.
+    pub combinations: Vec<String>,
+}
+
+/// Number of stratum points.
+const STRATUM_POINTS: usize = 6;
+/// Relative size of a stratum perturbation.
+const STRATUM_SIZE: f64 = 0.3;
+/// Largest denominator of a recognised rational.
+const MAX_DEN: i64 = 60;
+/// Relative agreement required of a fit across points (f64).
+const FIT_TOL: f64 = 1e-8;
+
+/// Points of the stratum of `atoms`: nonzero parameters perturbed, zeros kept, shared ones
+/// moved together.
+fn stratum(design: &Design, atoms: &[Vec<f64>], count: usize, seed: u64) -> Vec<Vec<Vec<f64>>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let shared: Vec<f64> = (0..design.n_vars())
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            atoms
+                .iter()
+                .map(|theta| {
+                    theta
+                        .iter()
+                        .enumerate()
+                        .map(|(p, &v)| {
+                            let z = if design.roles[p] == Role::Shared {
+                                shared[p]
+                            } else {
+                                rng.random_range(-1.0..1.0)
+                            };
+                            v * (1.0 + STRATUM_SIZE * z)
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The relation's coefficients (pivot 1) at configuration `atoms`, solved in f64 on its support.
+fn coefficients_at(
+    design: &Design,
+    points: &SamplePoints,
+    atoms: &[Vec<f64>],
+    rel: &Relation,
+) -> Option<Vec<f64>> {
+    let fstar = design.fstar(points, atoms).ok()?;
+    let mut J = DMatrix::zeros(points.len(), rel.terms.len());
+    for (c, t) in rel.terms.iter().enumerate() {
+        let m = design
+            .columns(
+                points,
+                &fstar,
+                &atoms[t.atom],
+                std::slice::from_ref(&t.alpha),
+                t.atom + 1,
+            )
+            .ok()?;
+        J.set_column(c, &m.column(0));
+    }
+    let norms: Vec<f64> = J.column_iter().map(|c| c.norm()).collect();
+    if norms.contains(&0.0) {
+        return (rel.terms.len() == 1).then(|| vec![1.0]);
+    }
+    for (c, n) in norms.iter().enumerate() {
+        J.column_mut(c).unscale_mut(*n);
+    }
+    let svd = J.svd(false, true);
+    let s = &svd.singular_values;
+    let (imin, smin) = s.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))?;
+    if *smin > 1e-9 * s.max() {
+        return None;
+    }
+    let v = svd.v_t?.row(imin).into_owned();
+    if v[0].abs() < 1e-12 {
+        return None;
+    }
+    Some(
+        (0..rel.terms.len())
+            .map(|c| v[c] / norms[c] / (v[0] / norms[0]))
+            .collect(),
+    )
+}
+
+/// As [`coefficients_at`], in 128-bit arithmetic (for relations of escalated families, whose
+/// f64 evaluations are unreliable).
+fn coefficients_at_hp(
+    design: &Design,
+    points: &SamplePoints,
+    atoms: &[Vec<f64>],
+    rel: &Relation,
+) -> Option<Vec<f64>> {
+    let n = (rel.terms.len() + 10).min(points.len());
+    let mut hp = HpFamilies::new(design, points, atoms, n);
+    let support: Vec<(usize, MultiIndex)> = rel
+        .terms
+        .iter()
+        .map(|t| (t.atom, t.alpha.clone()))
+        .collect();
+    let prec = 128;
+    let qr = crate::rank::hp::qr_pivoted(hp.columns(&support, prec).ok()?, prec);
+    let k = support.len();
+    if k == 1 {
+        return qr.zero_columns.contains(&0).then(|| vec![1.0]);
+    }
+    let d = qr.log2_diag();
+    if !qr.zero_columns.is_empty() || d.len() < k || d[k - 1] - d[0] > -0.75 * prec as f64 {
+        return None;
+    }
+    let v = qr.null_space(k - 1);
+    let p = v[(0, 0)] / qr.norms[0];
+    if p == 0.0 {
+        return None;
+    }
+    Some((0..k).map(|c| v[(c, 0)] / qr.norms[c] / p).collect())
+}
+
+/// Monomials $\prod_v \theta_v^{e_v}$ over `live` variables with $\sum |e_v| \le$ `degree`,
+/// lowest degree first.
+fn monomials(live: &[usize], degree: i32) -> Vec<Basis> {
+    let mut out = vec![Basis::one()];
+    let mut frontier = vec![Vec::<(usize, i32)>::new()];
+    for _ in 0..degree {
+        let mut next = Vec::new();
+        for m in &frontier {
+            // extend with a variable at or after the last one, keeping exponents sorted by var
+            let start = m.last().map_or(0, |l: &(usize, i32)| {
+                live.iter().position(|&v| v == l.0).unwrap_or(0)
+            });
+            for &v in &live[start..] {
+                for sign in [1, -1] {
+                    let mut p = m.clone();
+                    match p.iter_mut().find(|x| x.0 == v) {
+                        Some(x) if x.1.signum() == sign => x.1 += sign,
+                        Some(_) => continue,
+                        None => p.push((v, sign)),
+                    }
+                    if !next.contains(&p) {
+                        next.push(p);
+                    }
+                }
+            }
+        }
+        for p in &next {
+            out.push(Basis {
+                powers: p.clone(),
+                sigmoid: None,
+            });
+        }
+        frontier = next;
+    }
+    out
+}
+
+/// Degrees of the single-term and two-term bases for `n` variables: full for small designs,
+/// lower for larger ones (the number of monomials grows like $n^d$).
+fn degrees(n: usize) -> (i32, i32) {
+    match n {
+        0..=6 => (4, 4),
+        7..=10 => (3, 2),
+        _ => (2, 1),
+    }
+}
+
+/// The variables a coefficient may depend on, when nonzero at the truth: all of them for a small
+/// atom; for a larger one the relation's directions, the atom's masses and shared parameters.
+fn variables(theta: &[f64], rel: &Relation, extra: &[usize]) -> Vec<usize> {
+    let live: Vec<usize> = (0..theta.len()).filter(|&v| theta[v] != 0.0).collect();
+    if live.len() <= 6 {
+        return live;
+    }
+    let mut vars: Vec<usize> = rel
+        .terms
+        .iter()
+        .flat_map(|t| t.alpha.directions().iter().map(|&d| d as usize))
+        .chain(extra.iter().copied())
+        .filter(|&v| theta[v] != 0.0)
+        .collect();
+    vars.sort_unstable();
+    vars.dedup();
+    vars
+}
+
+/// The single-term basis: monomials of degree ≤ 4 in `live` (lower for many variables), and
+/// $\sigma(\theta_s)$ times monomials of degree ≤ 2; simplest first.
+fn basis(live: &[usize]) -> Vec<Basis> {
+    let (d1, _) = degrees(live.len());
+    let mut all = monomials(live, d1);
+    for &s in live {
+        for m in monomials(live, d1.min(2)) {
+            all.push(Basis {
+                powers: m.powers,
+                sigmoid: Some(s),
+            });
+        }
+    }
+    all.sort_by_key(Basis::degree);
+    all
+}
+
+/// Two-term candidates: $(m, m\,\sigma(\theta_s))$ for monomials of degree ≤ 4 (the
+/// $(q_1 + q_2 \sigma)\,m$ of sigmoid gates), and pairs of monomials of degree ≤ 2.
+fn pairs(live: &[usize]) -> Vec<(Basis, Basis)> {
+    let (_, d2) = degrees(live.len());
+    let mut out = Vec::new();
+    for m in monomials(live, d2) {
+        for &s in live {
+            out.push((
+                m.clone(),
+                Basis {
+                    powers: m.powers.clone(),
+                    sigmoid: Some(s),
+                },
+            ));
+        }
+    }
+    let low = monomials(live, d2.min(2));
+    for (a, x) in low.iter().enumerate() {
+        for y in &low[a + 1..] {
+            out.push((x.clone(), y.clone()));
+        }
+    }
+    out.sort_by_key(|(a, b)| a.degree() + b.degree());
+    out
+}
+
+/// Fits `values[i] ≈ Σ q_k B_k(thetas[i])` with one basis function, else with a candidate pair.
+fn fit(
+    values: &[f64],
+    thetas: &[&Vec<f64>],
+    singles: &[Basis],
+    doubles: &[(Basis, Basis)],
+) -> Option<Coef> {
+    let eval = |b: &Basis| -> Vec<f64> { thetas.iter().map(|t| b.eval(t.as_slice())).collect() };
+    let scale = values.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    let agrees = |pred: &dyn Fn(usize) -> f64| {
+        values
+            .iter()
+            .enumerate()
+            .all(|(i, v)| (pred(i) - v).abs() <= FIT_TOL * scale.max(v.abs()))
+    };
+    for b in singles {
+        let col = eval(b);
+        if col.iter().any(|x| !x.is_finite() || *x == 0.0) {
+            continue;
+        }
+        if let Some(r) = Rational::recognise(values[0] / col[0], MAX_DEN, FIT_TOL) {
+            if agrees(&|i| r.value() * col[i]) {
+                return Some(Coef {
+                    terms: vec![(r, b.clone())],
+                });
+            }
+        }
+    }
+    for (bx, by) in doubles {
+        let (x, y) = (eval(bx), eval(by));
+        if x.iter().chain(&y).any(|v| !v.is_finite()) {
+            continue;
+        }
+        let (mut sxx, mut sxy, mut syy, mut sxv, mut syv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for i in 0..values.len() {
+            sxx += x[i] * x[i];
+            sxy += x[i] * y[i];
+            syy += y[i] * y[i];
+            sxv += x[i] * values[i];
+            syv += y[i] * values[i];
+        }
+        let det = sxx * syy - sxy * sxy;
+        if det.abs() <= 1e-12 * sxx * syy {
+            continue;
+        }
+        let qa = (sxv * syy - syv * sxy) / det;
+        let qb = (syv * sxx - sxv * sxy) / det;
+        let (Some(ra), Some(rb)) = (
+            Rational::recognise(qa, MAX_DEN, 1e-6),
+            Rational::recognise(qb, MAX_DEN, 1e-6),
+        ) else {
+            continue;
+        };
+        if ra.num == 0 || rb.num == 0 {
+            continue;
+        }
+        if agrees(&|i| ra.value() * x[i] + rb.value() * y[i]) {
+            return Some(Coef {
+                terms: vec![(ra, bx.clone()), (rb, by.clone())],
+            });
+        }
+    }
+    None
+}
+
+/// Recognises the exact form of `rel` (see the module docs), verifying it at 128 and 256 bits.
+/// `extra` lists parameters besides the relation's directions that coefficients may involve
+/// (masses, shared parameters). With `high_precision` the stratum coefficients are solved in
+/// MPFR too.
+pub fn recognise(
+    design: &Design,
+    points: &SamplePoints,
+    atoms: &[Vec<f64>],
+    rel: &Relation,
+    extra: &[usize],
+    seed: u64,
+    high_precision: bool,
+) -> Option<Exact> {
+    let configs = stratum(design, atoms, STRATUM_POINTS + 1, seed);
+    // A null vector of a few columns is pinned down by a few dozen points.
+    let points = &points.first(2 * rel.terms.len() + 30);
+    let (fresh, fitting) = configs.split_last()?;
+    let mut samples: Vec<(Vec<Vec<f64>>, Vec<f64>)> = Vec::new();
+    // at the truth the coefficients are the relation's own
+    samples.push((atoms.to_vec(), rel.terms.iter().map(|t| t.coef).collect()));
+    for cfg in fitting {
+        let c = if high_precision {
+            coefficients_at_hp(design, points, cfg, rel)?
+        } else {
+            coefficients_at(design, points, cfg, rel)?
+        };
+        samples.push((cfg.clone(), c));
+    }
+    let cross = rel.is_cross_atom();
+    let (singles, doubles) = if cross {
+        // Cross-atom relations mix atoms: only rational constants are tried.
+        (vec![Basis::one()], Vec::new())
+    } else {
+        let live = variables(&atoms[rel.terms[0].atom], rel, extra);
+        (basis(&live), pairs(&live))
+    };
+    let mut coefs = Vec::new();
+    for (k, t) in rel.terms.iter().enumerate() {
+        if k == 0 {
+            coefs.push(Coef {
+                terms: vec![(Rational::new(1, 1), Basis::one())],
+            });
+            continue;
+        }
+        let values: Vec<f64> = samples.iter().map(|(_, c)| c[k]).collect();
+        let thetas: Vec<&Vec<f64>> = samples.iter().map(|(cfg, _)| &cfg[t.atom]).collect();
+        coefs.push(fit(&values, &thetas, &singles, &doubles)?);
+    }
+    let verified = verify(design, points, fresh, rel, &coefs);
+    let (text, latex) = render(rel, &coefs, &design.variables);
+    let combinations =
+        if rel.order() <= 1 && !cross && rel.terms.iter().all(|t| t.alpha.order() == 1) {
+            combinations(rel, &coefs, &design.variables, &design.roles)
+        } else {
+            Vec::new()
+        };
+    Some(Exact {
+        coefs,
+        text,
+        latex,
+        verified,
+        combinations,
+    })
+}
+
+/// The symbolic form holds at the fresh configuration `cfg`: the residual
+/// $\|\sum_k C_k(\theta)\,\partial^{\alpha_k} u\|$ relative to its largest term falls below
+/// $2^{-3p/4}$ at 128 and 256 bits.
+fn verify(
+    design: &Design,
+    points: &SamplePoints,
+    cfg: &[Vec<f64>],
+    rel: &Relation,
+    coefs: &[Coef],
+) -> bool {
+    // A symbolic identity that holds at a generic point to 2^-190 is no accident: three points suffice.
+    let n = 3.min(points.len());
+    let mut hp = HpFamilies::new(design, points, cfg, n);
+    let support: Vec<(usize, MultiIndex)> = rel
+        .terms
+        .iter()
+        .map(|t| (t.atom, t.alpha.clone()))
+        .collect();
+    for prec in [128u32, 256] {
+        let Ok(cols) = hp.columns(&support, prec) else {
+            return false;
+        };
+        let thetas: Vec<Vec<Float>> = cfg
+            .iter()
+            .map(|t| t.iter().map(|&v| Float::with_val(prec, v)).collect())
+            .collect();
+        let mut residual = vec![Float::with_val(prec, 0); n];
+        let mut largest = f64::NEG_INFINITY;
+        for ((t, c), col) in rel.terms.iter().zip(coefs).zip(&cols) {
+            let k = c.eval(&thetas[t.atom]);
+            for (r, x) in residual.iter_mut().zip(col) {
+                let term = k.clone() * x;
+                largest = largest.max(crate::rank::hp::log2_abs(&term));
+                *r += term;
+            }
+        }
+        let worst = residual
+            .iter()
+            .map(crate::rank::hp::log2_abs)
+            .fold(f64::NEG_INFINITY, f64::max);
+        if worst - largest > -0.75 * prec as f64 {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rationals() {
+        assert_eq!(
+            Rational::recognise(0.5, 60, 1e-9),
+            Some(Rational::new(1, 2))
+        );
+        assert_eq!(
+            Rational::recognise(-4.0, 60, 1e-9),
+            Some(Rational::new(-4, 1))
+        );
+        assert_eq!(
+            Rational::recognise(1.0 / 3.0, 60, 1e-9),
+            Some(Rational::new(1, 3))
+        );
+        assert_eq!(Rational::recognise(std::f64::consts::PI, 60, 1e-9), None);
+    }
+
+    #[test]
+    fn latex_names() {
+        assert_eq!(latex_name("beta1[0]"), "\\beta_{1,0}");
+        assert_eq!(latex_name("tau"), "\\tau");
+        assert_eq!(latex_name("a[1]"), "a_{1}");
+        assert_eq!(latex_name("nu"), "\\nu");
+        assert_eq!(latex_name("w_out"), "w_{out}");
+        assert_eq!(latex_name("gain"), "\\mathrm{gain}");
+    }
+
+    #[test]
+    fn fitting_finds_reciprocals_and_sigmoids() {
+        // c(θ) = −2/θ1 and c(θ) = −1 + σ(θ0), at generic points
+        let thetas: Vec<Vec<f64>> = (0..7)
+            .map(|i| vec![0.3 + 0.1 * i as f64, 0.5 + 0.07 * i as f64])
+            .collect();
+        let refs: Vec<&Vec<f64>> = thetas.iter().collect();
+        let live = [0, 1];
+        let (b, d) = (basis(&live), pairs(&live));
+        let v: Vec<f64> = thetas.iter().map(|t| -2.0 / t[1]).collect();
+        let c = fit(&v, &refs, &b, &d).unwrap();
+        assert_eq!(c.factor_text(&["p".into(), "tau".into()]), "−(2/tau)");
+        let v: Vec<f64> = thetas
+            .iter()
+            .map(|t| -1.0 + 1.0 / (1.0 + (-t[0]).exp()))
+            .collect();
+        let c = fit(&v, &refs, &b, &d).unwrap();
+        assert_eq!(
+            c.factor_text(&["beta0".into(), "tau".into()]),
+            "(−1 + sigmoid(beta0))"
+        );
+        // (1 − σ(β0))·b/a², a degree-3 monomial times a sigmoid pair
+        let thetas: Vec<Vec<f64>> = (0..7)
+            .map(|i| {
+                vec![
+                    0.4 + 0.03 * i as f64,
+                    1.5 - 0.1 * i as f64,
+                    -0.5 + 0.04 * i as f64,
+                ]
+            })
+            .collect();
+        let refs: Vec<&Vec<f64>> = thetas.iter().collect();
+        let v: Vec<f64> = thetas
+            .iter()
+            .map(|t| (1.0 - 1.0 / (1.0 + (-t[0]).exp())) * t[2] / (t[1] * t[1]))
+            .collect();
+        let live = [0, 1, 2];
+        let c = fit(&v, &refs, &basis(&live), &pairs(&live)).unwrap();
+        assert_eq!(
+            c.factor_text(&["beta0".into(), "a".into(), "b".into()]),
+            "(1 − sigmoid(beta0))·(b/a^2)"
+        );
+        // β1/τ², degree 3, single term
+        let v: Vec<f64> = thetas.iter().map(|t| t[1] / (t[0] * t[0])).collect();
+        let c = fit(&v, &refs, &basis(&live), &pairs(&live)).unwrap();
+        assert_eq!(
+            c.factor_text(&["tau".into(), "beta1".into(), "b".into()]),
+            "(beta1/tau^2)"
+        );
+    }
+}
