@@ -6,6 +6,7 @@ mod ad;
 mod catalogue;
 mod certify;
 mod cli;
+mod corpus;
 mod errors;
 mod geometry;
 mod known_relations;

@@ -55,6 +55,8 @@ pub const MAX_CLASSES: usize = 32;
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Highest derivative order.
 pub const MAX_ORDER: usize = 4;
+/// Most true atoms (the joint family's cost grows with their cube).
+pub const MAX_ATOMS: usize = 32;
 /// The verdicts a case may expect.
 pub const VERDICTS: [&str; 3] = ["identifiable", "interaction", "degenerate"];
 

@@ -242,6 +242,21 @@ impl Validator<'_> {
                 None,
             );
         }
+        let count = raw.atoms.get_ref().len();
+        if count > MAX_ATOMS {
+            let span = raw.atoms.get_ref()[MAX_ATOMS].span();
+            self.report(
+                "moeid::case::atoms",
+                span,
+                format!(
+                    "{count} atoms: at most {MAX_ATOMS} (the joint family grows with the atoms, and its SVD and certification with their cube: 30 atoms take about 13 s, 100 would take hours)"
+                ),
+                "too many atoms",
+                Some(format!(
+                    "keep the {MAX_ATOMS} atoms whose cells you want to study; the verdict of a design does not need every expert"
+                )),
+            );
+        }
         let mut out = Vec::new();
         for (j, atom) in raw.atoms.get_ref().iter().enumerate() {
             let mut theta = shared.clone();
