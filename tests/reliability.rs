@@ -183,3 +183,25 @@ fn reliability_numeric_helpers_on_bad_input_return() {
     assert_eq!(r.rank, 0);
     assert!(moeid::rates::slope::ols(&[1.0, 2.0, 3.0], &[1.0, 2.0]).is_nan());
 }
+
+/// The corpus found it: when several derivative terms are not finite, the one the message
+/// names depended on which thread failed first. Now the first in term order, at any thread count.
+#[test]
+fn reliability_a_non_finite_family_names_the_same_term_at_any_thread_count() {
+    let d = Dir::new();
+    let text =
+        std::fs::read_to_string(root().join("tests/corpus/cases/value-02-weight-19.toml")).unwrap();
+    d.write("case.toml", &text);
+    let mut messages = std::collections::BTreeSet::new();
+    for threads in ["1", "2", "8", "2", "8"] {
+        let run = d.run_env(&["verify", "case.toml"], &[("RAYON_NUM_THREADS", threads)]);
+        assert_eq!(run.code(), 2);
+        messages.insert(run.stderr());
+    }
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(messages
+        .iter()
+        .next()
+        .unwrap()
+        .contains("∂u/∂beta1[0] at atom 1 is NaN"));
+}

@@ -15,4 +15,5 @@ mod properties;
 mod rates;
 mod reliability;
 mod reports;
+mod shards;
 mod snapshots;

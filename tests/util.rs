@@ -62,11 +62,27 @@ impl Dir {
         self.run_env(args, &[])
     }
 
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+    /// Runs `moeid args...` in `dir`.
+    pub fn run_in(dir: &Path, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_moeid"));
         cmd.args(args)
+            .current_dir(dir)
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("SLURM_ARRAY_TASK_COUNT")
+            .env_remove("MOEID_SHARD");
+        Run(cmd.output().expect("run moeid"))
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_moeid"));
+        // a test run inside a SLURM job must not shard the commands it tests
+        cmd.args(args)
             .current_dir(self.path())
-            .env_remove("RUST_LOG");
+            .env_remove("RUST_LOG")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("SLURM_ARRAY_TASK_COUNT")
+            .env_remove("SLURM_ARRAY_TASK_MIN")
+            .env_remove("MOEID_SHARD");
         for (k, v) in env {
             cmd.env(k, v);
         }

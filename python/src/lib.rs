@@ -396,6 +396,7 @@ fn rates(
         replicates,
         restarts,
         seed,
+        shard: None,
     };
     let inner = &case.inner;
     py.detach(|| {

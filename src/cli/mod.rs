@@ -37,24 +37,21 @@ enum Command {
     ///
     /// Settings come from the case's [rates] table, then these options, then defaults. With
     /// --out every finished fit is appended to FILE (JSON lines) and a rerun resumes from it.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Rates {
+        /// `plan` or `merge` (see below); without one, the rate check of CASE runs.
+        #[command(subcommand)]
+        action: Option<RatesAction>,
         /// The case file.
-        case: PathBuf,
-        /// Numbers of fitted atoms, comma separated (default: k* and k* + 1).
-        #[arg(long, value_delimiter = ',')]
-        fitted: Option<Vec<usize>>,
-        /// Sample sizes: LOW..HIGH:COUNT, log-spaced (e.g. 1e3..1e5:12), or one size.
-        #[arg(long)]
-        n: Option<String>,
-        /// Replicates per sample size.
-        #[arg(long)]
-        replicates: Option<usize>,
-        /// Restarts per fit (the best likelihood is kept).
-        #[arg(long)]
-        restarts: Option<usize>,
-        /// Seed of the simulations and initialisations.
-        #[arg(long)]
-        seed: Option<u64>,
+        #[arg(required = true)]
+        case: Option<PathBuf>,
+        #[command(flatten)]
+        grid: GridArgs,
+        /// Run only the I-th of N cost-balanced shards of the fits (e.g. 2/8), each shard with its
+        /// own --out; `moeid rates merge` joins them. Default: SLURM_ARRAY_TASK_ID and
+        /// SLURM_ARRAY_TASK_COUNT (or MOEID_SHARD=I/N) when set, else every fit.
+        #[arg(long, value_parser = moeid::rates::Shard::parse)]
+        shard: Option<moeid::rates::Shard>,
         /// Checkpoint file (JSON lines): finished fits are appended, a rerun skips them.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -128,6 +125,52 @@ struct AnalysisArgs {
     cells: Option<u8>,
 }
 
+/// The grid of a rate check (each overrides the case's `[rates]`).
+#[derive(Debug, clap::Args)]
+struct GridArgs {
+    /// Numbers of fitted atoms, comma separated (default: k* and k* + 1).
+    #[arg(long, value_delimiter = ',')]
+    fitted: Option<Vec<usize>>,
+    /// Sample sizes: LOW..HIGH:COUNT, log-spaced (e.g. 1e3..1e5:12), or one size.
+    #[arg(long)]
+    n: Option<String>,
+    /// Replicates per sample size.
+    #[arg(long)]
+    replicates: Option<usize>,
+    /// Restarts per fit (the best likelihood is kept).
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Seed of the simulations and initialisations.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RatesAction {
+    /// Every fit of the rate check (k, n, replicate, seed) with its estimated cost and shard.
+    Plan {
+        /// The case file.
+        case: PathBuf,
+        #[command(flatten)]
+        grid: GridArgs,
+        /// Number of cost-balanced shards.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+        shards: u16,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Join the checkpoints of every shard of one run into OUT, the checkpoint `moeid rates`
+    /// and `moeid report` read: each shard present once, all of one run, every fit once.
+    Merge {
+        /// The merged checkpoint (a new file).
+        out: PathBuf,
+        /// Every shard's checkpoint.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -191,15 +234,35 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             force,
         } => new(&name, &gate, &expert, out, force),
         Command::Rates {
+            action:
+                Some(RatesAction::Plan {
+                    case,
+                    grid,
+                    shards,
+                    format,
+                }),
+            ..
+        } => plan(&case, grid, usize::from(shards), format),
+        Command::Rates {
+            action: Some(RatesAction::Merge { out, shards }),
+            ..
+        } => merge(&out, &shards),
+        Command::Rates {
+            action: None,
             case,
-            fitted,
-            n,
-            replicates,
-            restarts,
-            seed,
+            grid,
+            shard,
             out,
             format,
-        } => rates(&case, fitted, n, replicates, restarts, seed, out, format),
+        } => match case {
+            Some(case) => rates(&case, grid, shard, out, format),
+            None => {
+                eprintln!(
+                    "error: give the case file: moeid rates CASE (or moeid rates plan|merge)"
+                );
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Report { paths, out, rates } => report(&paths, &out, rates),
     }
 }
@@ -304,14 +367,10 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
     Ok(exit(false, errors))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn rates(
     path: &Path,
-    fitted: Option<Vec<usize>>,
-    n: Option<String>,
-    replicates: Option<usize>,
-    restarts: Option<usize>,
-    seed: Option<u64>,
+    grid: GridArgs,
+    shard: Option<moeid::rates::Shard>,
     out: Option<PathBuf>,
     format: Format,
 ) -> std::io::Result<ExitCode> {
@@ -326,18 +385,23 @@ fn rates(
             return Ok(ExitCode::from(2));
         }
     };
-    let n = match n.map(|g| moeid::case::parse_grid(&g)) {
-        Some(Ok(g)) => Some(g),
-        Some(Err(e)) => return bad(format!("--n: {e}; write e.g. --n 1e3..1e5:12")),
-        None => None,
+    let shard = match shard {
+        Some(s) => Some(s),
+        None => match moeid::rates::Shard::from_env(|k| std::env::var(k).ok()) {
+            Ok(s) => s,
+            Err(e) => return bad(format!("{e}; or give --shard I/N")),
+        },
     };
-    let overrides = moeid::rates::RateOverrides {
-        fitted,
-        n,
-        replicates,
-        restarts,
-        seed,
+    let overrides = match overrides(grid, shard) {
+        Ok(o) => o,
+        Err(e) => return bad(e),
     };
+    if let (Some(s), None) = (shard, &out) {
+        return bad(format!(
+            "shard {s} without --out: a shard's fits are kept only in its checkpoint; give each shard its own file, e.g. --out fits-{}.jsonl",
+            s.index
+        ));
+    }
     let progress = if std::io::stderr().is_terminal() {
         moeid::rates::Progress::Bar
     } else {
@@ -373,13 +437,97 @@ fn rates(
                 _ => Ok(ExitCode::SUCCESS),
             }
         }
-        Err(moeid::rates::RateError::Setting {
+        Err(e @ moeid::rates::RateError::Setting { .. }) => bad(setting_message(&e)),
+        Err(e @ moeid::rates::RateError::Unsupported(_)) => bad(format!("{}: {e}", path.display())),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+/// The grid options as library overrides; the message of a bad `--n`.
+fn overrides(
+    grid: GridArgs,
+    shard: Option<moeid::rates::Shard>,
+) -> Result<moeid::rates::RateOverrides, String> {
+    let n = match grid.n.map(|g| moeid::case::parse_grid(&g)) {
+        Some(Ok(g)) => Some(g),
+        Some(Err(e)) => return Err(format!("--n: {e}; write e.g. --n 1e3..1e5:12")),
+        None => None,
+    };
+    Ok(moeid::rates::RateOverrides {
+        fitted: grid.fitted,
+        n,
+        replicates: grid.replicates,
+        restarts: grid.restarts,
+        seed: grid.seed,
+        shard,
+    })
+}
+
+fn plan(path: &Path, grid: GridArgs, shards: usize, format: Format) -> std::io::Result<ExitCode> {
+    let case = match Case::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{}", render(&Error::Case(e)));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let overrides = match overrides(grid, None) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Err(e) = moeid::rates::check_overrides(&case, &overrides) {
+        eprintln!("error: {}", setting_message(&e));
+        return Ok(ExitCode::from(2));
+    }
+    let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
+    let tasks = moeid::rates::plan(&case, &settings, shards);
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Text => write!(
+            stdout,
+            "{}",
+            moeid::report::rates::plan_text(&case.name, &tasks, shards)
+        )?,
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            moeid::report::rates::plan_json(&case.name, &tasks, shards)
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(out: &Path, shards: &[PathBuf]) -> std::io::Result<ExitCode> {
+    match moeid::rates::merge(out, shards) {
+        Ok(m) => {
+            println!(
+                "merged {} shards, {} fits, into {}; resume or summarise it with `{}`",
+                m.shards,
+                m.fits,
+                out.display(),
+                m.header.command
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// A rate-check error as the command line words it (settings as their options).
+fn setting_message(e: &moeid::rates::RateError) -> String {
+    match e {
+        moeid::rates::RateError::Setting {
             setting,
             value,
             fix,
-        }) => bad(format!("--{setting} {value}: {fix}")),
-        Err(e @ moeid::rates::RateError::Unsupported(_)) => bad(format!("{}: {e}", path.display())),
-        Err(e) => bad(e.to_string()),
+        } => format!("--{setting} {value}: {fix}"),
+        other => other.to_string(),
     }
 }
 

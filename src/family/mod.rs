@@ -366,9 +366,13 @@ impl Design {
         alphas: &[MultiIndex],
         atom: usize,
     ) -> Result<DMatrix<f64>, FamilyError> {
+        // Every column, then the first failure in term order: the error named does not depend
+        // on which thread failed first.
         let cols: Vec<Vec<f64>> = alphas
             .par_iter()
             .map(|alpha| self.column(points, fstar, theta, alpha, atom))
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect::<Result<_, _>>()?;
         let n = points.len();
         Ok(DMatrix::from_fn(n, alphas.len(), |i, j| cols[j][i]))
@@ -443,7 +447,8 @@ impl Design {
         atom: usize,
     ) -> Result<Vec<Vec<Float>>, FamilyError> {
         let n_points = n_points.min(points.len());
-        alphas
+        // the first failure in term order, whichever thread found it first
+        let columns: Vec<Result<Vec<Float>, FamilyError>> = alphas
             .par_iter()
             .map(|alpha| {
                 let column = self.column_jet(points, fstar, theta, alpha, prec, n_points);
@@ -458,7 +463,8 @@ impl Design {
                     None => Ok(column),
                 }
             })
-            .collect()
+            .collect();
+        columns.into_iter().collect()
     }
 
     /// One column with [`Jet`]s over any [`Number`] scalar made by `scalar`.

@@ -38,14 +38,30 @@ pub struct Header {
     pub seed: u64,
     /// The command that runs (and resumes) exactly this check.
     pub command: String,
+    /// The shard of the run this file holds (absent for a whole run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardHeader>,
+}
+
+/// Which shard of a run a checkpoint holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardHeader {
+    /// 1 to `count`.
+    pub index: usize,
+    /// Number of shards of the run.
+    pub count: usize,
+    /// Fits planned for this shard.
+    pub fits: usize,
 }
 
 impl Header {
-    fn same_run(&self, other: &Header) -> bool {
+    /// Whether `other` is the same run (and the same shard of it).
+    pub fn same_run(&self, other: &Header) -> bool {
         self.fingerprint == other.fingerprint
             && self.fitted == other.fitted
             && self.n == other.n
             && self.replicates == other.replicates
+            && self.shard == other.shard
     }
 }
 
@@ -94,7 +110,7 @@ fn err(path: &Path, message: String) -> RateError {
 
 /// Parses the complete lines of a checkpoint (`text` up to its last newline). `atoms` checks
 /// each record's shape: $(k, \text{parameters})$ per atom.
-fn parse(path: &Path, text: &[u8], params: usize) -> Result<Contents, RateError> {
+fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, RateError> {
     let mut lines = text.split(|&b| b == b'\n');
     let first = lines.next().unwrap_or_default();
     let header: Header = std::str::from_utf8(first)
@@ -123,7 +139,8 @@ fn parse(path: &Path, text: &[u8], params: usize) -> Result<Contents, RateError>
                     && header.n.contains(&r.n)
                     && r.replicate < header.replicates
                     && (r.atoms.is_empty()
-                        || (r.atoms.len() == r.k && r.atoms.iter().all(|a| a.len() == params))) =>
+                        || (r.atoms.len() == r.k
+                            && r.atoms.iter().all(|a| params.is_none_or(|p| a.len() == p)))) =>
             {
                 records.push(r)
             }
@@ -139,11 +156,12 @@ fn parse(path: &Path, text: &[u8], params: usize) -> Result<Contents, RateError>
     })
 }
 
-/// Reads a checkpoint without changing it. `params` is the number of parameters per atom.
+/// Reads a checkpoint without changing it. `params` is the number of parameters per atom, when
+/// known (each record's atoms are then checked against it).
 ///
 /// # Errors
 /// [`RateError::Checkpoint`] when it cannot be read or is not a checkpoint.
-pub fn read(path: &Path, params: usize) -> Result<Contents, RateError> {
+pub fn read(path: &Path, params: Option<usize>) -> Result<Contents, RateError> {
     let text = std::fs::read(path).map_err(|e| {
         err(
             path,
@@ -203,7 +221,7 @@ pub fn open(
     }
     let text = std::fs::read(path).map_err(io)?;
     let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let contents = parse(path, &text[..complete], params)?;
+    let contents = parse(path, &text[..complete], Some(params))?;
     if !contents.header.same_run(header) {
         return Err(err(
             path,
@@ -244,6 +262,7 @@ mod tests {
             restarts: 1,
             seed: 1,
             command: "moeid rates c.toml --out x".into(),
+            shard: None,
         }
     }
 

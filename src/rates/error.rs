@@ -18,6 +18,8 @@ pub enum RateError {
         /// The range to use.
         fix: String,
     },
+    /// Shard checkpoints that do not merge into one run.
+    Merge(String),
     /// The checkpoint belongs to another run, or cannot be read or written.
     Checkpoint {
         /// The file.
@@ -30,7 +32,7 @@ pub enum RateError {
 impl fmt::Display for RateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RateError::Unsupported(m) => f.write_str(m),
+            RateError::Unsupported(m) | RateError::Merge(m) => f.write_str(m),
             RateError::Setting {
                 setting,
                 value,

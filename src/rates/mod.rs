@@ -16,7 +16,9 @@ pub mod checkpoint;
 mod error;
 pub mod fit;
 pub mod loss;
+pub mod merge;
 pub mod model;
+pub mod plan;
 mod predict;
 pub mod settings;
 pub mod simulate;
@@ -26,6 +28,8 @@ pub mod sweep;
 
 pub use check::{check, check_overrides, RateCheck, MAX_EXTRA_ATOMS, MAX_RESTARTS};
 pub use error::RateError;
+pub use merge::{merge, Merged};
+pub use plan::{plan, Shard, Task};
 pub use predict::{predict, rate_text, Group, Prediction, Rate};
 pub use settings::{RateOverrides, RateSettings};
 pub use summary::{stored, Agreement, RateReport, RateRow};

@@ -1,7 +1,7 @@
 //! The settings of a rate check, resolved from the case's `[rates]`, the command line and
 //! defaults, and their fingerprint.
 
-use super::checkpoint::{Header, FORMAT};
+use super::checkpoint::{Header, ShardHeader, FORMAT};
 use super::{Prediction, Rate};
 use crate::case::Case;
 use std::collections::BTreeMap;
@@ -43,6 +43,9 @@ pub struct RateSettings {
     pub bootstrap: usize,
     /// SQUAREM acceleration of EM.
     pub accelerate: bool,
+    /// The shard of the fits this run makes (all of them when `None`); not part of the
+    /// fingerprint: every shard of a run shares it.
+    pub shard: Option<super::Shard>,
 }
 
 /// Command-line overrides of the case's `[rates]`.
@@ -58,6 +61,8 @@ pub struct RateOverrides {
     pub restarts: Option<usize>,
     /// `--seed`.
     pub seed: Option<u64>,
+    /// `--shard` (or the SLURM or `MOEID_SHARD` variables).
+    pub shard: Option<super::Shard>,
 }
 
 impl RateSettings {
@@ -123,6 +128,7 @@ impl RateSettings {
             seed: o.seed.or(r.seed).unwrap_or(case.seed),
             bootstrap: 1000,
             accelerate: r.accelerate.unwrap_or(true),
+            shard: o.shard,
         };
         // a size or atom count given twice is one cell of the sweep
         for v in [&mut s.fitted, &mut s.n] {
@@ -180,8 +186,12 @@ impl RateSettings {
     /// The command that runs exactly this check of `case` into `out`.
     pub fn command(&self, case: &Case, out: &Path) -> String {
         let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        let shard = self
+            .shard
+            .map(|s| format!(" --shard {s}"))
+            .unwrap_or_default();
         format!(
-            "moeid rates {} --fitted {} --n {} --replicates {} --restarts {} --seed {} --out {}",
+            "moeid rates {} --fitted {} --n {} --replicates {} --restarts {} --seed {} --out {}{shard}",
             case.path,
             list(&self.fitted),
             list(&self.n),
@@ -204,6 +214,14 @@ impl RateSettings {
             restarts: self.restarts,
             seed: self.seed,
             command: self.command(case, out),
+            shard: self.shard.map(|s| ShardHeader {
+                index: s.index,
+                count: s.count,
+                fits: super::plan(case, self, s.count)
+                    .iter()
+                    .filter(|t| t.shard == s.index)
+                    .count(),
+            }),
         }
     }
 }

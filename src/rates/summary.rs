@@ -218,7 +218,7 @@ pub fn stored(
     if !checkpoint.exists() {
         return Ok(None);
     }
-    let contents = read(checkpoint, case.variables().len())?;
+    let contents = read(checkpoint, Some(case.variables().len()))?;
     if contents.header.fingerprint != settings.fingerprint(case) {
         return Err(RateError::Checkpoint {
             path: checkpoint.to_path_buf(),

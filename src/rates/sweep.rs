@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
-fn task_seed(seed: u64, case: &str, k: usize, n: usize, r: usize) -> u64 {
+pub(crate) fn task_seed(seed: u64, case: &str, k: usize, n: usize, r: usize) -> u64 {
     // SplitMix64 over the task's coordinates
     let mut z = seed ^ 0x2545_f491_4f6c_dd1d;
     let mut mix = |v: u64| {
@@ -256,16 +256,14 @@ pub fn run(
     };
     let done: BTreeSet<(usize, usize, usize)> =
         records.iter().map(|r| (r.k, r.n, r.replicate)).collect();
-    let mut tasks = Vec::new();
-    for &k in &settings.fitted {
-        for &n in &settings.n {
-            for r in 0..settings.replicates {
-                if !done.contains(&(k, n, r)) {
-                    tasks.push((k, n, r));
-                }
-            }
-        }
-    }
+    // This run's fits: all of them, or its shard's.
+    let shards = settings.shard.map_or(1, |s| s.count);
+    let mine = settings.shard.map_or(1, |s| s.index);
+    let mut tasks: Vec<(usize, usize, usize)> = super::plan(case, settings, shards)
+        .into_iter()
+        .filter(|t| t.shard == mine && !done.contains(&(t.k, t.n, t.replicate)))
+        .map(|t| (t.k, t.n, t.replicate))
+        .collect();
     // Largest fits first: better load balance.
     tasks.sort_by_key(|&(k, n, r)| (std::cmp::Reverse(n * k), k, r));
     let bar = match progress {

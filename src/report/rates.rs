@@ -224,3 +224,61 @@ pub fn json(r: &RateReport) -> Value {
         "rows": r.rows.iter().map(row_json).collect::<Vec<_>>(),
     })
 }
+
+/// The plan of a rate check as text: per shard its fits and estimated cost, then every fit.
+pub fn plan_text(case: &str, tasks: &[crate::rates::Task], shards: usize) -> String {
+    let loads = crate::rates::plan::loads(tasks, shards);
+    let total: f64 = loads.iter().sum();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "plan of {case}: {} fits in {shards} shard{}; cost = n·k·(parameters + inputs), relative to the mean shard",
+        tasks.len(),
+        if shards == 1 { "" } else { "s" }
+    );
+    let mean = total / shards.max(1) as f64;
+    for (i, l) in loads.iter().enumerate() {
+        let count = tasks.iter().filter(|t| t.shard == i + 1).count();
+        let _ = writeln!(
+            s,
+            "  shard {}/{shards}: {count} fits, cost {:.3}",
+            i + 1,
+            l / mean.max(f64::MIN_POSITIVE)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n  {:>3} {:>9} {:>9} {:>20} {:>12} {:>6}",
+        "k", "n", "replicate", "seed", "cost", "shard"
+    );
+    for t in tasks {
+        let _ = writeln!(
+            s,
+            "  {:>3} {:>9} {:>9} {:>20} {:>12.4e} {:>6}",
+            t.k, t.n, t.replicate, t.seed, t.cost, t.shard
+        );
+    }
+    s
+}
+
+/// The plan of a rate check as JSON: `fits` (k, n, replicate, seed, cost, shard) and `shards`
+/// (index, fits, cost).
+pub fn plan_json(case: &str, tasks: &[crate::rates::Task], shards: usize) -> Value {
+    let loads = crate::rates::plan::loads(tasks, shards);
+    json!({
+        "case": case,
+        "shards": loads.iter().enumerate().map(|(i, l)| json!({
+            "index": i + 1,
+            "fits": tasks.iter().filter(|t| t.shard == i + 1).count(),
+            "cost": l,
+        })).collect::<Vec<_>>(),
+        "fits": tasks.iter().map(|t| json!({
+            "k": t.k,
+            "n": t.n,
+            "replicate": t.replicate,
+            "seed": t.seed,
+            "cost": t.cost,
+            "shard": t.shard,
+        })).collect::<Vec<_>>(),
+    })
+}
