@@ -388,3 +388,73 @@ impl Escalation<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Columns x, x², and x + x² + δ·x³ at `prec` bits on 30 points of (0, 1].
+    fn columns(delta: &str, prec: u32) -> Vec<Vec<Float>> {
+        let d = Float::with_val(prec, Float::parse(delta).unwrap());
+        let xs: Vec<Float> = (1..=30)
+            .map(|i| Float::with_val(prec, i) / Float::with_val(prec, 30))
+            .collect();
+        let c0: Vec<Float> = xs.clone();
+        let c1: Vec<Float> = xs.iter().map(|x| Float::with_val(prec, x * x)).collect();
+        let c2: Vec<Float> = xs
+            .iter()
+            .map(|x| {
+                let x2 = Float::with_val(prec, x * x);
+                let x3 = Float::with_val(prec, &x2 * x);
+                Float::with_val(prec, x + &x2) + Float::with_val(prec, &d * &x3)
+            })
+            .collect();
+        vec![c0, c1, c2]
+    }
+
+    fn decided(delta: &str) -> Option<Rank> {
+        for (p, p2) in PRECISION_PAIRS {
+            let lo = hp::qr_pivoted(columns(delta, p), p);
+            let hi = hp::qr_pivoted(columns(delta, p2), p2);
+            if let Some(rank) = hp::decide(&lo, &hi) {
+                return Some(rank_from_hp(&hi, rank, &Tolerance::default()));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn an_exact_dependence_is_certified_with_its_null_vector() {
+        let r = decided("0").expect("decided");
+        assert_eq!(r.rank, 2);
+        let v = r.null_space.column(0);
+        // in the scaled coordinates of the factorisation: c2 − c0 − c1 = 0 up to the scales
+        let unscaled: Vec<f64> = (0..3).map(|k| v[k] / r.scale[k]).collect();
+        let ratio = |k: usize| unscaled[k] / unscaled[2];
+        assert!(
+            (ratio(0) + 1.0).abs() < 1e-9 && (ratio(1) + 1.0).abs() < 1e-9,
+            "{unscaled:?}"
+        );
+    }
+
+    #[test]
+    fn an_effect_below_f64_but_above_the_precision_is_independent() {
+        // δ = 1e-20: an f64 SVD calls the three columns dependent, precision doubling does not
+        let f64_rank = crate::rank::analyse(&to_f64(&columns("1e-20", 128)), &Tolerance::default());
+        assert_eq!(f64_rank.rank, 2);
+        let r = decided("1e-20").expect("decided");
+        assert_eq!(r.rank, 3);
+    }
+
+    #[test]
+    fn certificates_combine_to_the_weakest() {
+        use Certificate::*;
+        assert_eq!(Certified.and(Certified), Certified);
+        assert_eq!(Certified.and(Numerical), Numerical);
+        assert_eq!(Numerical.and(Undecided), Undecided);
+        let support = [(1, MultiIndex::new(vec![0, 1]))];
+        let reference = reference_terms(&support, 2);
+        assert_eq!(reference.len(), 3);
+        assert!(reference.iter().all(|(a, _)| *a == 1));
+    }
+}

@@ -17,6 +17,7 @@
 #![allow(non_snake_case)]
 
 pub mod canonical;
+mod cross;
 pub mod exact;
 pub mod psd;
 mod structural;
@@ -397,7 +398,8 @@ pub fn analyse(
         )?);
     }
     let (cross, joint, joint_certificate) = if families.len() >= 2 {
-        let (c, j, cert) = cross_atom(design, families, &out, &perturbed, escalation, settings)?;
+        let (c, j, cert) =
+            cross::cross_atom(design, families, &out, &perturbed, escalation, settings)?;
         (c, Some(j), cert)
     } else {
         (Vec::new(), None, Certificate::Numerical)
@@ -710,78 +712,6 @@ fn witness(
         certificate: Certificate::Numerical,
         exact: None,
     })
-}
-
-fn cross_atom(
-    design: &Design,
-    families: &[AtomFamily],
-    atoms: &[AtomRelations],
-    perturbed: &structural::Perturbations,
-    escalation: &mut Escalation,
-    settings: &Settings,
-) -> Result<(Vec<Relation>, Rank, Certificate), FamilyError> {
-    // The joint family reduced to each atom's independent terms: its null space holds exactly
-    // the relations that need more than one atom.
-    let mut cols: Vec<(usize, usize)> = Vec::new();
-    for (fam, ar) in families.iter().zip(atoms) {
-        cols.extend(ar.free.iter().map(|&i| (fam.atom, i)));
-    }
-    let n_rows = families[0].matrix.nrows();
-    let J = DMatrix::from_fn(n_rows, cols.len(), |i, c| {
-        let (a, t) = cols[c];
-        families[a].matrix[(i, t)]
-    });
-    let joint_terms: Vec<(usize, MultiIndex)> = cols
-        .iter()
-        .map(|&(a, t)| (a, families[a].terms[t].clone()))
-        .collect();
-    let (r, cert) = escalation.decide(rank::analyse(&J, &settings.rank), &joint_terms)?;
-    let terms: Vec<&MultiIndex> = cols.iter().map(|&(a, t)| &families[a].terms[t]).collect();
-    let mut idx: Vec<usize> = (0..cols.len()).collect();
-    idx.sort_by_key(|&c| {
-        (
-            std::cmp::Reverse(terms[c].order()),
-            cols[c].0,
-            terms[c].clone(),
-        )
-    });
-    let rels = canonical(&r.compact, &r.null_space, &idx, residual_tol(&r));
-    let class = if design.normalized {
-        RelationClass::Gauge
-    } else {
-        RelationClass::CrossAtom
-    };
-    let mut out = Vec::new();
-    for s in rels {
-        let mut rel = Relation {
-            class,
-            structural: None,
-            terms: s
-                .entries
-                .iter()
-                .map(|&(c, v)| Term {
-                    atom: cols[c].0,
-                    alpha: terms[c].clone(),
-                    coef: v * r.scale[s.pivot] / r.scale[c],
-                })
-                .collect(),
-            residual: s.residual,
-            pure_power: false,
-            kink: None,
-            certificate: Certificate::Numerical,
-            exact: None,
-        };
-        // Per-atom relations cannot appear here (each atom keeps independent terms only); a
-        // one-atom relation would mean the reduction failed numerically: keep it, classified.
-        if !rel.is_cross_atom() {
-            rel.class = RelationClass::Coupling;
-        }
-        out.push(rel);
-    }
-    set_structural(design, perturbed, &mut out, cert);
-    certify_relations(&mut out, cert, escalation)?;
-    recognise_all(design, perturbed, &mut out, &[], settings.seed);
-    Ok((out, r, cert))
 }
 
 #[cfg(test)]

@@ -1,1 +1,112 @@
+//! Unit tests of the relation stage: classes, pivot priority, texts and the canonical basis.
 
+use super::*;
+
+fn term(atom: usize, dirs: &[u16], coef: f64) -> Term {
+    Term {
+        atom,
+        alpha: MultiIndex::new(dirs.to_vec()),
+        coef,
+    }
+}
+
+fn relation(terms: Vec<Term>) -> Relation {
+    Relation {
+        class: RelationClass::Coupling,
+        structural: Some(true),
+        terms,
+        residual: 0.0,
+        pure_power: false,
+        kink: None,
+        certificate: Certificate::Numerical,
+        exact: None,
+    }
+}
+
+fn names() -> Vec<String> {
+    ["beta0", "a", "b", "nu"].map(String::from).to_vec()
+}
+
+#[test]
+fn mass_invariance_coupling_and_interaction_are_told_apart() {
+    let norms = [1.0, 1.0, 1.0, 1.0];
+    // ∂u/∂beta0 = u with beta0 a mass: a mass relation; the same with `a`: an invariance
+    let mass = relation(vec![term(0, &[0], 1.0), term(0, &[], -1.0)]);
+    assert_eq!(classify(&mass, &[0], &norms, 1e-7), RelationClass::Mass);
+    let inv = relation(vec![term(0, &[1], 1.0), term(0, &[], -1.0)]);
+    assert_eq!(
+        classify(&inv, &[0], &norms, 1e-7),
+        RelationClass::Invariance
+    );
+    // the heat equation ∂²u/∂b² = 2 ∂u/∂nu: a semidefinite block in b, an interaction
+    let heat = relation(vec![term(0, &[2, 2], 1.0), term(0, &[3], -2.0)]);
+    assert_eq!(
+        classify(&heat, &[0], &norms, 1e-7),
+        RelationClass::Interaction
+    );
+    // ∂²u/∂a∂b = ∂u/∂nu: an indefinite block (eigenvalues ±1/2), a coupling
+    let mixed = relation(vec![term(0, &[1, 2], 1.0), term(0, &[3], -1.0)]);
+    assert_eq!(
+        classify(&mixed, &[0], &norms, 1e-7),
+        RelationClass::Coupling
+    );
+    // through a third-order term: a coupling whatever its block
+    let third = relation(vec![term(0, &[2, 2, 2], 1.0), term(0, &[2, 2], 1.0)]);
+    assert_eq!(
+        classify(&third, &[0], &norms, 1e-7),
+        RelationClass::Coupling
+    );
+}
+
+#[test]
+fn pivots_are_highest_order_first_then_masses() {
+    let terms = vec![
+        MultiIndex::zero(),
+        MultiIndex::new(vec![1]),
+        MultiIndex::new(vec![0]),
+        MultiIndex::new(vec![1, 2]),
+    ];
+    assert_eq!(priority(&terms, |v| v == 0), vec![3, 2, 1, 0]);
+    assert_eq!(priority(&terms, |_| false), vec![3, 2, 1, 0]);
+    assert_eq!(priority(&terms, |v| v == 1), vec![3, 1, 2, 0]);
+}
+
+#[test]
+fn texts_solve_for_the_pivot_and_name_atoms_of_cross_relations() {
+    let heat = relation(vec![term(0, &[2, 2], 1.0), term(0, &[3], -2.0)]);
+    assert_eq!(heat.numeric_text(&names()), "∂²u/∂b² = 2·∂u/∂nu");
+    assert_eq!(heat.order(), 2);
+    assert!(!heat.is_cross_atom());
+    let gauge = relation(vec![term(0, &[], 1.0), term(1, &[], 1.0)]);
+    assert!(gauge.is_cross_atom());
+    assert_eq!(gauge.numeric_text(&names()), "u₁ + u₂ = 0");
+    assert_eq!(subscript(12), "₁₂");
+}
+
+#[test]
+fn the_canonical_basis_of_a_known_null_space_is_sparse() {
+    // columns c0, c1, c2 = c0 + c1 (up to noise), c3 independent: one relation, c2 − c0 − c1
+    let n = 40;
+    let J = DMatrix::from_fn(n, 4, |i, j| {
+        let x = i as f64 / n as f64;
+        match j {
+            0 => x,
+            1 => x * x,
+            2 => x + x * x + 1e-14 * (i as f64).sin(),
+            _ => (3.0 * x).exp(),
+        }
+    });
+    let r = crate::rank::analyse(&J, &crate::rank::Tolerance::default());
+    assert_eq!(r.rank, 3);
+    let rels = canonical::canonical(&r.compact, &r.null_space, &[2, 1, 0, 3], residual_tol(&r));
+    assert_eq!(rels.len(), 1);
+    let rel = &rels[0];
+    assert_eq!(rel.pivot, 2);
+    let support: Vec<usize> = rel.entries.iter().map(|e| e.0).collect();
+    assert_eq!(support, vec![2, 0, 1], "no entry on the independent column");
+    // in original units the coefficients are 1, −1, −1
+    for &(c, v) in &rel.entries[1..] {
+        let original = v * r.scale[rel.pivot] / r.scale[c];
+        assert!((original + 1.0).abs() < 1e-6, "{c}: {original}");
+    }
+}

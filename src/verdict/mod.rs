@@ -195,3 +195,175 @@ pub fn decide(
         certificate,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::MultiIndex;
+    use crate::relations::psd::PsdOutcome;
+    use crate::relations::{AtomRelations, Term};
+
+    fn names() -> Vec<String> {
+        ["beta1", "beta0", "a", "b"].map(String::from).to_vec()
+    }
+
+    fn term(atom: usize, dirs: &[u16], coef: f64) -> Term {
+        Term {
+            atom,
+            alpha: MultiIndex::new(dirs.to_vec()),
+            coef,
+        }
+    }
+
+    fn relation(class: RelationClass, terms: Vec<Term>, certificate: Certificate) -> Relation {
+        Relation {
+            class,
+            structural: Some(true),
+            terms,
+            residual: 0.0,
+            pure_power: false,
+            kink: None,
+            certificate,
+            exact: None,
+        }
+    }
+
+    fn psd(interaction: bool, decided: bool) -> PsdOutcome {
+        PsdOutcome {
+            interaction,
+            lambda: 0.0,
+            weights: Vec::new(),
+            decided,
+        }
+    }
+
+    fn atom(j: usize, relations: Vec<Relation>, psd: PsdOutcome) -> AtomRelations {
+        AtomRelations {
+            atom: j,
+            relations,
+            psd,
+            free: Vec::new(),
+            certificate: Certificate::Certified,
+        }
+    }
+
+    fn relations(atoms: Vec<AtomRelations>, cross: Vec<Relation>) -> Relations {
+        Relations {
+            atoms,
+            cross,
+            joint: None,
+            joint_certificate: Certificate::Numerical,
+            failed_perturbations: 0,
+        }
+    }
+
+    fn coupling(j: usize) -> Relation {
+        // ∂²u/∂beta1∂b = ∂u/∂a
+        relation(
+            RelationClass::Coupling,
+            vec![term(j, &[0, 3], 1.0), term(j, &[2], -1.0)],
+            Certificate::Certified,
+        )
+    }
+
+    #[test]
+    fn couplings_alone_are_identifiable_and_counted() {
+        let r = relations(
+            vec![
+                atom(0, vec![coupling(0)], psd(false, true)),
+                atom(1, vec![coupling(1)], psd(false, true)),
+            ],
+            Vec::new(),
+        );
+        let v = decide(&r, 2, &names(), &[true, true]);
+        assert_eq!(v.kind, VerdictKind::Identifiable);
+        assert!(v.reason.contains("(2 couplings, harmless)"), "{}", v.reason);
+        assert_eq!(v.certificate, Certificate::Certified);
+    }
+
+    #[test]
+    fn a_psd_block_is_an_interaction_and_an_invariance_beats_it() {
+        let inter = relations(
+            vec![
+                atom(0, vec![coupling(0)], psd(true, true)),
+                atom(1, Vec::new(), psd(false, true)),
+            ],
+            Vec::new(),
+        );
+        let v = decide(&inter, 2, &names(), &[true, true]);
+        assert_eq!(v.kind, VerdictKind::Interaction);
+        assert_eq!(v.atoms[0].kind, VerdictKind::Interaction);
+        assert_eq!(v.atoms[1].kind, VerdictKind::Identifiable);
+        // an invariance on atom 2 (∂u/∂a = 0) makes the case degenerate, named in the reason
+        let inv = relation(
+            RelationClass::Invariance,
+            vec![term(1, &[2], 1.0)],
+            Certificate::Certified,
+        );
+        let both = relations(
+            vec![
+                atom(0, vec![coupling(0)], psd(true, true)),
+                atom(1, vec![inv], psd(false, true)),
+            ],
+            Vec::new(),
+        );
+        let v = decide(&both, 2, &names(), &[true, true]);
+        assert_eq!(v.kind, VerdictKind::Degenerate);
+        assert!(v.reason.starts_with("atom 2: ∂u/∂a = 0"), "{}", v.reason);
+    }
+
+    #[test]
+    fn a_cross_atom_relation_of_an_unnormalized_gate_is_degenerate_but_gauge_is_not() {
+        let gauge = relation(
+            RelationClass::Gauge,
+            vec![term(0, &[], 1.0), term(1, &[], 1.0)],
+            Certificate::Numerical,
+        );
+        let r = relations(
+            vec![
+                atom(0, Vec::new(), psd(false, true)),
+                atom(1, Vec::new(), psd(false, true)),
+            ],
+            vec![gauge.clone()],
+        );
+        assert_eq!(
+            decide(&r, 2, &names(), &[true, true]).kind,
+            VerdictKind::Identifiable
+        );
+        let cross = Relation {
+            class: RelationClass::CrossAtom,
+            ..gauge
+        };
+        let r = relations(
+            vec![
+                atom(0, Vec::new(), psd(false, true)),
+                atom(1, Vec::new(), psd(false, true)),
+            ],
+            vec![cross],
+        );
+        let v = decide(&r, 2, &names(), &[false, false]);
+        assert_eq!(v.kind, VerdictKind::Degenerate);
+        assert!(v.reason.contains("not distinct"), "{}", v.reason);
+        // it rests on the joint decision, numerical here
+        assert_eq!(v.certificate, Certificate::Numerical);
+    }
+
+    #[test]
+    fn an_undecided_psd_test_or_relation_weakens_the_certificate() {
+        let undecided = relations(vec![atom(0, Vec::new(), psd(false, false))], Vec::new());
+        assert_eq!(
+            decide(&undecided, 2, &names(), &[true]).certificate,
+            Certificate::Undecided
+        );
+        let numerical = relation(
+            RelationClass::Coupling,
+            vec![term(0, &[0, 3], 1.0), term(0, &[2], -1.0)],
+            Certificate::Numerical,
+        );
+        let r = relations(vec![atom(0, vec![numerical], psd(false, true))], Vec::new());
+        assert_eq!(
+            decide(&r, 2, &names(), &[true]).certificate,
+            Certificate::Numerical
+        );
+    }
+}
