@@ -210,8 +210,15 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     check_shape(case).map_err(|c| Error::Options(OptionsError::Case(c)))?;
     let design = Design::new(case);
     let k = case.atoms.len();
-    let per_atom = family::max_terms(design.n_vars(), order);
-    let joint = per_atom.saturating_mul(k);
+    // Limits count the terms the mass rule keeps (none of order >= 2 through a declared mass);
+    // the default number of samples stays 3 per term before that rule, as it always was, so
+    // results do not move.
+    let masses = design
+        .roles
+        .iter()
+        .filter(|r| **r == case::Role::Mass)
+        .count();
+    let joint = family::max_terms_kept(design.n_vars(), masses, order).saturating_mul(k);
     if joint > MAX_TERMS {
         return Err(fail(FamilyError::TooManyTerms {
             terms: joint,
@@ -220,8 +227,9 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
             order,
         }));
     }
+    let all_terms = family::max_terms(design.n_vars(), order).saturating_mul(k);
     let samples = if case.samples == 0 {
-        MIN_SAMPLES.max(3 * joint)
+        MIN_SAMPLES.max(3 * all_terms)
     } else {
         case.samples
     };
@@ -249,7 +257,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     let tol = rank::Tolerance::default();
     // High-precision families live on the first points (enough for the joint family) and on a
     // fresh sample set for checking relations.
-    let n_hp = samples.min(joint + joint / 5 + 20);
+    let n_hp = samples.min(all_terms + all_terms / 5 + 20);
     let fresh = design
         .sample(&case.atoms, n_hp, seed ^ 0x5ca1_ab1e)
         .map_err(fail)?;

@@ -268,7 +268,12 @@ fn every_message() {
         ("negative_seed", plus("[verify]\nseed = -3")),
         ("negative_samples", plus("[verify]\nsamples = -3")),
         ("too_many_samples", plus("[verify]\nsamples = 300000")),
-        ("matrix_too_large", plus("[verify]\norder = 4\nsamples = 200000")),
+        (
+            "matrix_too_large",
+            // beta0 not declared a mass: the size check counts every term (70 per atom)
+            BASE.replace("beta0 = { role = \"mass\" }", "beta0 = {}")
+                + "\n[verify]\norder = 4\nsamples = 200000\n",
+        ),
         ("wrong_toml_type", BASE.replace("normalized = true", "normalized = \"yes\"")),
         ("missing_toml_table", BASE.replace("[gate]", "[gait]")),
         ("reserved_parameter_name", BASE.replace("b = {}", "b = {}\nexp = {}")),

@@ -706,6 +706,17 @@ pub fn atom_family(
     })
 }
 
+/// Number of columns the family of order `order` has at most, given `masses` declared mass
+/// parameters among the `n_vars`: the mass rule keeps no term of order $\ge 2$ through a mass, so
+/// $\binom{P - M + r}{r} + M$ (kinks and masses detected at the atoms remove more).
+pub fn max_terms_kept(n_vars: usize, masses: usize, order: usize) -> usize {
+    let masses = masses.min(n_vars);
+    if order == 0 {
+        return 1;
+    }
+    max_terms(n_vars - masses, order).saturating_add(masses)
+}
+
 /// Number of columns the family of order `order` will have, at most (before masses and kinks
 /// remove some): $\binom{P + r}{r}$.
 pub fn max_terms(n_vars: usize, order: usize) -> usize {

@@ -218,3 +218,64 @@ fn columns_do_not_depend_on_the_thread_count() {
     };
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+fn the_size_check_counts_the_terms_the_mass_rule_keeps() {
+    // P = 20 with one mass at order 3: C(22, 3) + 1 = 1541 kept of C(23, 3) = 1771
+    assert_eq!(max_terms(20, 3), 1771);
+    assert_eq!(max_terms_kept(20, 1, 3), 1541);
+    assert_eq!(max_terms_kept(20, 0, 3), 1771);
+    assert_eq!(max_terms_kept(4, 1, 0), 1);
+    // at order 1 nothing is removed
+    assert_eq!(max_terms_kept(5, 2, 1), max_terms(5, 1));
+}
+
+#[test]
+fn the_kept_count_bounds_the_family_built() {
+    let case = crate::case::Case::builder("t", crate::case::Model::Regression)
+        .gate("exp(dot(beta1, x) + beta0)", true)
+        .mean("dot(a, x) + b")
+        .vector("beta1", 2)
+        .mass("beta0")
+        .vector("a", 2)
+        .scalar("b")
+        .inputs(2, -1.0, 1.0)
+        .atom(&[
+            ("beta1", &[1.0, 0.5]),
+            ("beta0", &[0.0]),
+            ("a", &[1.0, -1.0]),
+            ("b", &[0.2]),
+        ])
+        .atom(&[
+            ("beta1", &[-1.0, 0.3]),
+            ("beta0", &[0.1]),
+            ("a", &[-0.5, 1.0]),
+            ("b", &[0.4]),
+        ])
+        .build()
+        .unwrap();
+    let v = crate::verify(
+        &case,
+        &crate::Options {
+            order: Some(3),
+            cells: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let family = v
+        .families
+        .iter()
+        .find(|f| f.atom == Some(0) && f.order == 3)
+        .unwrap();
+    assert!(
+        family.terms <= max_terms_kept(6, 1, 3),
+        "{} terms",
+        family.terms
+    );
+    assert_eq!(
+        family.terms,
+        max_terms_kept(6, 1, 3),
+        "no kink: exactly the kept terms"
+    );
+}
