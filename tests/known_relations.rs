@@ -418,3 +418,91 @@ fn verdicts_do_not_depend_on_the_seed() {
         );
     }
 }
+
+/// A parameter shared by every expert that enters each normalized score the same way cancels
+/// in the normalisation: the mixture does not depend on it. No atom alone shows it (its
+/// direction gamma·sin(3x) is none of the atom's own), so it used to be a "gauge" relation
+/// and the verdict `interaction`. The mixture's Jacobian, one summed column per shared
+/// parameter, finds the invariance: `degenerate`, with the invariance printed.
+#[test]
+fn a_shared_offset_in_every_score_is_an_invariance_of_the_mixture() {
+    let text =
+        std::fs::read_to_string(crate::util::root().join("tests/designs/shared-gate-offset.toml"))
+            .unwrap();
+    let case = moeid::Case::parse(&text, "shared-gate-offset.toml").unwrap();
+    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    let invariances: Vec<String> = v
+        .relations
+        .cross
+        .iter()
+        .filter(|r| r.class == RelationClass::Invariance)
+        .map(|r| r.text(&v.variables))
+        .collect();
+    assert_eq!(invariances, vec!["∂u₁/∂gamma + ∂u₂/∂gamma = 0".to_string()]);
+    assert!(
+        v.verdict.reason.contains("shared parameter"),
+        "{}",
+        v.verdict.reason
+    );
+    // the gauge of the plain softmax stays gauge, and no gauge repeats the invariance
+    let gauge: Vec<String> = v
+        .relations
+        .cross
+        .iter()
+        .filter(|r| r.class == RelationClass::Gauge)
+        .map(|r| r.text(&v.variables))
+        .collect();
+    assert!(gauge.contains(&"u₁ + u₂ = 0".to_string()), "{gauge:?}");
+    assert!(!gauge.contains(&invariances[0]), "{gauge:?}");
+    // the same design with gamma as each expert's own parameter has no invariance of the
+    // mixture: gamma_j·sin(3x) differs between experts
+    let own = text
+        .replace("gamma = { role = \"shared\" }", "gamma = {}")
+        .replace("[shared]\ngamma = 0.7\n", "")
+        .replace("b = -0.5\n", "b = -0.5\ngamma = 0.7\n")
+        .replace("b = 0.3\n", "b = 0.3\ngamma = -0.4\n");
+    let case = moeid::Case::parse(&own, "own.toml").unwrap();
+    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    assert_eq!(v.verdict.kind.name(), "interaction", "{}", v.verdict.reason);
+    assert!(v
+        .relations
+        .cross
+        .iter()
+        .all(|r| r.class == RelationClass::Gauge));
+}
+
+/// The temperature shared by every expert: the per-atom invariance (beta1·∂beta1 + tau·∂tau)
+/// is also found as the mixture's, with tau once, up to the translation gauge of beta1 (the
+/// sparsest form eliminates atom 1's beta1: the beta1 coefficients differ by
+/// (beta1_2 − beta1_1)/tau, as the scaling's do).
+#[test]
+fn a_shared_temperature_scaling_is_the_mixtures_invariance_too() {
+    let v = verify("softmax-2503.03213/dense-to-sparse.toml");
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+    let mixture: Vec<&moeid::relations::Relation> = v
+        .relations
+        .cross
+        .iter()
+        .filter(|r| r.class == RelationClass::Invariance)
+        .collect();
+    assert_eq!(mixture.len(), 1);
+    let r = mixture[0];
+    let index = |name: &str| v.variables.iter().position(|n| n == name).unwrap();
+    let (b, tau) = (index("beta1[0]"), index("tau"));
+    let coef = |atom: usize, var: usize| {
+        r.terms
+            .iter()
+            .filter(|t| t.atom == atom && t.alpha.directions() == [var as u16])
+            .map(|t| t.coef)
+            .sum::<f64>()
+    };
+    assert!((coef(0, tau) - 1.0).abs() < 1e-6 && (coef(1, tau) - 1.0).abs() < 1e-6);
+    let t = v.case.atoms[0][tau];
+    let expected = (v.case.atoms[1][b] - v.case.atoms[0][b]) / t;
+    assert!(
+        (coef(1, b) - coef(0, b) - expected).abs() < 1e-6,
+        "{}",
+        r.text(&v.variables)
+    );
+}

@@ -20,6 +20,7 @@ pub mod canonical;
 mod cross;
 pub mod exact;
 pub mod psd;
+mod shared;
 mod structural;
 
 use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
@@ -397,13 +398,31 @@ pub fn analyse(
             design, fam, r, *cert, &perturbed, escalation, settings,
         )?);
     }
-    let (cross, joint, joint_certificate) = if families.len() >= 2 {
+    let (mut cross, joint, joint_certificate) = if families.len() >= 2 {
         let (c, j, cert) =
             cross::cross_atom(design, families, &out, &perturbed, escalation, settings)?;
         (c, Some(j), cert)
     } else {
         (Vec::new(), None, Certificate::Numerical)
     };
+    let mut invariances = shared::shared_invariances(design, families, settings);
+    // Structural when the support stays dependent at perturbed atoms; the per-atom support test
+    // does not sum a shared parameter's columns, so a failure there is no evidence: untested.
+    set_structural(design, &perturbed, &mut invariances, Certificate::Numerical);
+    for r in &mut invariances {
+        r.structural = r.structural.filter(|&s| s);
+    }
+    // a gauge relation on the very terms of such an invariance is that invariance
+    let support = |r: &Relation| {
+        let mut s: Vec<(usize, MultiIndex)> =
+            r.terms.iter().map(|t| (t.atom, t.alpha.clone())).collect();
+        s.sort();
+        s
+    };
+    cross.retain(|g| {
+        g.class != RelationClass::Gauge || invariances.iter().all(|i| support(i) != support(g))
+    });
+    cross.extend(invariances);
     Ok(Relations {
         atoms: out,
         cross,

@@ -2,8 +2,8 @@
 //!
 //! At the analysed order $r$:
 //! - **degenerate**: some atom has an invariance (a relation among terms of order $\le 1$, other
-//!   than a mass relation), or the atoms are not distinct (a cross-atom relation of an
-//!   unnormalized gate);
+//!   than a mass relation), the mixture has one through a shared parameter, or the atoms are not
+//!   distinct (a cross-atom relation of an unnormalized gate);
 //! - **interaction**: no invariance, but the exact PSD test finds a nonzero semidefinite
 //!   second-order block in some atom's null space;
 //! - **identifiable** (at order $r$): neither. Couplings, masses, gauge relations and singular
@@ -115,6 +115,10 @@ pub fn decide(
         .cross
         .iter()
         .find(|r| r.class == RelationClass::CrossAtom);
+    let shared = relations
+        .cross
+        .iter()
+        .find(|r| r.class == RelationClass::Invariance);
     let count = |c: RelationClass| {
         relations
             .atoms
@@ -135,6 +139,14 @@ pub fn decide(
                 j + 1,
                 r.text(variables),
                 at(r)
+            ),
+        )
+    } else if let Some(r) = shared {
+        (
+            VerdictKind::Degenerate,
+            format!(
+                "{} is an invariance of the mixture through a shared parameter: the model does not change along this direction, so the parameters are not identifiable",
+                r.text(variables)
             ),
         )
     } else if let Some(r) = cross {
@@ -179,6 +191,9 @@ pub fn decide(
         {
             certificate = certificate.and(r.certificate);
         }
+    }
+    if let Some(r) = shared {
+        certificate = certificate.and(r.certificate);
     }
     if relations
         .cross
