@@ -205,3 +205,30 @@ fn reliability_a_non_finite_family_names_the_same_term_at_any_thread_count() {
         .unwrap()
         .contains("∂u/∂beta1[0] at atom 1 is NaN"));
 }
+
+/// Long analyses have a cap: past `--max-seconds` the cases still running are named and the
+/// run ends with exit code 2 (the whole catalogue takes far longer than a second here).
+#[test]
+fn reliability_verify_stops_at_max_seconds_naming_what_still_runs() {
+    let started = std::time::Instant::now();
+    let run = crate::util::Dir::run_in(
+        &root(),
+        &["verify", "cases/", "--max-seconds", "1", "--format", "json"],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("still running after --max-seconds 1"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains(".toml"), "{}", run.stderr());
+    assert!(took.as_secs() < 15, "{took:?}");
+    // what was printed before the cap is whole lines of JSON
+    for line in run.stdout().lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    // an invalid cap is refused by the parser
+    let zero = Dir::new().run(&["verify", "x.toml", "--max-seconds", "0"]);
+    assert_eq!(zero.code(), 2);
+}

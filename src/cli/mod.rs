@@ -123,6 +123,9 @@ struct AnalysisArgs {
     /// atom [default: 3].
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=moeid::geometry::MAX_CELLS as i64))]
     cells: Option<u8>,
+    /// Stop with an error (exit 2) naming the cases still running after this many seconds.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_seconds: Option<u64>,
 }
 
 /// The grid of a rate check (each overrides the case's `[rates]`).
@@ -224,8 +227,10 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             paths,
             analysis,
             format,
-        } => verify(&paths, &analysis.options(), format),
-        Command::Check { paths, analysis } => check(&paths, &analysis.options()),
+        } => verify(&paths, &analysis.options(), analysis.max_seconds, format),
+        Command::Check { paths, analysis } => {
+            check(&paths, &analysis.options(), analysis.max_seconds)
+        }
         Command::New {
             name,
             gate,
@@ -599,14 +604,16 @@ fn load_and_verify(path: &Path, options: &Options) -> Result<Verification, Error
     moeid::verify(&case, options)
 }
 
-fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
-    let files = moeid::case::find(paths);
-    if files.is_empty() {
-        no_cases(paths);
-        return Ok(ExitCode::from(2));
-    }
-    // Cases verified in parallel (each deterministic for its seed), printed in file order, each
-    // as soon as every earlier one is printed.
+/// Verifies `files` in parallel and hands each result to `each` in file order, as soon as every
+/// earlier one has been handed over. Past `max_seconds` (when given) it names the cases still
+/// running and exits with code 2.
+fn verify_in_order(
+    files: &[PathBuf],
+    options: &Options,
+    max_seconds: Option<u64>,
+    mut each: impl FnMut(usize, &Path, Result<Verification, Error>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let started = std::time::Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -618,37 +625,85 @@ fn verify(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Resu
                     let _ = tx.send((i, load_and_verify(f, options)));
                 });
         });
-        let mut stdout = std::io::stdout().lock();
-        let mut errors = false;
         let mut pending = std::collections::BTreeMap::new();
         let mut next = 0;
-        for (i, result) in rx {
-            pending.insert(i, result);
-            while let Some(result) = pending.remove(&next) {
-                match result {
-                    Ok(v) => match format {
-                        Format::Text => {
-                            if next > 0 {
-                                writeln!(stdout)?;
-                            }
-                            write!(stdout, "{}", moeid::report::text::render(&v))?;
+        while next < files.len() {
+            let received = match max_seconds {
+                None => rx.recv().ok(),
+                Some(limit) => {
+                    let left =
+                        std::time::Duration::from_secs(limit).saturating_sub(started.elapsed());
+                    match rx.recv_timeout(left) {
+                        Ok(r) => Some(r),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            let running: Vec<String> = (next..files.len())
+                                .filter(|i| !pending.contains_key(i))
+                                .take(3)
+                                .map(|i| files[i].display().to_string())
+                                .collect();
+                            let _ = std::io::stdout().flush();
+                            eprintln!(
+                                "error: {} still running after --max-seconds {limit}; raise the limit, or verify with a lower --order, fewer --cells or fewer parameters",
+                                running.join(", ")
+                            );
+                            // the workers cannot be interrupted: end the process
+                            std::process::exit(2);
                         }
-                        Format::Json => writeln!(stdout, "{}", moeid::report::json::render(&v))?,
-                    },
-                    Err(e) => {
-                        errors = true;
-                        stdout.flush()?;
-                        eprint!("{}", render(&e));
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
                     }
                 }
+            };
+            let Some((i, result)) = received else { break };
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&next) {
+                each(next, &files[next], result)?;
                 next += 1;
             }
         }
-        Ok(exit(false, errors))
+        Ok(())
     })
 }
 
-fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
+fn verify(
+    paths: &[PathBuf],
+    options: &Options,
+    max_seconds: Option<u64>,
+    format: Format,
+) -> std::io::Result<ExitCode> {
+    let files = moeid::case::find(paths);
+    if files.is_empty() {
+        no_cases(paths);
+        return Ok(ExitCode::from(2));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut errors = false;
+    verify_in_order(&files, options, max_seconds, |i, _, result| {
+        match result {
+            Ok(v) => match format {
+                Format::Text => {
+                    if i > 0 {
+                        writeln!(stdout)?;
+                    }
+                    write!(stdout, "{}", moeid::report::text::render(&v))?;
+                }
+                Format::Json => writeln!(stdout, "{}", moeid::report::json::render(&v))?,
+            },
+            Err(e) => {
+                errors = true;
+                stdout.flush()?;
+                eprint!("{}", render(&e));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(exit(false, errors))
+}
+
+fn check(
+    paths: &[PathBuf],
+    options: &Options,
+    max_seconds: Option<u64>,
+) -> std::io::Result<ExitCode> {
     let files = moeid::case::find(paths);
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut failed, mut passed, mut unchecked) = (false, 0, 0, 0);
@@ -656,8 +711,8 @@ fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
         no_cases(paths);
         return Ok(ExitCode::from(2));
     }
-    for f in &files {
-        match load_and_verify(f, options) {
+    verify_in_order(&files, options, max_seconds, |_, f, result| {
+        match result {
             Ok(v) => {
                 let got = v.verdict.kind.name();
                 match v.case.expect.as_deref() {
@@ -692,7 +747,8 @@ fn check(paths: &[PathBuf], options: &Options) -> std::io::Result<ExitCode> {
                 eprint!("{}", render(&e));
             }
         }
-    }
+        Ok(())
+    })?;
     writeln!(
         stdout,
         "\n{passed} as expected, {failed} changed, {unchecked} without expectation{}",
