@@ -14,8 +14,12 @@ use serde::{Deserialize, Serialize};
 use std::io::{Seek, Write};
 use std::path::Path;
 
-/// Format version of the header.
-pub const FORMAT: u32 = 1;
+/// Format version of the header written: 2, records carry a checksum. Format 1 files (records
+/// without checksums) are still read and resumed.
+pub const FORMAT: u32 = 2;
+
+/// Format versions read.
+pub const FORMATS_READ: [u32; 2] = [1, FORMAT];
 
 /// The first line of a checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,6 +92,41 @@ pub struct FitRecord {
     pub atoms: Vec<Vec<f64>>,
     /// Why it failed.
     pub error: Option<String>,
+    /// FNV-1a of the record written without it ([`FitRecord::sealed`]): an edited record no
+    /// longer matches and is set aside as damaged. Required from format 2 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+impl FitRecord {
+    /// The checksum of the record's other fields.
+    fn digest(&self) -> String {
+        let bare = FitRecord {
+            checksum: None,
+            ..self.clone()
+        };
+        let text = serde_json::to_string(&bare).unwrap_or_default();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
+    /// The record with its checksum, as it is written.
+    pub fn sealed(mut self) -> FitRecord {
+        self.checksum = Some(self.digest());
+        self
+    }
+
+    /// Whether the checksum matches (a format-1 record may have none).
+    fn intact(&self, format: u32) -> bool {
+        match &self.checksum {
+            Some(c) => *c == self.digest(),
+            None => format < 2,
+        }
+    }
 }
 
 /// What a checkpoint holds.
@@ -116,7 +155,7 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
     let header: Header = std::str::from_utf8(first)
         .ok()
         .and_then(|l| serde_json::from_str(l).ok())
-        .filter(|h: &Header| h.moeid_checkpoint == FORMAT)
+        .filter(|h: &Header| FORMATS_READ.contains(&h.moeid_checkpoint))
         .ok_or_else(|| {
             err(
                 path,
@@ -134,7 +173,8 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
             .and_then(|l| serde_json::from_str(l).ok());
         match rec {
             Some(r)
-                if r.fingerprint == header.fingerprint
+                if r.intact(header.moeid_checkpoint)
+                    && r.fingerprint == header.fingerprint
                     && header.fitted.contains(&r.k)
                     && header.n.contains(&r.n)
                     && r.replicate < header.replicates
@@ -295,12 +335,16 @@ mod tests {
             objective: Some(1.0),
             atoms: vec![vec![0.5], vec![0.7]],
             error: None,
-        };
+            checksum: None,
+        }
+        .sealed();
         let short = FitRecord {
             replicate: 1,
             atoms: vec![vec![0.5]],
+            checksum: None,
             ..rec.clone()
-        };
+        }
+        .sealed();
         for r in [&rec, &short] {
             writeln!(f, "{}", serde_json::to_string(r).unwrap()).unwrap();
         }
@@ -315,5 +359,53 @@ mod tests {
         assert_eq!(c.records, [rec]);
         assert_eq!(c.damaged, 2);
         assert!(std::fs::read_to_string(&p).unwrap().ends_with("not json\n"));
+    }
+
+    #[test]
+    fn edited_records_fail_their_checksum_and_format_1_files_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.jsonl");
+        let (mut f, _) = open(&p, &header(), 1).unwrap();
+        let rec = |replicate: usize| {
+            FitRecord {
+                fingerprint: "f".into(),
+                k: 2,
+                n: 100,
+                replicate,
+                status: "converged".into(),
+                method: "em".into(),
+                iterations: 3,
+                objective: Some(1.0),
+                atoms: vec![vec![0.5], vec![0.7]],
+                error: None,
+                checksum: None,
+            }
+            .sealed()
+        };
+        let edited = serde_json::to_string(&rec(0))
+            .unwrap()
+            .replace("0.7", "0.9");
+        let unsealed = FitRecord {
+            checksum: None,
+            ..rec(1)
+        };
+        writeln!(f, "{edited}").unwrap();
+        writeln!(f, "{}", serde_json::to_string(&unsealed).unwrap()).unwrap();
+        drop(f);
+        let c = read(&p, Some(1)).unwrap();
+        assert!(c.records.is_empty());
+        assert_eq!(c.damaged, 2);
+        // a format-1 file: records without checksums are read
+        let mut old = header();
+        old.moeid_checkpoint = 1;
+        let text = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&old).unwrap(),
+            serde_json::to_string(&unsealed).unwrap()
+        );
+        std::fs::write(&p, text).unwrap();
+        let c = read(&p, Some(1)).unwrap();
+        assert_eq!(c.records.len(), 1);
+        assert_eq!(c.damaged, 0);
     }
 }

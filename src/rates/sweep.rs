@@ -124,8 +124,8 @@ fn run_task(
     r: usize,
 ) -> FitRecord {
     let mut rng = ChaCha8Rng::seed_from_u64(task_seed(s.seed, &case.name, k, n, r));
-    let record =
-        |status: &str, method: &str, iterations, objective: Option<f64>, atoms, error| FitRecord {
+    let record = |status: &str, method: &str, iterations, objective: Option<f64>, atoms, error| {
+        FitRecord {
             fingerprint: fingerprint.to_string(),
             k,
             n,
@@ -136,7 +136,10 @@ fn run_task(
             objective,
             atoms,
             error,
-        };
+            checksum: None,
+        }
+        .sealed()
+    };
     let data: Data = match model.simulate(&case.atoms, n, s.noise, &mut rng) {
         Ok(d) => d,
         Err(e) => return record("failed", "simulation", 0, None, Vec::new(), Some(e.0)),
