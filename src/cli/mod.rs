@@ -9,6 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod rates;
+
 /// Verify the identifiability of mixture-of-experts gate designs.
 #[derive(Debug, Parser)]
 #[command(name = "moeid", version, about, long_about = None)]
@@ -247,11 +249,11 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
                     format,
                 }),
             ..
-        } => plan(&case, grid, usize::from(shards), format),
+        } => rates::plan(&case, grid, usize::from(shards), format),
         Command::Rates {
             action: Some(RatesAction::Merge { out, shards }),
             ..
-        } => merge(&out, &shards),
+        } => rates::merge(&out, &shards),
         Command::Rates {
             action: None,
             case,
@@ -260,7 +262,7 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             out,
             format,
         } => match case {
-            Some(case) => rates(&case, grid, shard, out, format),
+            Some(case) => rates::rates(&case, grid, shard, out, format),
             None => {
                 eprintln!(
                     "error: give the case file: moeid rates CASE (or moeid rates plan|merge)"
@@ -370,170 +372,6 @@ fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<Exi
         out.join("README.md").display()
     );
     Ok(exit(false, errors))
-}
-
-fn rates(
-    path: &Path,
-    grid: GridArgs,
-    shard: Option<moeid::rates::Shard>,
-    out: Option<PathBuf>,
-    format: Format,
-) -> std::io::Result<ExitCode> {
-    let bad = |msg: String| {
-        eprintln!("error: {msg}");
-        Ok(ExitCode::from(2))
-    };
-    let case = match Case::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprint!("{}", render(&Error::Case(e)));
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let shard = match shard {
-        Some(s) => Some(s),
-        None => match moeid::rates::Shard::from_env(|k| std::env::var(k).ok()) {
-            Ok(s) => s,
-            Err(e) => return bad(format!("{e}; or give --shard I/N")),
-        },
-    };
-    let overrides = match overrides(grid, shard) {
-        Ok(o) => o,
-        Err(e) => return bad(e),
-    };
-    if let (Some(s), None) = (shard, &out) {
-        return bad(format!(
-            "shard {s} without --out: a shard's fits are kept only in its checkpoint; give each shard its own file, e.g. --out fits-{}.jsonl",
-            s.index
-        ));
-    }
-    let progress = if std::io::stderr().is_terminal() {
-        moeid::rates::Progress::Bar
-    } else {
-        moeid::rates::Progress::Quiet
-    };
-    match moeid::rates::check(&case, &overrides, out.as_deref(), progress) {
-        Ok(moeid::rates::RateCheck {
-            report,
-            verification,
-        }) => {
-            if let Err(e) = &verification {
-                eprint!("{}", render(e));
-                eprintln!("note: no verdict, so no predicted rates; the rate check ran anyway");
-            }
-            let mut stdout = std::io::stdout().lock();
-            match format {
-                Format::Text => write!(stdout, "{}", moeid::report::rates::render(&report))?,
-                Format::Json => writeln!(stdout, "{}", moeid::report::rates::json(&report))?,
-            }
-            match report.all_failed() {
-                Some((fits, k, first)) => {
-                    stdout.flush()?;
-                    let all = if fits == 1 {
-                        format!("the only fit failed (k = {k})")
-                    } else {
-                        format!("every one of the {fits} fits failed; first (k = {k})")
-                    };
-                    bad(format!(
-                        "{}: {all}: {first}; check the atoms' values and [rates] settings",
-                        path.display()
-                    ))
-                }
-                _ => Ok(ExitCode::SUCCESS),
-            }
-        }
-        Err(e @ moeid::rates::RateError::Setting { .. }) => bad(setting_message(&e)),
-        Err(e @ moeid::rates::RateError::Unsupported(_)) => bad(format!("{}: {e}", path.display())),
-        Err(e) => bad(e.to_string()),
-    }
-}
-
-/// The grid options as library overrides; the message of a bad `--n`.
-fn overrides(
-    grid: GridArgs,
-    shard: Option<moeid::rates::Shard>,
-) -> Result<moeid::rates::RateOverrides, String> {
-    let n = match grid.n.map(|g| moeid::case::parse_grid(&g)) {
-        Some(Ok(g)) => Some(g),
-        Some(Err(e)) => return Err(format!("--n: {e}; write e.g. --n 1e3..1e5:12")),
-        None => None,
-    };
-    Ok(moeid::rates::RateOverrides {
-        fitted: grid.fitted,
-        n,
-        replicates: grid.replicates,
-        restarts: grid.restarts,
-        seed: grid.seed,
-        shard,
-    })
-}
-
-fn plan(path: &Path, grid: GridArgs, shards: usize, format: Format) -> std::io::Result<ExitCode> {
-    let case = match Case::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprint!("{}", render(&Error::Case(e)));
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let overrides = match overrides(grid, None) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    if let Err(e) = moeid::rates::check_overrides(&case, &overrides) {
-        eprintln!("error: {}", setting_message(&e));
-        return Ok(ExitCode::from(2));
-    }
-    let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
-    let tasks = moeid::rates::plan(&case, &settings, shards);
-    let mut stdout = std::io::stdout().lock();
-    match format {
-        Format::Text => write!(
-            stdout,
-            "{}",
-            moeid::report::rates::plan_text(&case.name, &tasks, shards)
-        )?,
-        Format::Json => writeln!(
-            stdout,
-            "{}",
-            moeid::report::rates::plan_json(&case.name, &tasks, shards)
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn merge(out: &Path, shards: &[PathBuf]) -> std::io::Result<ExitCode> {
-    match moeid::rates::merge(out, shards) {
-        Ok(m) => {
-            println!(
-                "merged {} shards, {} fits, into {}; resume or summarise it with `{}`",
-                m.shards,
-                m.fits,
-                out.display(),
-                m.header.command
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
-        }
-    }
-}
-
-/// A rate-check error as the command line words it (settings as their options).
-fn setting_message(e: &moeid::rates::RateError) -> String {
-    match e {
-        moeid::rates::RateError::Setting {
-            setting,
-            value,
-            fix,
-        } => format!("--{setting} {value}: {fix}"),
-        other => other.to_string(),
-    }
 }
 
 fn new(
