@@ -48,7 +48,7 @@ fn bench_fit(c: &mut Criterion) {
         let data = model
             .simulate(&case.atoms, n, settings.noise, &mut rng)
             .expect("simulation");
-        let init = initial(&model, &case.atoms, 3, n, &settings, &mut rng);
+        let init = initial(&model, &case.atoms, 3, n, &settings, None, &mut rng);
         group.bench_function(format!("peer-k3-n1e5/r{replicate}"), |b| {
             b.iter(|| fit(&model, &data, init.clone(), &fit_settings))
         });

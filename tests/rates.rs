@@ -150,6 +150,30 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_summary() {
 }
 
 #[test]
+fn a_checkpoint_of_an_older_protocol_with_the_same_command_says_to_move_it_away() {
+    let d = Dir::new();
+    let case = peer(&d);
+    let mut args = vec!["rates", case.as_str(), "--out", "c.jsonl"];
+    args.extend(SMALL);
+    assert_eq!(d.run(&args).code(), 0);
+    // what a checkpoint written before the start protocol changed looks like
+    let path = d.path().join("c.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let v: serde_json::Value = serde_json::from_str(&header).unwrap();
+    let old = v["fingerprint"].as_str().unwrap().to_string();
+    std::fs::write(&path, text.replacen(&old, "0123456789abcdef", 1)).unwrap();
+    let run = d.run(&args);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("same command but other settings")
+            && run.stderr().contains("move it away"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn a_checkpoint_of_another_run_is_refused() {
     let d = Dir::new();
     let case = peer(&d);

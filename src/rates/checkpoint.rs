@@ -262,6 +262,15 @@ pub fn open(
     let text = std::fs::read(path).map_err(io)?;
     let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let contents = parse(path, &text[..complete], Some(params))?;
+    if !contents.header.same_run(header) && contents.header.command == header.command {
+        return Err(err(
+            path,
+            format!(
+                "it holds a run with the same command but other settings or another version of the protocol (fingerprint {}, this run {}: the case's model, its [rates] table or moeid's start protocol changed since it was written); its fits cannot be mixed with this run's: move it away and rerun `{}`",
+                contents.header.fingerprint, header.fingerprint, header.command
+            ),
+        ));
+    }
     if !contents.header.same_run(header) {
         return Err(err(
             path,

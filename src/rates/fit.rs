@@ -548,5 +548,6 @@ fn generic_m_step(
 
 mod affine;
 pub mod kernels;
+pub mod score;
 #[cfg(test)]
 mod tests;

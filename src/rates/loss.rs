@@ -20,6 +20,7 @@
 //! the shared parameters.
 
 use super::model::MixtureModel;
+use super::orbit::Orbit;
 use crate::case::Role;
 use std::collections::BTreeMap;
 
@@ -42,6 +43,9 @@ pub struct Loss {
     /// The smallest mass of an atom in a cell of several atoms, relative to its true atom's
     /// mass (1 without such a cell).
     pub lightest: f64,
+    /// With an [`Orbit`]: where the fit lies along the invariances ([`Orbit::coordinates`];
+    /// `None` also when a true atom has no fitted atom).
+    pub orbit: Option<Vec<f64>>,
 }
 
 /// What the loss compares, fixed per model.
@@ -57,6 +61,7 @@ pub struct LossSpec {
     /// row serves larger cells).
     exponents: Vec<Vec<f64>>,
     normalized: bool,
+    orbit: Option<Orbit>,
 }
 
 impl LossSpec {
@@ -124,7 +129,28 @@ impl LossSpec {
             shared,
             exponents: exps,
             normalized: model.normalized,
+            orbit: None,
         }
+    }
+
+    /// The invariances the spec measures along, if any.
+    pub fn orbit(&self) -> Option<&Orbit> {
+        self.orbit.as_ref()
+    }
+
+    /// The same spec, also measuring how far fits lie along `orbit`'s invariances.
+    /// Its common translations are removed like a normalized gate's (see [`Orbit::translations`]).
+    pub fn with_orbit(mut self, orbit: Option<Orbit>) -> LossSpec {
+        if let Some(o) = &orbit {
+            for &v in o.translations() {
+                if self.comparable.contains(&v) && !self.translation.contains(&v) {
+                    self.translation.push(v);
+                }
+            }
+            self.translation.sort_unstable();
+        }
+        self.orbit = orbit;
+        self
     }
 
     fn weights(&self, atoms: &[Vec<f64>]) -> Vec<f64> {
@@ -269,6 +295,10 @@ impl LossSpec {
             .filter(|(j, _)| cells[**j] > 1)
             .map(|(j, w)| w / p_star[*j].max(f64::MIN_POSITIVE))
             .fold(1.0, f64::min);
+        let orbit = self
+            .orbit
+            .as_ref()
+            .and_then(|o| o.coordinates(truth, fitted, &assign));
         Loss {
             total: mass + comparable + shared,
             groups,
@@ -276,6 +306,7 @@ impl LossSpec {
             errors,
             spreads,
             lightest,
+            orbit,
         }
     }
 }

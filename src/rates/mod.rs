@@ -18,6 +18,7 @@ pub mod fit;
 pub mod loss;
 pub mod merge;
 pub mod model;
+pub mod orbit;
 pub mod plan;
 mod predict;
 pub mod settings;

@@ -33,6 +33,15 @@ pub struct RateSettings {
     /// away from the truth along the flat direction and whether they move is measured, not
     /// the start noise's own decay.
     pub held: Vec<usize>,
+    /// Numbers of fitted atoms whose cells are not identifiable (an invariance): their starts
+    /// are also spread along the invariance's tangents ([`super::orbit::START`]), so
+    /// that whether fits move along it is measured, not how close they started.
+    pub orbit: Vec<usize>,
+    /// Per number of fitted atoms whose cells are flat (split atoms moving along a curve), the
+    /// flat parameters (indices): the split atoms of a cell start [`super::sweep::SPREAD`]
+    /// apart in each, around their mean, so that whether fits bring them together is measured
+    /// on a spread that starts the same in every fit.
+    pub spread: BTreeMap<usize, Vec<usize>>,
     /// Iteration cap per fit.
     pub max_iters: usize,
     /// Relative change of the objective that stops a fit.
@@ -102,6 +111,30 @@ impl RateSettings {
                 .collect(),
             _ => Vec::new(),
         };
+        let orbit: Vec<usize> = match (prediction, r.init_decay) {
+            (Some(p), None) => fitted
+                .iter()
+                .copied()
+                .filter(|&f| matches!(p.at(f + 1 - k.min(f)), Rate::NotIdentifiable(_)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let names = case.variables();
+        let spread: BTreeMap<usize, Vec<usize>> = match (prediction, r.init_decay) {
+            (Some(p), None) => fitted
+                .iter()
+                .filter_map(|&f| match p.at(f + 1 - k.min(f)) {
+                    Rate::Flat { flat, .. } if f > k => Some((
+                        f,
+                        flat.iter()
+                            .filter_map(|n| names.iter().position(|v| v == n))
+                            .collect(),
+                    )),
+                    _ => None,
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
         let regression = case.model == crate::case::Model::Regression;
         let mut s = RateSettings {
             fitted,
@@ -123,6 +156,8 @@ impl RateSettings {
             init_expert: r.init_expert.unwrap_or(0.05),
             init_decay: r.init_decay.unwrap_or(0.083),
             held,
+            orbit,
+            spread,
             max_iters: r.max_iters.unwrap_or(if regression { 1000 } else { 2000 }),
             tolerance: r.tolerance.unwrap_or(if regression { 1e-9 } else { 1e-6 }),
             seed: o.seed.or(r.seed).unwrap_or(case.seed),
@@ -179,6 +214,23 @@ impl RateSettings {
             eat(&v.to_le_bytes());
         }
         eat(&super::sweep::HELD.to_bits().to_le_bytes());
+        // (only when used, so that the fingerprints of other checks stay as they were)
+        if !self.orbit.is_empty() {
+            for v in &self.orbit {
+                eat(&v.to_le_bytes());
+            }
+            eat(&super::orbit::START.to_bits().to_le_bytes());
+            eat(&(super::orbit::SAMPLES as u64).to_le_bytes());
+        }
+        if !self.spread.is_empty() {
+            for (k, vars) in &self.spread {
+                eat(&k.to_le_bytes());
+                for v in vars {
+                    eat(&v.to_le_bytes());
+                }
+            }
+            eat(&super::sweep::SPREAD.to_bits().to_le_bytes());
+        }
         eat(&self.seed.to_le_bytes());
         format!("{h:016x}")
     }

@@ -27,10 +27,49 @@ pub fn ols(x: &[f64], y: &[f64]) -> f64 {
     sxy / sxx
 }
 
+/// The centre of the replicates at one size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Centre {
+    /// The mean (the loss: its expectation is what the rates bound).
+    Mean,
+    /// The median (a measurement that is meaningful only for fits in the local regime, such
+    /// as the projection on an invariance: fits still far off are a minority it ignores).
+    Median,
+}
+
+impl Centre {
+    fn of(self, l: &[f64]) -> f64 {
+        match self {
+            Centre::Mean => l.iter().sum::<f64>() / l.len() as f64,
+            Centre::Median => {
+                let mut v = l.to_vec();
+                v.sort_by(f64::total_cmp);
+                let h = v.len() / 2;
+                if v.len() % 2 == 1 {
+                    v[h]
+                } else {
+                    0.5 * (v[h - 1] + v[h])
+                }
+            }
+        }
+    }
+}
+
 /// The slope of $\log(\text{mean loss})$ on $\log n$, `losses[m]` being the replicates at
 /// `n[m]`; the interval from `resamples` bootstrap resamples of the replicates at each $n$.
 /// `None` with fewer than two sizes or a size without a positive loss.
 pub fn slope(n: &[usize], losses: &[Vec<f64>], resamples: usize, seed: u64) -> Option<Slope> {
+    slope_of(Centre::Mean, n, losses, resamples, seed)
+}
+
+/// [`slope`] with the replicates at each size summarised by `centre`.
+pub fn slope_of(
+    centre: Centre,
+    n: &[usize],
+    losses: &[Vec<f64>],
+    resamples: usize,
+    seed: u64,
+) -> Option<Slope> {
     let pairs: Vec<(f64, &Vec<f64>)> = n
         .iter()
         .zip(losses)
@@ -41,8 +80,7 @@ pub fn slope(n: &[usize], losses: &[Vec<f64>], resamples: usize, seed: u64) -> O
         return None;
     }
     let x: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
-    let y: Vec<f64> = pairs.iter().map(|p| mean(p.1)).collect();
+    let y: Vec<f64> = pairs.iter().map(|p| centre.of(p.1)).collect();
     if y.iter().any(|v| v.is_nan() || *v <= 0.0 || !v.is_finite()) {
         return None;
     }
@@ -50,15 +88,14 @@ pub fn slope(n: &[usize], losses: &[Vec<f64>], resamples: usize, seed: u64) -> O
     let s = ols(&x, &y);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut boot = Vec::with_capacity(resamples);
+    let mut draw = Vec::new();
     for _ in 0..resamples {
         let yb: Vec<f64> = pairs
             .iter()
             .map(|(_, l)| {
-                let m = (0..l.len())
-                    .map(|_| l[rng.random_range(0..l.len())])
-                    .sum::<f64>()
-                    / l.len() as f64;
-                m.max(f64::MIN_POSITIVE).ln()
+                draw.clear();
+                draw.extend((0..l.len()).map(|_| l[rng.random_range(0..l.len())]));
+                centre.of(&draw).max(f64::MIN_POSITIVE).ln()
             })
             .collect();
         boot.push(ols(&x, &yb));
@@ -94,6 +131,32 @@ mod tests {
         assert!(
             s.low < s.slope && s.slope < s.high && s.high - s.low < 0.2,
             "{s:?}"
+        );
+    }
+
+    #[test]
+    fn the_median_ignores_a_minority_far_off() {
+        // flat at 0.02, with two of 20 fits far off at the small sizes only
+        let n: Vec<usize> = (0..6).map(|i| (1000.0 * 2f64.powi(i)) as usize).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let losses: Vec<Vec<f64>> = n
+            .iter()
+            .enumerate()
+            .map(|(m, _)| {
+                (0..20)
+                    .map(|r| {
+                        let far = if r < 2 && m < 3 { 50.0 } else { 0.0 };
+                        0.02 * rng.random_range(0.5..1.5) + far
+                    })
+                    .collect()
+            })
+            .collect();
+        let mean = slope(&n, &losses, 300, 1).unwrap();
+        let median = slope_of(Centre::Median, &n, &losses, 300, 1).unwrap();
+        assert!(mean.slope < -1.0, "{mean:?}");
+        assert!(
+            median.slope.abs() < 0.1 && median.high > -0.15,
+            "{median:?}"
         );
     }
 

@@ -8,20 +8,26 @@
 //!   **asymptotic window** (the upper half of the sizes) and the lower half, each with a
 //!   bootstrap interval; the curve is *straight* when the two halves agree;
 //! - per parameter, the slope of its error (the largest over the atoms of the largest cells)
-//!   against the local geometry's $-1/(2s)$; for a flat or not identifiable parameter, the slope
-//!   of the spread of split atoms (or of its error with one atom);
+//!   against the local geometry's $-1/(2s)$; for a flat parameter, the slope of the spread of
+//!   split atoms (or of its error with one atom); for an invariance, the slope of the median
+//!   length of the fits' coordinates on its tangents ([`super::orbit`]), relative to where the
+//!   start was placed on it;
 //! - the decision ([`decide`]): with one atom per true one, **agrees** / **disagrees** when the
 //!   window's interval is at most ±0.25 wide and the window straight (the slopes of its first
 //!   and last three sizes agree); with several, the computed rate is a worst case, an upper
 //!   bound on the error: **agrees** when the whole interval is at least as steep, **disagrees**
 //!   when it is clearly shallower; **inconclusive** otherwise — never "agrees" on no evidence.
-//!   For a flat or not identifiable prediction, **consistent** when no flat parameter's spread
-//!   shrinks (window slope above −0.15), **disagrees** when one clearly does.
+//!   For a flat or not identifiable prediction, **consistent** when nothing measured along the
+//!   flat direction shrinks (every window slope above −0.15 with an interval within ±0.25),
+//!   **disagrees** when something clearly does (an interval below −0.15), **inconclusive**
+//!   otherwise.
 
 use super::checkpoint::{read, FitRecord};
-use super::loss::LossSpec;
+use super::loss::{Loss, LossSpec};
 use super::model::MixtureModel;
-use super::slope::{ols, slope, Slope};
+use super::orbit::Orbit;
+use super::slope::{ols, slope, slope_of, Centre, Slope};
+use super::sweep::task_seed;
 use super::{Group, Prediction, Rate, RateError, RateSettings};
 use crate::case::Case;
 use serde::Serialize;
@@ -32,6 +38,8 @@ use std::path::Path;
 pub const DECISIVE: f64 = 0.25;
 /// A spread whose window slope stays above this does not shrink.
 pub const STILL: f64 = -0.15;
+/// The name of the measurement along an invariance (the projection on its tangents).
+pub const INVARIANCE: &str = "invariance";
 /// An atom of a split cell below this share of its true atom's mass has collapsed.
 pub const COLLAPSED: f64 = 0.05;
 
@@ -382,6 +390,78 @@ fn decide(
     }
 }
 
+/// The decision for a flat or not identifiable prediction from the slopes measured along the
+/// flat direction (see the module docs); `in_window` sizes in the window.
+fn decide_flat(flat: &[ParamSlope], in_window: usize) -> (Agreement, String) {
+    let shrinking: Vec<&ParamSlope> = flat
+        .iter()
+        .filter(|f| f.measured.is_some_and(|m| m.high < STILL))
+        .collect();
+    // Consistent needs evidence: every slope measured, at or above STILL, with an
+    // interval at most ±DECISIVE wide.
+    let weak: Vec<&ParamSlope> = flat
+        .iter()
+        .filter(|f| {
+            f.measured
+                .is_none_or(|m| m.slope < STILL || (m.high - m.low) / 2.0 > DECISIVE)
+        })
+        .collect();
+    if let Some(f) = shrinking.first() {
+        (
+            Agreement::Disagrees,
+            format!(
+                "the spread along {} shrinks ({:+.2})",
+                f.name,
+                f.measured.map_or(0.0, |m| m.slope)
+            ),
+        )
+    } else if in_window < 3 {
+        (
+            Agreement::Inconclusive,
+            "too few sizes in the window to measure along the flat direction".into(),
+        )
+    } else if let Some(f) = weak.first() {
+        (
+            Agreement::Inconclusive,
+            match f.measured {
+                None => format!("no spread to measure along {}", f.name),
+                Some(m) => format!(
+                    "the spread along {} is not measured well enough: {:+.2} [{:+.2}, {:+.2}] (a decision needs a slope above {STILL} within ±{DECISIVE})",
+                    f.name, m.slope, m.low, m.high
+                ),
+            },
+        )
+    } else {
+        (
+            Agreement::Consistent,
+            format!(
+                "the spread along {} does not shrink ({})",
+                flat.iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                flat.iter()
+                    .map(|f| format!("{:+.2}", f.measured.map_or(0.0, |m| m.slope)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    }
+}
+
+/// Along an invariance: the length of the fit's coordinates on it, relative to its start's
+/// when the start was placed on it (`placed`, the start recomputed from the task's `seed`).
+fn along_orbit(spec: &LossSpec, loss: &Loss, placed: bool, seed: u64) -> Option<f64> {
+    let norm = |c: &[f64]| c.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let fitted = norm(loss.orbit.as_ref()?);
+    let value = if placed {
+        fitted / norm(&spec.orbit()?.start(seed))
+    } else {
+        fitted
+    };
+    value.is_finite().then_some(value)
+}
+
 pub(super) fn summarise(
     case: &Case,
     model: &MixtureModel,
@@ -404,7 +484,18 @@ pub(super) fn summarise(
                 .collect()
         })
         .unwrap_or_default();
-    let spec = LossSpec::new(model, &settings.exponents, &computed);
+    // Along an invariance, the fits' projection on its tangents (see [`Orbit`]).
+    let invariant = prediction.is_some_and(|(p, _)| {
+        p.by_size
+            .iter()
+            .any(|r| matches!(r, Rate::NotIdentifiable(_)))
+    });
+    let orbit = if invariant {
+        Orbit::new(model, &case.atoms, settings.noise, settings.seed)
+    } else {
+        None
+    };
+    let spec = LossSpec::new(model, &settings.exponents, &computed).with_orbit(orbit);
     let k_star = case.atoms.len();
     let sizes = settings.n.len();
     let (upper, lower) = halves(sizes);
@@ -426,6 +517,7 @@ pub(super) fn summarise(
         let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
         let mut errors: BTreeMap<usize, Vec<Vec<f64>>> = BTreeMap::new();
         let mut spreads: BTreeMap<usize, Vec<Vec<f64>>> = BTreeMap::new();
+        let mut orbits: Vec<Vec<f64>> = vec![Vec::new(); sizes];
         let mut points = Vec::new();
         let mut failures = Vec::new();
         for (m, &n) in settings.n.iter().enumerate() {
@@ -438,6 +530,10 @@ pub(super) fn summarise(
                 }
                 let loss = spec.loss(&case.atoms, &r.atoms);
                 if loss.total.is_finite() {
+                    let seed = task_seed(settings.seed, &case.name, k, n, r.replicate);
+                    if let Some(o) = along_orbit(&spec, &loss, settings.orbit.contains(&k), seed) {
+                        orbits[m].push(o);
+                    }
                     losses.push(loss);
                 } else {
                     failures.push(why(&format!(
@@ -480,6 +576,17 @@ pub(super) fn summarise(
                 for (v, e) in &l.spreads {
                     spreads.entry(*v).or_insert_with(|| vec![Vec::new(); sizes])[m].push(*e);
                 }
+            }
+        }
+        if std::env::var("MOEID_DEBUG_ORBIT").is_ok() {
+            for (m, o) in orbits.iter().enumerate() {
+                let mut o = o.clone();
+                o.sort_by(f64::total_cmp);
+                eprintln!(
+                    "k={k} n={} orbit {:?}",
+                    settings.n[m],
+                    o.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>()
+                );
             }
         }
         let seed = settings.seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -539,63 +646,50 @@ pub(super) fn summarise(
                     .map(|s| -1.0 / (2.0 * s)),
             })
             .collect();
-        // Along a flat direction: the spread of split atoms, or with one atom the error itself.
+        // Along an invariance: the fits' projection on its tangents. Along a flat direction:
+        // the spread of split atoms, or with one atom the error itself.
         let along = if cell > 1 { &spreads } else { &errors };
-        let flat_slopes: Vec<ParamSlope> = along
-            .iter()
-            .filter(|(v, _)| flat_names.contains(&name(**v)))
-            .map(|(v, l)| ParamSlope {
-                name: name(*v),
-                measured: boot(&settings.n[upper.clone()], &l[upper.clone()]),
+        let flat_slopes: Vec<ParamSlope> = if matches!(rate, Some(Rate::NotIdentifiable(_)))
+            && orbits.iter().any(|o| !o.is_empty())
+        {
+            vec![ParamSlope {
+                name: INVARIANCE.into(),
+                measured: slope_of(
+                    Centre::Median,
+                    &settings.n[upper.clone()],
+                    &orbits[upper.clone()],
+                    settings.bootstrap,
+                    seed,
+                ),
                 predicted: Some(0.0),
-            })
-            .collect();
+            }]
+        } else {
+            along
+                .iter()
+                .filter(|(v, _)| flat_names.contains(&name(**v)))
+                .map(|(v, l)| ParamSlope {
+                    name: name(*v),
+                    // the median: fits still far from the truth at small n are outside the
+                    // picture (their split atoms wander), as along an invariance
+                    measured: slope_of(
+                        Centre::Median,
+                        &settings.n[upper.clone()],
+                        &l[upper.clone()],
+                        settings.bootstrap,
+                        seed,
+                    ),
+                    predicted: Some(0.0),
+                })
+                .collect()
+        };
         let in_window = upper.len();
         let (agreement, why, straight) = match (rate, predicted) {
             (Some(Rate::Polynomial(_)), Some(p)) => {
                 decide(p, window, (w_first, w_last), in_window, cell > 1)
             }
             (Some(_), Some(_)) if !flat_slopes.is_empty() => {
-                let shrinking: Vec<&ParamSlope> = flat_slopes
-                    .iter()
-                    .filter(|f| f.measured.is_some_and(|m| m.high < STILL))
-                    .collect();
-                let unknown = flat_slopes.iter().any(|f| f.measured.is_none());
-                if let Some(f) = shrinking.first() {
-                    (
-                        Agreement::Disagrees,
-                        format!(
-                            "the spread along {} shrinks ({:+.2})",
-                            f.name,
-                            f.measured.map_or(0.0, |m| m.slope)
-                        ),
-                        false,
-                    )
-                } else if unknown || in_window < 3 {
-                    (
-                        Agreement::Inconclusive,
-                        "no spread to measure along the flat direction".into(),
-                        false,
-                    )
-                } else {
-                    (
-                        Agreement::Consistent,
-                        format!(
-                            "the spread along {} does not shrink ({})",
-                            flat_slopes
-                                .iter()
-                                .map(|f| f.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            flat_slopes
-                                .iter()
-                                .map(|f| format!("{:+.2}", f.measured.map_or(0.0, |m| m.slope)))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        false,
-                    )
-                }
+                let (a, why) = decide_flat(&flat_slopes, in_window);
+                (a, why, false)
             }
             _ => (Agreement::NoPrediction, predicted_text.clone(), false),
         };
@@ -634,6 +728,41 @@ pub(super) fn summarise(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consistent_needs_a_narrow_interval_and_a_clear_shrink_disagrees() {
+        let along = |slope: f64, half: f64| ParamSlope {
+            name: "invariance".into(),
+            measured: Some(Slope {
+                slope,
+                low: slope - half,
+                high: slope + half,
+            }),
+            predicted: Some(0.0),
+        };
+        assert_eq!(decide_flat(&[along(0.0, 0.01)], 4).0, Agreement::Consistent);
+        // the same slope on weak evidence, or too few sizes: no decision
+        assert_eq!(
+            decide_flat(&[along(0.0, 0.4)], 4).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            decide_flat(&[along(0.0, 0.01)], 2).0,
+            Agreement::Inconclusive
+        );
+        // below STILL but not clearly: inconclusive; clearly: disagrees
+        assert_eq!(
+            decide_flat(&[along(-0.3, 0.2)], 4).0,
+            Agreement::Inconclusive
+        );
+        let (a, why) = decide_flat(&[along(0.0, 0.01), along(-0.5, 0.1)], 4);
+        assert_eq!(a, Agreement::Disagrees, "{why}");
+        let unmeasured = ParamSlope {
+            measured: None,
+            ..along(0.0, 0.0)
+        };
+        assert_eq!(decide_flat(&[unmeasured], 4).0, Agreement::Inconclusive);
+    }
 
     #[test]
     fn predicted_slopes() {

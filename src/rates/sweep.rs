@@ -14,6 +14,7 @@
 use super::checkpoint::{self, FitRecord};
 use super::fit::{fit, FitSettings, FitStatus};
 use super::model::MixtureModel;
+use super::orbit::Orbit;
 use super::simulate::Data;
 use super::summary::{summarise, RateReport};
 use super::{Prediction, RateError, RateSettings};
@@ -54,6 +55,7 @@ pub fn initial(
     k: usize,
     n: usize,
     s: &RateSettings,
+    orbit: Option<(&Orbit, &[f64])>,
     rng: &mut ChaCha8Rng,
 ) -> Vec<Vec<f64>> {
     let mut which: Vec<usize> = (0..truth.len()).collect();
@@ -88,12 +90,7 @@ pub fn initial(
             } else {
                 s.init_expert
             };
-            let z: f64 = {
-                let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
-                let u2: f64 = rng.random_range(0.0..1.0);
-                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-            };
-            *x += sd * scale * z;
+            *x += sd * scale * normal(rng);
         }
     }
     // shared parameters: one value for all atoms
@@ -107,22 +104,71 @@ pub fn initial(
             }
         }
     }
+    // Flat cells: the copies of a true atom start SPREAD apart in each flat parameter, evenly
+    // spaced around their weighted mean (which the noise above set).
+    if let Some(vars) = s.spread.get(&k) {
+        let masses = model.exp_masses();
+        for j in 0..truth.len() {
+            let copies: Vec<usize> = (0..k).filter(|&i| which[i] == j).collect();
+            if copies.len() < 2 {
+                continue;
+            }
+            let log: Vec<f64> = copies
+                .iter()
+                .map(|&i| masses.iter().map(|&m| atoms[i][m]).sum())
+                .collect();
+            let top = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let w: Vec<f64> = log.iter().map(|l| (l - top).exp()).collect();
+            let total: f64 = w.iter().sum();
+            let last = (copies.len() - 1) as f64;
+            let t: Vec<f64> = (0..copies.len()).map(|c| c as f64 / last - 0.5).collect();
+            let t_mean: f64 = t.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / total;
+            for &v in vars {
+                let mean: f64 = copies
+                    .iter()
+                    .zip(&w)
+                    .map(|(&i, b)| atoms[i][v] * b)
+                    .sum::<f64>()
+                    / total;
+                for (c, &i) in copies.iter().enumerate() {
+                    atoms[i][v] = mean + SPREAD * (t[c] - t_mean);
+                }
+            }
+        }
+    }
+    // Along an invariance, the start is placed at `target` whatever the noise above put there.
+    if let Some((o, target)) = orbit {
+        o.place(truth, &mut atoms, &which, target);
+    }
     atoms
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+    let u2: f64 = rng.random_range(0.0..1.0);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// How much farther the start noise of predicted-flat sizes is (see [`initial`]).
 pub const HELD: f64 = 4.0;
 
+/// How far apart the split atoms of a flat cell start in each flat parameter (see [`initial`]).
+pub const SPREAD: f64 = 0.5;
+
+/// What every task of one run shares.
+struct Shared<'a> {
+    model: &'a MixtureModel,
+    case: &'a Case,
+    settings: &'a RateSettings,
+    fingerprint: &'a str,
+    orbit: Option<&'a Orbit>,
+}
+
 /// Runs one task.
-fn run_task(
-    model: &MixtureModel,
-    case: &Case,
-    s: &RateSettings,
-    fingerprint: &str,
-    k: usize,
-    n: usize,
-    r: usize,
-) -> FitRecord {
+fn run_task(c: &Shared, k: usize, n: usize, r: usize) -> FitRecord {
+    let (model, case, s, fingerprint, orbit) =
+        (c.model, c.case, c.settings, c.fingerprint, c.orbit);
     let mut rng = ChaCha8Rng::seed_from_u64(task_seed(s.seed, &case.name, k, n, r));
     let record = |status: &str, method: &str, iterations, objective: Option<f64>, atoms, error| {
         FitRecord {
@@ -150,9 +196,21 @@ fn run_task(
         generic: false,
         accelerate: s.accelerate,
     };
+    // Sizes with an invariance: every restart starts at the same known spot on it.
+    let target = orbit
+        .filter(|_| s.orbit.contains(&k))
+        .map(|o| (o, o.start(task_seed(s.seed, &case.name, k, n, r))));
     let mut best: Option<super::fit::Fit> = None;
     for _ in 0..s.restarts {
-        let init = initial(model, &case.atoms, k, n, s, &mut rng);
+        let init = initial(
+            model,
+            &case.atoms,
+            k,
+            n,
+            s,
+            target.as_ref().map(|(o, t)| (*o, t.as_slice())),
+            &mut rng,
+        );
         let f = fit(model, &data, init, &settings);
         let better = match (&best, &f.status) {
             (_, FitStatus::Failed(_)) => best.is_none(),
@@ -257,6 +315,11 @@ pub fn run(
         }
         None => (None, Vec::new(), 0),
     };
+    let orbit = if settings.orbit.is_empty() {
+        None
+    } else {
+        Orbit::new(&model, &case.atoms, settings.noise, settings.seed)
+    };
     let done: BTreeSet<(usize, usize, usize)> =
         records.iter().map(|r| (r.k, r.n, r.replicate)).collect();
     // This run's fits: all of them, or its shard's.
@@ -280,11 +343,18 @@ pub fn run(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let write_error: Mutex<Option<String>> = Mutex::new(None);
+    let shared = Shared {
+        model: &model,
+        case,
+        settings,
+        fingerprint: &fingerprint,
+        orbit: orbit.as_ref(),
+    };
     let run_all = || -> Vec<FitRecord> {
         tasks
             .par_iter()
             .map(|&(k, n, r)| {
-                let rec = run_task(&model, case, settings, &fingerprint, k, n, r);
+                let rec = run_task(&shared, k, n, r);
                 if let Some(w) = &writer {
                     let line = serde_json::to_string(&rec).unwrap_or_default() + "\n";
                     if let Ok(mut f) = w.lock() {

@@ -56,18 +56,7 @@ pub fn render(r: &RateReport) -> String {
         st.tolerance,
         if st.accelerate { "" } else { ", plain EM" },
         st.init_decay,
-        if st.held.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (held for k = {}, predicted flat)",
-                st.held
-                    .iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
+        held_text(st),
         r.fitted_now
     );
     if r.damaged > 0 {
@@ -198,6 +187,38 @@ fn row_json(row: &RateRow) -> Value {
     })
 }
 
+/// How the starts of the flat and not identifiable sizes were set, for the header line.
+fn held_text(st: &crate::rates::RateSettings) -> String {
+    let ks = |v: &mut dyn Iterator<Item = usize>| {
+        v.map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let mut parts = Vec::new();
+    if !st.held.is_empty() {
+        parts.push(format!(
+            "held for k = {}, predicted flat",
+            ks(&mut st.held.iter().copied())
+        ));
+    }
+    if !st.spread.is_empty() {
+        parts.push(format!(
+            "split atoms {} apart in the flat parameters for k = {}",
+            crate::rates::sweep::SPREAD,
+            ks(&mut st.spread.keys().copied())
+        ));
+    }
+    if !st.orbit.is_empty() {
+        parts.push(format!(
+            "placed on the invariance for k = {}",
+            ks(&mut st.orbit.iter().copied())
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
+}
+
 /// The rate check as JSON (deterministic for a seed: no timings).
 pub fn json(r: &RateReport) -> Value {
     json!({
@@ -214,6 +235,8 @@ pub fn json(r: &RateReport) -> Value {
             "init_expert": r.settings.init_expert,
             "init_decay": r.settings.init_decay,
             "held": r.settings.held,
+            "orbit_start": r.settings.orbit,
+            "spread_start": r.settings.spread,
             "max_iters": r.settings.max_iters,
             "tolerance": r.settings.tolerance,
             "seed": r.settings.seed,

@@ -140,7 +140,7 @@ fn accelerated_em_is_at_least_as_likely_as_plain_em() {
         let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
         let n = 5000;
         let data = model.simulate(&case.atoms, n, 0.0, &mut rng).unwrap();
-        let init = crate::rates::sweep::initial(&model, &case.atoms, 3, n, &rates, &mut rng);
+        let init = crate::rates::sweep::initial(&model, &case.atoms, 3, n, &rates, None, &mut rng);
         let mut s = FitSettings {
             tolerance: 1e-6,
             max_iters: 2000,
