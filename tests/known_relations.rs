@@ -506,3 +506,22 @@ fn a_shared_temperature_scaling_is_the_mixtures_invariance_too() {
         r.text(&v.variables)
     );
 }
+
+/// A shared parameter moves every atom of a cell alike: second-order coefficients on it cannot
+/// cancel (docs/theory.md §3). The output weight of an always-active shared expert is linear
+/// (∂²u/∂c0² = 0) and stays a coupling; the same linearity in a per-atom output weight is an
+/// interaction.
+#[test]
+fn a_shared_parameter_cannot_make_an_interaction() {
+    let v = verify("sigmoid-2505.10860/softmax-shared-expert.toml");
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+    has(&v, 0, RelationClass::Coupling, "∂²u/∂c0² = 0");
+    let v = verify("softmax-2503.03213/ffn-tanh-output-weight.toml");
+    assert_eq!(v.verdict.kind.name(), "interaction");
+    has(&v, 0, RelationClass::Interaction, "∂²u/∂c² = 0");
+    // a shared scale in front of linear experts is an invariance of the mixture
+    let v = verify("zero-init-2502.03029/gated-linear.toml");
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+    let v = verify("zero-init-2502.03029/gated-ffn.toml");
+    assert_eq!(v.verdict.kind.name(), "identifiable");
+}

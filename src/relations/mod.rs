@@ -27,7 +27,7 @@ use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
 use crate::rank::certify::Escalation;
 use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 pub use psd::PsdOutcome;
 use std::fmt;
 
@@ -325,6 +325,56 @@ fn residual_tol(r: &Rank) -> f64 {
 /// The symmetric second-order block $S$ of a relation over the non-mass parameters, balanced by
 /// the first-order column norms: $S_{kk} = 2 c_{kk}$, $S_{kl} = c_{kl}$, then $D S D$ with
 /// $D_{kk} = \|\partial_k u\|$ (a congruence: semidefiniteness is unchanged).
+/// The entries of a second-order block in the rows of the shared parameters (negligible ones,
+/// below $10^{-9}$ of the block's largest entry, set to zero).
+fn shared_entries(block: &DMatrix<f64>, shared: &[usize]) -> Vec<f64> {
+    let top = block.amax();
+    let mut out = Vec::new();
+    for &k in shared {
+        for l in 0..block.ncols() {
+            let v = block[(k, l)];
+            out.push(if v.abs() <= 1e-9 * top { 0.0 } else { v });
+        }
+    }
+    out
+}
+
+/// The combinations of `blocks` whose entries in the rows of shared parameters vanish: an
+/// orthonormal basis of those weight vectors (columns of the returned matrix) and the blocks
+/// they give. A shared parameter moves every atom of a cell alike, so its second-order
+/// coefficient with any parameter $l$ is $\Delta s \sum_i p_i \Delta\theta_{il}$, the first-order
+/// coefficient of $l$ times $\Delta s \to 0$: a cancellation at order two cannot use those
+/// entries (docs/theory.md §3).
+fn restrict_shared(blocks: &[DMatrix<f64>], shared: &[usize]) -> (DMatrix<f64>, Vec<DMatrix<f64>>) {
+    let m = blocks.len();
+    let rows: Vec<Vec<f64>> = blocks.iter().map(|b| shared_entries(b, shared)).collect();
+    let c = rows.first().map_or(0, Vec::len);
+    if m == 0 || c == 0 || rows.iter().flatten().all(|v| *v == 0.0) {
+        return (DMatrix::identity(m, m), blocks.to_vec());
+    }
+    // constraint matrix: one row per shared entry, one column per block
+    let a = DMatrix::from_fn(c.max(m), m, |i, j| if i < c { rows[j][i] } else { 0.0 });
+    let svd = a.svd(false, true);
+    let Some(vt) = svd.v_t else {
+        return (DMatrix::identity(m, m), blocks.to_vec());
+    };
+    let top = svd.singular_values.max();
+    let keep: Vec<usize> = (0..m)
+        .filter(|&i| svd.singular_values[i] <= 1e-9 * top)
+        .collect();
+    let basis = DMatrix::from_fn(m, keep.len(), |j, q| vt[(keep[q], j)]);
+    let restricted = (0..keep.len())
+        .map(|q| {
+            let mut b = DMatrix::zeros(blocks[0].nrows(), blocks[0].ncols());
+            for (j, bj) in blocks.iter().enumerate() {
+                b += bj * basis[(j, q)];
+            }
+            b
+        })
+        .collect();
+    (basis, restricted)
+}
+
 fn second_order_block(terms: &[Term], first_norms: &[f64]) -> DMatrix<f64> {
     let p = first_norms.len();
     let mut S = DMatrix::zeros(p, p);
@@ -346,7 +396,13 @@ fn second_order_block(terms: &[Term], first_norms: &[f64]) -> DMatrix<f64> {
     S
 }
 
-fn classify(rel: &Relation, masses: &[usize], first_norms: &[f64], tol: f64) -> RelationClass {
+fn classify(
+    rel: &Relation,
+    masses: &[usize],
+    first_norms: &[f64],
+    shared: &[usize],
+    tol: f64,
+) -> RelationClass {
     let orders: Vec<usize> = rel.terms.iter().map(|t| t.alpha.order()).collect();
     let max = orders.iter().copied().max().unwrap_or(0);
     if rel.terms.len() == 2 && max == 1 && orders.contains(&0) {
@@ -367,7 +423,13 @@ fn classify(rel: &Relation, masses: &[usize], first_norms: &[f64], tol: f64) -> 
     if max >= 3 {
         return RelationClass::Coupling;
     }
-    if psd::psd_combination(&[second_order_block(&rel.terms, first_norms)], tol).interaction {
+    let block = second_order_block(&rel.terms, first_norms);
+    if !shared_entries(&block, shared).iter().all(|v| *v == 0.0) {
+        // its second-order coefficients on a shared parameter cannot be met (see
+        // `restrict_shared`)
+        return RelationClass::Coupling;
+    }
+    if psd::psd_combination(&[block], tol).interaction {
         RelationClass::Interaction
     } else {
         RelationClass::Coupling
@@ -543,9 +605,12 @@ fn atom_relations(
     let free: Vec<usize> = (0..fam.terms.len())
         .filter(|i| !pivots.contains(i))
         .collect();
+    let shared: Vec<usize> = (0..p)
+        .filter(|&v| design.roles[v] == crate::case::Role::Shared)
+        .collect();
     let mut relations: Vec<Relation> = scaled_rels
         .iter()
-        .map(|s| to_relation(s, fam, r, settings, &masses, &first_norms))
+        .map(|s| to_relation(s, fam, r, settings, &masses, &first_norms, &shared))
         .collect();
     tie_masses(&mut relations);
     // The exact PSD test over the null space of F_2 (docs/theory.md §3): the relations of order at
@@ -560,7 +625,14 @@ fn atom_relations(
             }
         })
         .collect();
-    let psd = psd::psd_combination(&blocks, settings.psd_tol);
+    let (basis, restricted) = restrict_shared(&blocks, &shared);
+    let mut psd = psd::psd_combination(&restricted, settings.psd_tol);
+    if !psd.weights.is_empty() {
+        psd.weights = (&basis * DVector::from_column_slice(&psd.weights))
+            .iter()
+            .copied()
+            .collect();
+    }
     // A witness is shown only when it adds information: with an invariance the atom is
     // degenerate anyway (and the invariance direction itself gives a rank-one PSD block).
     let shown = |c| relations.iter().any(|r: &Relation| r.class == c);
@@ -648,6 +720,7 @@ fn to_relation(
     settings: &Settings,
     masses: &[usize],
     first_norms: &[f64],
+    shared: &[usize],
 ) -> Relation {
     let terms: Vec<Term> = s
         .entries
@@ -672,7 +745,7 @@ fn to_relation(
         certificate: Certificate::Numerical,
         exact: None,
     };
-    rel.class = classify(&rel, masses, first_norms, settings.psd_tol);
+    rel.class = classify(&rel, masses, first_norms, shared, settings.psd_tol);
     rel
 }
 

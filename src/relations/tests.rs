@@ -32,30 +32,61 @@ fn mass_invariance_coupling_and_interaction_are_told_apart() {
     let norms = [1.0, 1.0, 1.0, 1.0];
     // ∂u/∂beta0 = u with beta0 a mass: a mass relation; the same with `a`: an invariance
     let mass = relation(vec![term(0, &[0], 1.0), term(0, &[], -1.0)]);
-    assert_eq!(classify(&mass, &[0], &norms, 1e-7), RelationClass::Mass);
+    assert_eq!(
+        classify(&mass, &[0], &norms, &[], 1e-7),
+        RelationClass::Mass
+    );
     let inv = relation(vec![term(0, &[1], 1.0), term(0, &[], -1.0)]);
     assert_eq!(
-        classify(&inv, &[0], &norms, 1e-7),
+        classify(&inv, &[0], &norms, &[], 1e-7),
         RelationClass::Invariance
     );
     // the heat equation ∂²u/∂b² = 2 ∂u/∂nu: a semidefinite block in b, an interaction
     let heat = relation(vec![term(0, &[2, 2], 1.0), term(0, &[3], -2.0)]);
     assert_eq!(
-        classify(&heat, &[0], &norms, 1e-7),
+        classify(&heat, &[0], &norms, &[], 1e-7),
         RelationClass::Interaction
     );
     // ∂²u/∂a∂b = ∂u/∂nu: an indefinite block (eigenvalues ±1/2), a coupling
     let mixed = relation(vec![term(0, &[1, 2], 1.0), term(0, &[3], -1.0)]);
     assert_eq!(
-        classify(&mixed, &[0], &norms, 1e-7),
+        classify(&mixed, &[0], &norms, &[], 1e-7),
+        RelationClass::Coupling
+    );
+    // the same heat equation in a shared `b`: its square cannot be met in a cell (every atom
+    // moves alike), a coupling
+    assert_eq!(
+        classify(&heat, &[0], &norms, &[2], 1e-7),
         RelationClass::Coupling
     );
     // through a third-order term: a coupling whatever its block
     let third = relation(vec![term(0, &[2, 2, 2], 1.0), term(0, &[2, 2], 1.0)]);
     assert_eq!(
-        classify(&third, &[0], &norms, 1e-7),
+        classify(&third, &[0], &norms, &[], 1e-7),
         RelationClass::Coupling
     );
+}
+
+#[test]
+fn the_joint_test_keeps_combinations_free_of_shared_entries() {
+    // Two blocks over (a, s) with s shared: B1 = diag(1, 0) + off-diagonal s entries, B2 the
+    // off-diagonal entries alone. Only B1 − B2 = diag(1, 0) has no shared entry.
+    let mut b1 = DMatrix::zeros(2, 2);
+    b1[(0, 0)] = 1.0;
+    b1[(0, 1)] = 0.5;
+    b1[(1, 0)] = 0.5;
+    let mut b2 = DMatrix::zeros(2, 2);
+    b2[(0, 1)] = 0.5;
+    b2[(1, 0)] = 0.5;
+    let (basis, restricted) = restrict_shared(&[b1.clone(), b2.clone()], &[1]);
+    assert_eq!(restricted.len(), 1);
+    let r = &restricted[0];
+    assert!(r[(0, 1)].abs() < 1e-12 && r[(1, 1)].abs() < 1e-12 && r[(0, 0)].abs() > 0.5);
+    assert!((basis[(0, 0)] + basis[(1, 0)]).abs() < 1e-12);
+    // without shared parameters nothing changes
+    let (basis, same) = restrict_shared(&[b1.clone(), b2.clone()], &[]);
+    assert_eq!(same, vec![b1, b2]);
+    assert_eq!(basis, DMatrix::identity(2, 2));
 }
 
 #[test]
