@@ -42,7 +42,7 @@ use validate::{env_of, Validator};
 
 pub use builder::CaseBuilder;
 pub use diagnostic::{CaseDiagnostic, CaseError};
-pub use template::{template, ExpertKind, GateKind};
+pub use template::{min_dim, template, ExpertKind, GateKind};
 
 use crate::expr::{Env, Expr, Shape};
 use std::path::Path;

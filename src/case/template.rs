@@ -15,10 +15,18 @@ pub enum GateKind {
     ModifiedSoftmax,
     /// Modified sigmoid: `exp(gamma)·sigmoid(beta1·x + beta0)`, `gamma` a mass.
     ModifiedSigmoid,
-    /// Modified sigmoid on a Euclidean score: `exp(gamma)·sigmoid(-|x - beta1|²/tau + beta0)`.
+    /// Softmax on a Euclidean score: `exp(-|x - beta1|² + beta0)`, normalized.
     Euclidean,
+    /// Modified sigmoid on a Euclidean score: `exp(gamma)·sigmoid(-|x - beta1|²/tau + beta0)`.
+    SigmoidEuclidean,
     /// Perturbed cosine router: `exp(beta1·x / ((|beta1| + 0.1)(|x| + 0.1)) + beta0)`.
     Cosine,
+    /// Normalized sigmoid: `sigmoid(beta1·x + beta0)` divided by the sum over experts.
+    NormalizedSigmoid,
+    /// Quadratic monomial gate: `exp(alpha·x² + beta0)` (elementwise squares), normalized.
+    Quadratic,
+    /// Laplace gate: `exp(-|x - beta1| + beta0)`, normalized.
+    Laplace,
 }
 
 /// The experts `moeid new` knows.
@@ -46,14 +54,18 @@ pub enum ExpertKind {
 
 impl GateKind {
     /// Every gate, in the order `moeid new --help` lists them.
-    pub const ALL: [GateKind; 7] = [
+    pub const ALL: [GateKind; 11] = [
         GateKind::Softmax,
         GateKind::Sigmoid,
         GateKind::SoftmaxTemperature,
         GateKind::ModifiedSoftmax,
         GateKind::ModifiedSigmoid,
         GateKind::Euclidean,
+        GateKind::SigmoidEuclidean,
         GateKind::Cosine,
+        GateKind::NormalizedSigmoid,
+        GateKind::Quadratic,
+        GateKind::Laplace,
     ];
 
     /// The name on the command line.
@@ -65,7 +77,11 @@ impl GateKind {
             GateKind::ModifiedSoftmax => "modified-softmax",
             GateKind::ModifiedSigmoid => "modified-sigmoid",
             GateKind::Euclidean => "euclidean",
+            GateKind::SigmoidEuclidean => "sigmoid-euclidean",
             GateKind::Cosine => "cosine",
+            GateKind::NormalizedSigmoid => "normalized-sigmoid",
+            GateKind::Quadratic => "quadratic",
+            GateKind::Laplace => "laplace",
         }
     }
 
@@ -120,11 +136,40 @@ fn list(v: &[f64]) -> String {
     )
 }
 
-/// The text of a new case file named `name` for `gate` × `expert`, with a comment on every key.
-/// It verifies as it is; edit the expressions and the atoms.
-pub fn template(name: &str, gate: GateKind, expert: ExpertKind) -> String {
-    let dim = if gate == GateKind::Cosine { 2 } else { 1 };
-    let vec2 = |one: f64, two: [f64; 2]| if dim == 1 { vec![one] } else { two.to_vec() };
+/// The smallest input dimension `gate` takes (the cosine router needs two).
+pub fn min_dim(gate: GateKind) -> usize {
+    if gate == GateKind::Cosine {
+        2
+    } else {
+        1
+    }
+}
+
+/// A vector of `dim` values for atom `atom`: `one` in one dimension, a fixed spread of
+/// distinct values around it otherwise (`two` in two dimensions, as before).
+fn values_for(dim: usize, atom: usize, one: f64, two: [f64; 2]) -> Vec<f64> {
+    match dim {
+        1 => vec![one],
+        2 => two.to_vec(),
+        _ => {
+            const PATTERN: [f64; 8] = [1.0, -0.5, 0.8, -0.3, 0.6, -0.9, 0.4, -0.7];
+            (0..dim)
+                .map(|i| {
+                    let c = PATTERN[(i + 3 * atom) % PATTERN.len()];
+                    // distinct per coordinate even past the pattern's length
+                    one.abs().max(0.5) * c * (1.0 + 0.1 * (i / PATTERN.len()) as f64)
+                })
+                .collect()
+        }
+    }
+}
+
+/// The text of a new case file named `name` for `gate` × `expert` with inputs of dimension
+/// `dim` (at least [`min_dim`]; `None`: the smallest), with a comment on every key. It verifies
+/// as it is; edit the expressions and the atoms.
+pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usize>) -> String {
+    let dim = dim.unwrap_or(min_dim(gate)).max(min_dim(gate));
+    let vec2 = |atom: usize, one: f64, two: [f64; 2]| values_for(dim, atom, one, two);
     let (weight, normalized, gate_params, gate_what) = match gate {
         GateKind::Softmax => (
             "exp(dot(beta1, x) + beta0)",
@@ -157,10 +202,34 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind) -> String {
             "modified sigmoid gate exp(gamma) sigma(.)",
         ),
         GateKind::Euclidean => (
+            "exp(-sqnorm(x - beta1) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "softmax gate on a Euclidean score",
+        ),
+        GateKind::SigmoidEuclidean => (
             "exp(gamma) * sigmoid(-sqnorm(x - beta1) / tau + beta0)",
             false,
             "gamma:mass beta1 beta0 tau:shared",
             "modified sigmoid gate on a Euclidean score",
+        ),
+        GateKind::NormalizedSigmoid => (
+            "sigmoid(dot(beta1, x) + beta0)",
+            true,
+            "beta1 beta0",
+            "normalized sigmoid gate",
+        ),
+        GateKind::Quadratic => (
+            "exp(dot(alpha, x^2) + beta0)",
+            true,
+            "alpha beta0:mass",
+            "quadratic monomial gate",
+        ),
+        GateKind::Laplace => (
+            "exp(-norm(x - beta1) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "Laplace gate",
         ),
         GateKind::Cosine => (
             "exp(dot(beta1, x) / ((norm(beta1) + 0.1) * (norm(x) + 0.1)) + beta0)",
@@ -296,7 +365,7 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind) -> String {
         let (n, role) = p.split_once(':').unwrap_or((p, ""));
         names.push((n.to_string(), role));
     }
-    let vector = |n: &str| n == "beta1" || n == "a";
+    let vector = |n: &str| n == "beta1" || n == "a" || n == "alpha";
     for (n, role) in &names {
         let mut fields = Vec::new();
         if vector(n) {
@@ -323,16 +392,35 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind) -> String {
         let _ = writeln!(w, "[shared]  # values of the shared parameters");
         let _ = writeln!(w, "tau = 0.5");
     }
-    let euclid = gate == GateKind::Euclidean;
+    // Location gates: centres inside the input box.
+    let located = matches!(
+        gate,
+        GateKind::Euclidean | GateKind::SigmoidEuclidean | GateKind::Laplace
+    );
     let values = |atom: usize, n: &str| -> String {
         let pick = |one: f64, two: f64| if atom == 0 { one } else { two };
+        let scaled = |v: Vec<f64>, by: f64| v.into_iter().map(|x| x * by).collect::<Vec<_>>();
         match n {
-            "beta1" if euclid => list(&vec2(pick(0.3, -0.4), [0.0; 2])),
+            "beta1" if located => list(&scaled(
+                vec2(
+                    atom,
+                    pick(0.3, -0.4),
+                    if atom == 0 { [0.3, -0.2] } else { [-0.4, 0.1] },
+                ),
+                if dim > 2 { 0.4 } else { 1.0 },
+            )),
             "beta1" => list(&vec2(
+                atom,
                 pick(2.0, -1.0),
                 if atom == 0 { [1.0, 0.5] } else { [-0.7, 1.2] },
             )),
+            "alpha" => list(&vec2(
+                atom,
+                pick(1.0, -0.8),
+                if atom == 0 { [1.0, -0.5] } else { [-0.8, 0.6] },
+            )),
             "a" => list(&vec2(
+                atom,
                 pick(1.5, -2.0),
                 if atom == 0 { [1.5, -0.5] } else { [-1.0, 0.8] },
             )),
@@ -399,7 +487,7 @@ mod tests {
     fn every_template_verifies_as_written() {
         for g in &GateKind::ALL {
             for e in &ExpertKind::ALL {
-                let text = template("new-design", *g, *e);
+                let text = template("new-design", *g, *e, None);
                 let case = crate::Case::parse(&text, "new-design.toml")
                     .unwrap_or_else(|err| panic!("{g:?} × {e:?}: {err}\n{text}"));
                 crate::verify(&case, &crate::Options::default())
@@ -409,8 +497,33 @@ mod tests {
     }
 
     #[test]
+    fn every_gate_verifies_in_higher_dimensions() {
+        for g in &GateKind::ALL {
+            for dim in [3, 9] {
+                let text = template("new-design", *g, ExpertKind::Tanh, Some(dim));
+                let case = crate::Case::parse(&text, "new-design.toml")
+                    .unwrap_or_else(|err| panic!("{g:?}, dim {dim}: {err}\n{text}"));
+                assert_eq!(case.dim, dim);
+                let opts = crate::Options {
+                    cells: Some(1),
+                    ..crate::Options::default()
+                };
+                crate::verify(&case, &opts).unwrap_or_else(|err| panic!("{g:?}, dim {dim}: {err}"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_euclidean_template_is_the_softmax_one() {
+        let text = template("x", GateKind::Euclidean, ExpertKind::Linear, None);
+        assert!(
+            text.contains("exp(-sqnorm(x - beta1) + beta0)") && text.contains("normalized = true")
+        );
+    }
+
+    #[test]
     fn every_key_is_explained() {
-        let text = template("x", GateKind::Euclidean, ExpertKind::Gaussian);
+        let text = template("x", GateKind::SigmoidEuclidean, ExpertKind::Gaussian, None);
         for line in text
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))

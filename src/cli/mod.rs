@@ -90,6 +90,10 @@ enum Command {
         /// The expert to start from.
         #[arg(long, default_value = "gelu", value_parser = clap::builder::PossibleValuesParser::new(ExpertKind::ALL.map(ExpertKind::name)))]
         expert: String,
+        /// Input dimension of the design (default: 1, the cosine router 2); vector parameters
+        /// get this many values.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=moeid::case::MAX_DIM as i64))]
+        dim: Option<u16>,
         /// Where to write the file (default: NAME.toml).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -237,9 +241,10 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             name,
             gate,
             expert,
+            dim,
             out,
             force,
-        } => new(&name, &gate, &expert, out, force),
+        } => new(&name, &gate, &expert, dim.map(usize::from), out, force),
         Command::Rates {
             action:
                 Some(RatesAction::Plan {
@@ -378,6 +383,7 @@ fn new(
     name: &str,
     gate: &str,
     expert: &str,
+    dim: Option<usize>,
     out: Option<PathBuf>,
     force: bool,
 ) -> std::io::Result<ExitCode> {
@@ -386,6 +392,15 @@ fn new(
         eprintln!("error: unknown gate `{gate}` or expert `{expert}`");
         return Ok(ExitCode::from(2));
     };
+    if let Some(d) = dim.filter(|&d| d < moeid::case::min_dim(g)) {
+        eprintln!(
+            "error: --dim {d}: the {} gate needs inputs of dimension at least {}; use --dim {}",
+            g.name(),
+            moeid::case::min_dim(g),
+            moeid::case::min_dim(g)
+        );
+        return Ok(ExitCode::from(2));
+    }
     if out.is_none() {
         if let Some(why) = moeid::report::markdown::unsafe_file_name(name) {
             eprintln!(
@@ -402,7 +417,7 @@ fn new(
         );
         return Ok(ExitCode::from(2));
     }
-    if let Err(err) = std::fs::write(&path, moeid::case::template(name, g, e)) {
+    if let Err(err) = std::fs::write(&path, moeid::case::template(name, g, e, dim)) {
         eprintln!(
             "error: cannot write {}: {err}; check that its folder exists, or choose another --out",
             path.display()
