@@ -190,3 +190,86 @@ fn printing_does_not_deepen_the_nesting() {
     assert_eq!(strip(&parse(&printed).unwrap()), strip(&e), "{printed}");
     assert_eq!(parse("--x").unwrap().to_string(), "--x");
 }
+
+/// Random and extreme numbers: ordinary values, zero, negatives, huge, tiny, NaN and infinities.
+fn wild() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        -5.0..5.0f64,
+        prop::sample::select(vec![
+            0.0,
+            -0.0,
+            1e-300,
+            -1e300,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+        ]),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `verify` with any options: a result or an error, never a panic.
+    #[test]
+    fn verify_takes_any_options(
+        order in prop::option::of(0usize..12),
+        cells in prop::option::of(0usize..10),
+        seed in prop::option::of(any::<u64>()),
+    ) {
+        let case = Case::parse(BASE, "linear.toml").unwrap();
+        // order above 3 is refused by the limits before any work, so this stays quick
+        let _ = moeid::verify(&case, &Options { order, seed, certify: false, cells });
+    }
+
+    /// The rate check with any overrides on a tiny grid: a report or an error, never a panic.
+    #[test]
+    fn the_rate_check_takes_any_overrides(
+        fitted in prop::option::of(prop::collection::vec(0usize..6, 0..3)),
+        n in prop::option::of(prop::collection::vec(0usize..160, 0..3)),
+        replicates in prop::option::of(0usize..3),
+        restarts in prop::option::of(0usize..3),
+        seed in prop::option::of(any::<u64>()),
+    ) {
+        let case = Case::parse(BASE, "linear.toml").unwrap();
+        let overrides = moeid::rates::RateOverrides {
+            fitted,
+            n,
+            replicates,
+            restarts,
+            seed,
+            shard: None,
+        };
+        let _ = moeid::rates::check(&case, &overrides, None, moeid::rates::Progress::Quiet);
+    }
+
+    /// Slopes of any numbers, of any lengths: a number, NaN or `None`, never a panic.
+    #[test]
+    fn slopes_take_any_numbers(
+        x in prop::collection::vec(wild(), 0..6),
+        y in prop::collection::vec(wild(), 0..6),
+        n in prop::collection::vec(0usize..100_000, 0..5),
+        losses in prop::collection::vec(prop::collection::vec(wild(), 0..4), 0..5),
+    ) {
+        let _ = moeid::rates::slope::ols(&x, &y);
+        let _ = moeid::rates::slope::slope(&n, &losses, 20, 1);
+        let _ = moeid::rates::slope::slope_of(moeid::rates::slope::Centre::Median, &n, &losses, 20, 1);
+        let _ = moeid::geometry::slope(&x, &y);
+        let _ = moeid::geometry::median_slope(&x, &y);
+    }
+
+    /// Voronoi losses of fitted atoms of any number, length and values against the truth.
+    #[test]
+    fn losses_take_any_fitted_atoms(
+        fitted in prop::collection::vec(prop::collection::vec(wild(), 0..7), 0..5),
+    ) {
+        let case = Case::parse(BASE, "linear.toml").unwrap();
+        let model = moeid::rates::model::MixtureModel::new(&case);
+        let spec = moeid::rates::loss::LossSpec::new(&model, &Default::default(), &[]);
+        let _ = spec.loss(&case.atoms, &fitted);
+        let orbit = moeid::rates::orbit::Orbit::new(&model, &case.atoms, 0.1, 1);
+        prop_assert!(orbit.is_none(), "softmax × linear has no invariance");
+    }
+}

@@ -177,7 +177,34 @@ impl LossSpec {
     }
 
     /// The loss of `fitted` against `truth`.
+    ///
+    /// Atoms whose length is not the model's (or no atom at all) give a NaN loss, which the
+    /// summary leaves out as a failed fit.
     pub fn loss(&self, truth: &[Vec<f64>], fitted: &[Vec<f64>]) -> Loss {
+        let p = truth.first().map_or(0, Vec::len);
+        let needed = self
+            .comparable
+            .iter()
+            .chain(&self.masses)
+            .chain(&self.shared)
+            .map(|v| v + 1)
+            .max()
+            .unwrap_or(0);
+        if truth.is_empty()
+            || fitted.is_empty()
+            || p < needed
+            || truth.iter().chain(fitted).any(|a| a.len() != p)
+        {
+            return Loss {
+                total: f64::NAN,
+                groups: BTreeMap::new(),
+                cells: vec![0; truth.len()],
+                errors: BTreeMap::new(),
+                spreads: BTreeMap::new(),
+                lightest: f64::NAN,
+                orbit: None,
+            };
+        }
         let p = self.weights(fitted);
         let p_star = self.weights(truth);
         let mut shift = vec![0.0; truth.first().map_or(0, Vec::len)];

@@ -649,37 +649,28 @@ pub(super) fn summarise(
         // Along an invariance: the fits' projection on its tangents. Along a flat direction:
         // the spread of split atoms, or with one atom the error itself.
         let along = if cell > 1 { &spreads } else { &errors };
+        // Both with the median: fits still far from the truth at small n are outside the
+        // first-order picture (their split atoms wander).
+        let still = |name: String, l: &[Vec<f64>]| ParamSlope {
+            name,
+            measured: slope_of(
+                Centre::Median,
+                &settings.n[upper.clone()],
+                &l[upper.clone()],
+                settings.bootstrap,
+                seed,
+            ),
+            predicted: Some(0.0),
+        };
         let flat_slopes: Vec<ParamSlope> = if matches!(rate, Some(Rate::NotIdentifiable(_)))
             && orbits.iter().any(|o| !o.is_empty())
         {
-            vec![ParamSlope {
-                name: INVARIANCE.into(),
-                measured: slope_of(
-                    Centre::Median,
-                    &settings.n[upper.clone()],
-                    &orbits[upper.clone()],
-                    settings.bootstrap,
-                    seed,
-                ),
-                predicted: Some(0.0),
-            }]
+            vec![still(INVARIANCE.into(), &orbits)]
         } else {
             along
                 .iter()
                 .filter(|(v, _)| flat_names.contains(&name(**v)))
-                .map(|(v, l)| ParamSlope {
-                    name: name(*v),
-                    // the median: fits still far from the truth at small n are outside the
-                    // picture (their split atoms wander), as along an invariance
-                    measured: slope_of(
-                        Centre::Median,
-                        &settings.n[upper.clone()],
-                        &l[upper.clone()],
-                        settings.bootstrap,
-                        seed,
-                    ),
-                    predicted: Some(0.0),
-                })
+                .map(|(v, l)| still(name(*v), l))
                 .collect()
         };
         let in_window = upper.len();
