@@ -134,6 +134,8 @@ pub struct Verification {
     pub cells: geometry::Cells,
     /// Predicted rates, from the cells.
     pub predicted: Prediction,
+    /// Whether the fixed component (`[fixed]`) is distinguishable from the learned atoms.
+    pub distinguishability: Option<relations::Distinguishability>,
     /// Where the cells and the verdict disagree (docs/theory.md §7, "consistency with §3").
     pub inconsistencies: Vec<geometry::Inconsistency>,
     /// Notes worth a reader's attention (declared masses that do not act as masses, ...).
@@ -152,7 +154,11 @@ impl Verification {
 
 /// A case edited in code still fits its model (files are validated on load).
 fn check_shape(case: &Case) -> Result<(), CaseShape> {
-    let want = if case.normalized { 2 } else { 1 };
+    let want = if case.normalized && case.fixed.is_none() {
+        2
+    } else {
+        1
+    };
     if case.atoms.len() < want {
         return Err(CaseShape::Atoms {
             got: case.atoms.len(),
@@ -255,6 +261,9 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         .collect::<Result<_, _>>()
         .map_err(fail)?;
     let tol = rank::Tolerance::default();
+    let distinguishability =
+        relations::distinguish(&design, &points, &case.atoms, &families, order, &tol)
+            .map_err(fail)?;
     // High-precision families live on the first points (enough for the joint family) and on a
     // fresh sample set for checking relations.
     let n_hp = samples.min(all_terms + all_terms / 5 + 20);
@@ -349,6 +358,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         verdict,
         cells,
         predicted,
+        distinguishability,
         inconsistencies,
         notes,
         counts,

@@ -329,6 +329,20 @@ fn every_message() {
         ("rates_seed", plus("[rates]\nseed = -1")),
         ("rates_unknown_exponent", plus("[rates]\nexponents = { zeta = 2 }")),
         ("rates_exponent_value", plus("[rates]\nexponents = { b = 0 }")),
+        (
+            "fixed_uses_a_parameter",
+            plus("[fixed]\nmean = \"0.3 * x[0] + b\""),
+        ),
+        ("fixed_without_mean", plus("[fixed]\nweight = \"1\"")),
+        (
+            "fixed_variance_in_regression",
+            plus("[fixed]\nmean = \"x[0]\"\nvariance = \"0.5\""),
+        ),
+        ("fixed_unknown_key", plus("[fixed]\nmean = \"x[0]\"\nscale = \"2\"")),
+        (
+            "fixed_logits_count",
+            multinomial("\n[inputs]\nclasses = 2\n\n[fixed]\nlogits = [\"x[0]\"]"),
+        ),
     ];
     for (name, text) in cases {
         let e = error_of(&text);
@@ -373,6 +387,7 @@ fn every_command_line_message() {
         &peer.replace("normalized = true", "normalized = false"),
     );
     d.write("negative.toml", &peer.replace("nu = 0.16", "nu = -0.16"));
+    d.write("fixed.toml", &plus("[fixed]\nmean = \"0.3 * x[0]\""));
     d.write("junk.jsonl", "not json\n");
     d.write("a-file", "");
     std::fs::create_dir(d.path().join("empty")).unwrap();
@@ -428,6 +443,10 @@ fn every_command_line_message() {
         (
             "rates_every_fit_failed",
             with_quick(&["rates", "negative.toml"]),
+        ),
+        (
+            "rates_fixed_component",
+            with_quick(&["rates", "fixed.toml"]),
         ),
         ("new_exists", vec!["new", "case"]),
         (

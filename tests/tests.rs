@@ -8,6 +8,7 @@ mod certify;
 mod cli;
 mod corpus;
 mod errors;
+mod fixed;
 mod geometry;
 mod known_relations;
 mod layout;

@@ -132,6 +132,31 @@ pub struct Expression {
     pub expr: Expr,
 }
 
+/// A fixed component (`[fixed]`): a known expert or density with nothing to estimate, beside
+/// the learned atoms, e.g. the frozen pretrained expert $f_0$ of a contaminated MoE
+/// (docs/theory.md §8). Its expressions use `x` only.
+#[derive(Clone, Debug)]
+pub struct Fixed {
+    /// Its gate weight $w_0(x)$ (default `1`, the softmax reference).
+    pub weight: Expression,
+    /// Its mean (regression, gaussian).
+    pub mean: Option<Expression>,
+    /// Its variance (gaussian).
+    pub variance: Option<Expression>,
+    /// Its class logits (multinomial).
+    pub logits: Vec<Expression>,
+}
+
+impl Fixed {
+    /// Every expression of the component.
+    pub fn expressions(&self) -> impl Iterator<Item = &Expression> {
+        std::iter::once(&self.weight)
+            .chain(&self.mean)
+            .chain(&self.variance)
+            .chain(&self.logits)
+    }
+}
+
 /// A validated case.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -163,6 +188,8 @@ pub struct Case {
     pub variance: Option<Expression>,
     /// Class logits (multinomial), one per class.
     pub logits: Vec<Expression>,
+    /// A fixed component beside the atoms (`[fixed]`), if any.
+    pub fixed: Option<Fixed>,
     /// Declared parameters, in declaration order.
     pub params: Vec<Param>,
     /// The true atoms: each a full flattened parameter vector (shared entries included).
@@ -269,12 +296,13 @@ impl Case {
         env_of(self.dim, &self.params)
     }
 
-    /// Every expression of the case.
+    /// Every expression of the case (the fixed component's last).
     pub fn expressions(&self) -> impl Iterator<Item = &Expression> {
         std::iter::once(&self.weight)
             .chain(&self.mean)
             .chain(&self.variance)
             .chain(&self.logits)
+            .chain(self.fixed.iter().flat_map(Fixed::expressions))
     }
 }
 

@@ -46,6 +46,8 @@ pub struct RawCase {
     pub inputs: Option<Spanned<RawInputs>>,
     pub gate: Spanned<RawGate>,
     pub expert: Spanned<RawExpert>,
+    #[serde(default)]
+    pub fixed: Option<Spanned<RawFixed>>,
     pub params: Spanned<Ordered<Spanned<RawParam>>>,
     pub atoms: Spanned<Vec<Spanned<Ordered<Spanned<toml::Value>>>>>,
     #[serde(default)]
@@ -95,6 +97,16 @@ pub struct RawGate {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpert {
+    pub mean: Option<Spanned<String>>,
+    pub variance: Option<Spanned<String>>,
+    pub logits: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `[fixed]`: a known component beside the learned experts.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFixed {
+    pub weight: Option<Spanned<String>>,
     pub mean: Option<Spanned<String>>,
     pub variance: Option<Spanned<String>>,
     pub logits: Option<Spanned<Vec<Spanned<String>>>>,

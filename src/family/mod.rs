@@ -70,6 +70,8 @@ pub struct Design {
     output: Vec<Tape>,
     /// Mean and variance (gaussian sampling of $y$).
     mean_variance: Option<(Tape, Tape)>,
+    /// The fixed component (`[fixed]`), if any: part of $f^*$ and of every mixture.
+    fixed: Option<FixedTapes>,
     /// Kinks of $u$, deduplicated.
     pub kinks: Vec<Kink>,
 }
@@ -93,51 +95,76 @@ fn compile_scalar(b: &mut TapeBuilder, e: &crate::case::Expression, env: &Env) -
         .unwrap_or_else(|| b.push(Op::Const(f64::NAN)))
 }
 
+/// The compiled fixed component: weight $w_0(x)$, output $e_0$ per class, mean and variance.
+#[derive(Clone, Debug)]
+struct FixedTapes {
+    weight: Tape,
+    output: Vec<Tape>,
+    mean_variance: Option<(Tape, Tape)>,
+}
+
+/// The expert output $e$ of class `class` (mean, Gaussian density or class probability) from
+/// the given expressions.
+fn expert_output(
+    b: &mut TapeBuilder,
+    case: &Case,
+    mean: &Option<crate::case::Expression>,
+    variance: &Option<crate::case::Expression>,
+    logits: &[crate::case::Expression],
+    class: usize,
+    env: &Env,
+) -> u32 {
+    let dim = case.dim;
+    match case.model {
+        Model::Regression => compile_scalar(b, mean.as_ref().expect("validated"), env),
+        Model::Gaussian => {
+            let m = compile_scalar(b, mean.as_ref().expect("validated"), env);
+            let v = compile_scalar(b, variance.as_ref().expect("validated"), env);
+            let y = b.push(Op::Input(y_slot(dim)));
+            let diff = b.push(Op::Sub(y, m));
+            let sq = b.push(Op::PowI(diff, 2));
+            let two = b.push(Op::Const(2.0));
+            let twov = b.push(Op::Mul(two, v));
+            let q = b.push(Op::Div(sq, twov));
+            let nq = b.push(Op::Neg(q));
+            let num = b.push(Op::Unary(crate::expr::Unary::Exp, nq));
+            let tau = b.push(Op::Const(std::f64::consts::TAU));
+            let tv = b.push(Op::Mul(tau, v));
+            let den = b.push(Op::Unary(crate::expr::Unary::Sqrt, tv));
+            b.push(Op::Div(num, den))
+        }
+        Model::Multinomial => {
+            // softmax_s(l) = 1 / Σ_t exp(l_t − l_s): no overflow for large logits.
+            let ls: Vec<u32> = logits.iter().map(|l| compile_scalar(b, l, env)).collect();
+            let mut sum = b.push(Op::Const(1.0));
+            for (t, &lt) in ls.iter().enumerate() {
+                if t != class {
+                    let d = b.push(Op::Sub(lt, ls[class]));
+                    let e = b.push(Op::Unary(crate::expr::Unary::Exp, d));
+                    sum = b.push(Op::Add(sum, e));
+                }
+            }
+            let one = b.push(Op::Const(1.0));
+            b.push(Op::Div(one, sum))
+        }
+    }
+}
+
 impl Design {
     /// Compiles the case's expressions into $u$ (docs/theory.md §1).
     pub fn new(case: &Case) -> Design {
         let env = case.env();
         let dim = case.dim;
         let expert = |b: &mut TapeBuilder, class: usize| -> u32 {
-            match case.model {
-                Model::Regression => {
-                    compile_scalar(b, case.mean.as_ref().expect("validated"), &env)
-                }
-                Model::Gaussian => {
-                    let m = compile_scalar(b, case.mean.as_ref().expect("validated"), &env);
-                    let v = compile_scalar(b, case.variance.as_ref().expect("validated"), &env);
-                    let y = b.push(Op::Input(y_slot(dim)));
-                    let diff = b.push(Op::Sub(y, m));
-                    let sq = b.push(Op::PowI(diff, 2));
-                    let two = b.push(Op::Const(2.0));
-                    let twov = b.push(Op::Mul(two, v));
-                    let q = b.push(Op::Div(sq, twov));
-                    let nq = b.push(Op::Neg(q));
-                    let num = b.push(Op::Unary(crate::expr::Unary::Exp, nq));
-                    let tau = b.push(Op::Const(std::f64::consts::TAU));
-                    let tv = b.push(Op::Mul(tau, v));
-                    let den = b.push(Op::Unary(crate::expr::Unary::Sqrt, tv));
-                    b.push(Op::Div(num, den))
-                }
-                Model::Multinomial => {
-                    // softmax_s(l) = 1 / Σ_t exp(l_t − l_s): no overflow for large logits.
-                    let ls: Vec<u32> = case
-                        .logits
-                        .iter()
-                        .map(|l| compile_scalar(b, l, &env))
-                        .collect();
-                    let mut sum = b.push(Op::Const(1.0));
-                    for (t, &lt) in ls.iter().enumerate() {
-                        if t != class {
-                            let d = b.push(Op::Sub(lt, ls[class]));
-                            let e = b.push(Op::Unary(crate::expr::Unary::Exp, d));
-                            sum = b.push(Op::Add(sum, e));
-                        }
-                    }
-                    let one = b.push(Op::Const(1.0));
-                    b.push(Op::Div(one, sum))
-                }
-            }
+            expert_output(
+                b,
+                case,
+                &case.mean,
+                &case.variance,
+                &case.logits,
+                class,
+                &env,
+            )
         };
         let classes = if case.model == Model::Multinomial {
             case.classes
@@ -176,6 +203,34 @@ impl Design {
                 tape(case.variance.as_ref().expect("validated")),
             )
         });
+        let fixed = case.fixed.as_ref().map(|f| {
+            let mut b = TapeBuilder::new();
+            let w = compile_scalar(&mut b, &f.weight, &env);
+            let weight = b.finish(w);
+            let output = (0..classes)
+                .map(|s| {
+                    let mut b = TapeBuilder::new();
+                    let e = expert_output(&mut b, case, &f.mean, &f.variance, &f.logits, s, &env);
+                    b.finish(e)
+                })
+                .collect();
+            let mean_variance = match (&f.mean, &f.variance) {
+                (Some(m), Some(v)) if case.model == Model::Gaussian => {
+                    let tape = |e: &crate::case::Expression| {
+                        let mut b = TapeBuilder::new();
+                        let s = compile_scalar(&mut b, e, &env);
+                        b.finish(s)
+                    };
+                    Some((tape(m), tape(v)))
+                }
+                _ => None,
+            };
+            FixedTapes {
+                weight,
+                output,
+                mean_variance,
+            }
+        });
         let mut kinks: Vec<Kink> = Vec::new();
         for k in u.iter().flat_map(|t| t.kinks()) {
             if !kinks
@@ -197,8 +252,33 @@ impl Design {
             weight,
             output,
             mean_variance,
+            fixed,
             kinks,
         }
+    }
+
+    /// Whether the case has a fixed component (`[fixed]`).
+    pub fn has_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
+    /// The fixed component's weight $w_0$ and output $e_0$ at sample `i` over any [`Number`]
+    /// (`like` gives the number type), if the case has one.
+    pub fn fixed_at<N: Number>(
+        &self,
+        points: &SamplePoints,
+        i: usize,
+        like: &N,
+        slots: &mut Vec<N>,
+    ) -> Option<(N, N)> {
+        let f = self.fixed.as_ref()?;
+        let mut raw = Vec::with_capacity(self.dim + 2);
+        points.fill_inputs(i, 0.0, &mut raw);
+        let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
+        let theta = std::slice::from_ref(like);
+        let w = f.weight.eval(&inputs, theta, slots);
+        let e = f.output[points.class[i]].eval(&inputs, theta, slots);
+        Some((w, e))
     }
 
     /// Number of scalar parameters per atom.
@@ -270,12 +350,22 @@ impl Design {
                     y.push(s as f64);
                 }
                 (Model::Gaussian, Some((mean, var))) => {
-                    let j = rng.random_range(0..atoms.len());
+                    // The fixed component, when there is one, is drawn like one more atom.
+                    let choices = atoms.len() + usize::from(self.fixed.is_some());
+                    let j = rng.random_range(0..choices);
                     let z: f64 = rng.random_range(-3.0..3.0);
                     let mut inputs = x[at..].to_vec();
                     inputs.extend([0.0, 0.0]);
-                    let m = mean.eval(&inputs, &atoms[j], &mut slots);
-                    let v = var.eval(&inputs, &atoms[j], &mut slots);
+                    let (m, v) = match self.fixed.as_ref().and_then(|f| f.mean_variance.as_ref()) {
+                        Some((fm, fv)) if j == atoms.len() => (
+                            fm.eval(&inputs, &[0.0], &mut slots),
+                            fv.eval(&inputs, &[0.0], &mut slots),
+                        ),
+                        _ => (
+                            mean.eval(&inputs, &atoms[j], &mut slots),
+                            var.eval(&inputs, &atoms[j], &mut slots),
+                        ),
+                    };
                     let yi = m + v.sqrt() * z;
                     if !(v > 0.0 && yi.is_finite()) {
                         return Err(FamilyError::NonFinite {
@@ -334,6 +424,19 @@ impl Design {
                             value,
                         });
                     }
+                }
+                num += w * e;
+                den += w;
+            }
+            if let Some((w, e)) = self.fixed_at(points, i, &0.0, &mut slots) {
+                if !(w.is_finite() && e.is_finite()) {
+                    return Err(FamilyError::NonFinite {
+                        atom: 0,
+                        term: "the fixed component's weight or output".into(),
+                        sample: i,
+                        point: points.describe(i),
+                        value: if w.is_finite() { e } else { w },
+                    });
                 }
                 num += w * e;
                 den += w;
@@ -411,6 +514,10 @@ impl Design {
             for theta in &thetas {
                 let w = self.weight.eval(&inputs, theta, &mut slots);
                 let e = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
+                num += w.clone() * e;
+                den += w;
+            }
+            if let Some((w, e)) = self.fixed_at(points, i, &zero, &mut slots) {
                 num += w.clone() * e;
                 den += w;
             }

@@ -97,7 +97,10 @@ impl Samples {
                     .iter()
                     .map(|a| design.weight_output_at(&points, i, a, &mut slots).0)
                     .sum();
-                1.0 / d
+                let w0 = design
+                    .fixed_at(&points, i, &0.0, &mut slots)
+                    .map_or(0.0, |f| f.0);
+                1.0 / (d + w0)
             })
             .collect();
         if weight.iter().any(|w| !w.is_finite()) {

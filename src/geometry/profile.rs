@@ -65,6 +65,10 @@ fn mixture<N: Number>(design: &Design, s: &Samples, i: usize, atoms: &[Vec<N>]) 
         num = num + w.clone() * e;
         den = den + w;
     }
+    if let Some((w, e)) = design.fixed_at(&s.points, i, &like, &mut slots) {
+        num = num + w.clone() * e;
+        den = den + w;
+    }
     if design.normalized {
         num / den
     } else {

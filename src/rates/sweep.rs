@@ -282,6 +282,12 @@ pub fn run(
             settings.fitted
         )));
     }
+    if case.fixed.is_some() {
+        return Err(RateError::Unsupported(format!(
+            "case {}: rate checks do not simulate or fit a [fixed] component yet; `moeid verify` analyses it (identifiability, distinguishability, computed rates)",
+            case.name
+        )));
+    }
     let model = MixtureModel::new(case);
     if model.model != crate::case::Model::Regression && !model.normalized {
         return Err(RateError::Unsupported(format!(

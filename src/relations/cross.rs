@@ -38,7 +38,9 @@ pub(super) fn cross_atom(
         )
     });
     let rels = canonical(&r.compact, &r.null_space, &idx, residual_tol(&r));
-    let class = if design.normalized {
+    // A common translation of the log-weights is a gauge only when every weight moves with it:
+    // a fixed component's weight does not.
+    let class = if design.normalized && !design.has_fixed() {
         RelationClass::Gauge
     } else {
         RelationClass::CrossAtom

@@ -18,6 +18,7 @@
 
 pub mod canonical;
 mod cross;
+mod distinguish;
 pub mod exact;
 pub mod psd;
 mod shared;
@@ -27,6 +28,7 @@ use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
 use crate::rank::certify::Escalation;
 use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
+pub use distinguish::{distinguish, Distinguishability};
 use nalgebra::{DMatrix, DVector};
 pub use psd::PsdOutcome;
 use std::fmt;

@@ -121,7 +121,7 @@ pub fn render(v: &Verification) -> Value {
         .chain(&v.relations.cross)
         .map(|r| relation(r, v))
         .collect();
-    json!({
+    let mut out = json!({
         "case": c.name,
         "title": c.title,
         "source": c.source,
@@ -164,5 +164,18 @@ pub fn render(v: &Verification) -> Value {
         "warnings": v.inconsistencies.iter().map(super::cells::warning).collect::<Vec<_>>(),
         "notes": v.notes,
         "samples": v.counts.samples,
-    })
+    });
+    // Only cases with a fixed component carry the key, so other outputs are unchanged.
+    if let Some(d) = &v.distinguishability {
+        out["fixed"] = json!({
+            "expressions": c.fixed.iter().flat_map(|f| f.expressions()).map(|e| json!({"key": e.key, "text": e.text})).collect::<Vec<_>>(),
+            "distinguishable": d.distinguishable,
+            "terms": d.terms,
+            "rank_without": d.rank_without,
+            "rank_with": d.rank_with,
+            "residual": d.residual,
+            "clear": d.clear,
+        });
+    }
+    out
 }

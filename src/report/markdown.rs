@@ -115,6 +115,35 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
             l,
         ));
     }
+    if let Some(f) = &c.fixed {
+        s.push_str(&line("fixed component's weight", "w_0(x)", &f.weight));
+        if let Some(m) = &f.mean {
+            s.push_str(&line("fixed mean", "h_0(x)", m));
+        }
+        if let Some(var) = &f.variance {
+            s.push_str(&line("fixed variance", "v_0(x)", var));
+        }
+        for (k, l) in f.logits.iter().enumerate() {
+            s.push_str(&line(
+                &format!("fixed logit of class {k}"),
+                &format!("\\ell_{{0,{k}}}(x)"),
+                l,
+            ));
+        }
+        if let Some(d) = &v.distinguishability {
+            let _ = writeln!(
+                s,
+                "- fixed component: {} (relative distance from that span {:.1e}{})",
+                super::text::fixed_outcome(d),
+                d.residual,
+                if d.clear {
+                    ""
+                } else {
+                    "; the rank gap is unclear"
+                }
+            );
+        }
+    }
     let _ = writeln!(s, "- analysed function: {u}\n");
     let _ = writeln!(
         s,

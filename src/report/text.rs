@@ -127,6 +127,9 @@ pub fn summary(v: &Verification) -> String {
             );
         }
     }
+    if let Some(d) = &v.distinguishability {
+        let _ = writeln!(s, "  fixed       {}", fixed_outcome(d));
+    }
     let _ = writeln!(
         s,
         "  predicted   exact-specified {}; over-specified {}",
@@ -147,6 +150,21 @@ pub fn summary(v: &Verification) -> String {
         let _ = writeln!(s, "  {}", cells::warning(i));
     }
     s
+}
+
+/// The distinguishability test of a fixed component in words, with its ranks (no floats).
+pub fn fixed_outcome(d: &crate::relations::Distinguishability) -> String {
+    if d.distinguishable {
+        format!(
+            "distinguishable: w0·e0 is outside the span of the atoms' {} derivative terms (rank {} → {})",
+            d.terms, d.rank_without, d.rank_with
+        )
+    } else {
+        format!(
+            "NOT distinguishable: w0·e0 lies in the span of the atoms' {} derivative terms (rank {} → {}): the learned experts can mimic the fixed one",
+            d.terms, d.rank_without, d.rank_with
+        )
+    }
 }
 
 /// Renders one verification as a compact block of text.
@@ -218,6 +236,19 @@ pub fn render(v: &Verification) -> String {
                 let _ = writeln!(s, "{:24}identifiable: {}", "", l.combinations.join(", "));
             }
         }
+    }
+    if let Some(d) = &v.distinguishability {
+        let _ = writeln!(
+            s,
+            "  fixed      {} (residual {:.1e}{})",
+            fixed_outcome(d),
+            d.residual,
+            if d.clear {
+                ""
+            } else {
+                "; the rank gap is unclear"
+            }
+        );
     }
     let p = &v.predicted;
     let _ = writeln!(

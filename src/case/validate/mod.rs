@@ -3,6 +3,7 @@
 
 use super::*;
 
+mod fixed;
 mod params;
 mod settings;
 use crate::expr::{self, Binding, Env, Shape, Span, TapeBuilder};
@@ -218,6 +219,7 @@ impl<'a> Validator<'a> {
             _ => {}
         }
 
+        let fixed = self.fixed(&raw, model, classes, dim, &params);
         // Usage is only meaningful when every expression compiled (a broken one uses nothing).
         if self.compile
             && !self
@@ -249,13 +251,13 @@ impl<'a> Validator<'a> {
                 None
             }
         });
-        if normalized && atoms.len() == 1 {
+        if normalized && atoms.len() == 1 && raw.fixed.is_none() {
             self.report(
                 "moeid::case::atoms",
                 raw.atoms.span(),
                 "a normalized gate needs at least two atoms".into(),
                 "one atom",
-                Some("with one expert the normalized gate is constant (u = 0); add a second [[atoms]] table, or set `gate.normalized = false`".into()),
+                Some("with one expert the normalized gate is constant (u = 0); add a second [[atoms]] table, a [fixed] component, or set `gate.normalized = false`".into()),
             );
         }
         let weight = weight?;
@@ -274,6 +276,7 @@ impl<'a> Validator<'a> {
             mean,
             variance,
             logits,
+            fixed,
             params,
             atoms,
             order,

@@ -1,0 +1,120 @@
+//! A fixed component (`[fixed]`): part of the true model, never of the learned atoms; the
+//! distinguishability test says whether the atoms' derivative terms can mimic it.
+
+use moeid::relations::RelationClass;
+use moeid::{Case, Options};
+
+const SOFTMAX_LINEAR: &str = r#"model = "regression"
+[gate]
+weight = "exp(dot(beta1, x) + beta0)"
+normalized = true
+[expert]
+mean = "dot(a, x) + b"
+[params]
+beta1 = { shape = [1] }
+beta0 = { role = "mass" }
+a = { shape = [1] }
+b = {}
+[[atoms]]
+beta1 = [2.0]
+beta0 = 0.5
+a = [1.5]
+b = -0.5
+[[atoms]]
+beta1 = [-1.0]
+beta0 = 0.0
+a = [-2.0]
+b = 0.3
+"#;
+
+fn verify(text: &str) -> moeid::Verification {
+    let case = Case::parse(text, "fixed.toml").unwrap();
+    moeid::verify(&case, &Options::default()).unwrap()
+}
+
+#[test]
+fn an_x_dependent_prompt_gate_keeps_a_linear_f0_apart_and_a_constant_one_does_not() {
+    let v = crate::util::verify("contaminated-2505.18455/linear-distinguishable.toml");
+    let d = v.distinguishability.as_ref().unwrap();
+    assert!(d.distinguishable && d.clear, "{d:?}");
+    assert_eq!(d.rank_with, d.rank_without + 1);
+    assert!(d.residual > 1e-3, "{d:?}");
+    assert_eq!(v.verdict.kind.name(), "interaction");
+
+    let v = crate::util::verify("contaminated-2505.18455/linear-overlap.toml");
+    let d = v.distinguishability.as_ref().unwrap();
+    assert!(!d.distinguishable, "{d:?}");
+    assert_eq!(d.rank_with, d.rank_without);
+    assert!(d.residual < 1e-9, "{d:?}");
+    // f = (f0 + e^beta0 (a x + b)) / (1 + e^beta0) is a line: three parameters for two numbers.
+    assert_eq!(v.verdict.kind.name(), "degenerate");
+}
+
+#[test]
+fn a_fixed_copy_of_a_true_atom_is_not_distinguishable() {
+    // w0 e0 equal to atom 1's w e at the truth is the column u of atom 1 with f* = 0.
+    let text = format!(
+        "{SOFTMAX_LINEAR}[fixed]\nweight = \"exp(2.0 * x[0] + 0.5)\"\nmean = \"1.5 * x[0] - 0.5\"\n"
+    );
+    let d = verify(&text).distinguishability.unwrap();
+    assert!(!d.distinguishable, "{d:?}");
+    assert!(d.residual < 1e-9, "{d:?}");
+    // the same function slightly off the atom's parameters is outside the span
+    let text = format!(
+        "{SOFTMAX_LINEAR}[fixed]\nweight = \"exp(2.0 * x[0] + 0.5)\"\nmean = \"sin(1.5 * x[0]) - 0.5\"\n"
+    );
+    let d = verify(&text).distinguishability.unwrap();
+    assert!(d.distinguishable, "{d:?}");
+}
+
+#[test]
+fn a_fixed_weight_breaks_the_translation_gauge_of_a_softmax() {
+    let gauge = |v: &moeid::Verification| {
+        v.relations
+            .cross
+            .iter()
+            .filter(|r| r.class == RelationClass::Gauge)
+            .count()
+    };
+    let plain = verify(SOFTMAX_LINEAR);
+    assert!(plain.distinguishability.is_none());
+    assert!(
+        gauge(&plain) > 0,
+        "the plain softmax has its translation gauge"
+    );
+    let fixed = verify(&format!("{SOFTMAX_LINEAR}[fixed]\nmean = \"0.2\"\n"));
+    assert_eq!(gauge(&fixed), 0, "{:#?}", fixed.relations.cross);
+    assert!(
+        fixed.relations.cross.is_empty(),
+        "{:#?}",
+        fixed.relations.cross
+    );
+}
+
+#[test]
+fn the_fixed_component_enters_the_true_model() {
+    // One learned atom and a fixed one: without [fixed] a normalized gate needs two atoms.
+    let one_atom = SOFTMAX_LINEAR
+        .split("[[atoms]]")
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("[[atoms]]");
+    assert!(Case::parse(&one_atom, "one.toml").is_err());
+    let v = verify(&format!("{one_atom}[fixed]\nmean = \"sin(3 * x[0])\"\n"));
+    assert!(v.distinguishability.unwrap().distinguishable);
+    // with f0 = the atom's own expert, u = w (e - f*) vanishes: nothing to identify
+    let same = format!("{one_atom}[fixed]\nmean = \"1.5 * x[0] - 0.5\"\n");
+    let v = verify(&same);
+    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+}
+
+#[test]
+fn reports_carry_the_test() {
+    let v = crate::util::verify("contaminated-2505.18455/gaussian.toml");
+    let json = moeid::report::json::render(&v);
+    assert_eq!(json["fixed"]["distinguishable"], true);
+    assert_eq!(json["fixed"]["expressions"][1]["key"], "fixed.mean");
+    assert!(v.summary().contains("fixed       distinguishable"));
+    let plain = crate::util::verify("softmax-2503.03213/linear.toml");
+    assert!(moeid::report::json::render(&plain).get("fixed").is_none());
+}
