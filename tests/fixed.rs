@@ -1,6 +1,7 @@
 //! A fixed component (`[fixed]`): part of the true model, never of the learned atoms; the
 //! distinguishability test says whether the atoms' derivative terms can mimic it.
 
+use moeid::case::CaseError;
 use moeid::relations::RelationClass;
 use moeid::{Case, Options};
 
@@ -117,4 +118,59 @@ fn reports_carry_the_test() {
     assert!(v.summary().contains("fixed       distinguishable"));
     let plain = crate::util::verify("softmax-2503.03213/linear.toml");
     assert!(moeid::report::json::render(&plain).get("fixed").is_none());
+}
+
+#[test]
+fn the_builder_writes_a_fixed_component_like_a_file() {
+    use moeid::case::Model;
+    let built = Case::builder("contaminated", Model::Regression)
+        .gate("exp(dot(beta1, x) + beta0)", true)
+        .mean("dot(a, x) + b")
+        .fixed("1", &[("mean", "0.3 * x[0] - 0.2")])
+        .vector("beta1", 1)
+        .mass("beta0")
+        .vector("a", 1)
+        .scalar("b")
+        .atom(&[
+            ("beta1", &[1.0]),
+            ("beta0", &[0.0]),
+            ("a", &[-1.5]),
+            ("b", &[0.5]),
+        ])
+        .build()
+        .unwrap();
+    let file = crate::util::case("contaminated-2505.18455/linear-distinguishable.toml");
+    let texts = |c: &Case| -> Vec<String> {
+        c.fixed
+            .iter()
+            .flat_map(|f| f.expressions())
+            .map(|e| e.text.clone())
+            .collect()
+    };
+    assert_eq!(texts(&built), texts(&file));
+    let a = moeid::verify(&built, &crate::util::verdict_only()).unwrap();
+    let b = moeid::verify(&file, &crate::util::verdict_only()).unwrap();
+    assert_eq!(a.distinguishability, b.distinguishability);
+    // a parameter in the fixed component is refused, as in a file
+    let err = Case::builder("bad", Model::Regression)
+        .gate("exp(dot(beta1, x) + beta0)", true)
+        .mean("dot(a, x) + b")
+        .fixed("1", &[("mean", "b * x[0]")])
+        .vector("beta1", 1)
+        .mass("beta0")
+        .vector("a", 1)
+        .scalar("b")
+        .atom(&[
+            ("beta1", &[1.0]),
+            ("beta0", &[0.0]),
+            ("a", &[-1.5]),
+            ("b", &[0.5]),
+        ])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("bad.toml"), "{err}");
+    let CaseError::Invalid { problems, .. } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(problems[0].code, "moeid::case::fixed");
 }

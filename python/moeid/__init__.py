@@ -128,7 +128,8 @@ def _relation(r: Dict[str, Any]) -> Relation:
 class Verdict:
     """What `verify` found for one case. Attributes: `verdict`, `certificate`, `reason`,
     `order`, `seed`, `relations`, `families`, `predicted` (per cell size), `cells`,
-    `warnings`, `notes`; `json` holds everything `moeid verify --format json` prints."""
+    `warnings`, `notes`, `fixed` (the distinguishability test of a `[fixed]` component as a
+    dict, or None); `json` holds everything `moeid verify --format json` prints."""
 
     def __init__(self, inner: "_moeid.Verification"):
         self._inner = inner
@@ -177,6 +178,7 @@ class Verdict:
         ]
         self.warnings: List[str] = list(j["warnings"])
         self.notes: List[str] = list(j["notes"])
+        self.fixed: Optional[Dict[str, Any]] = j.get("fixed")
 
     def summary(self) -> str:
         """The stable summary that users' CI snapshots hold."""

@@ -202,6 +202,33 @@ impl CaseBuilder {
         Self::with(slf, |b| b.logits(&refs))
     }
 
+    /// A fixed component (`[fixed]`, expressions in x only): its weight and the expressions the
+    /// model needs (`mean`, `variance`, or `logits`).
+    #[pyo3(signature = (weight="1", mean=None, variance=None, logits=None))]
+    fn fixed<'a>(
+        slf: PyRefMut<'a, Self>,
+        weight: &str,
+        mean: Option<&str>,
+        variance: Option<&str>,
+        logits: Option<Vec<String>>,
+    ) -> PyRefMut<'a, Self> {
+        let mut expert = Vec::new();
+        if let Some(m) = mean {
+            expert.push(("mean", m));
+        }
+        if let Some(v) = variance {
+            expert.push(("variance", v));
+        }
+        let slf = Self::with(slf, |b| b.fixed(weight, &expert));
+        match logits {
+            Some(ls) => {
+                let refs: Vec<&str> = ls.iter().map(String::as_str).collect();
+                Self::with(slf, |b| b.fixed_logits(&refs))
+            }
+            None => slf,
+        }
+    }
+
     /// A parameter: `len` None for a scalar; role `per_expert`, `mass` or `shared`.
     #[pyo3(signature = (name, len=None, role_name="per_expert"))]
     fn param<'a>(

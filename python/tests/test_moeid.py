@@ -63,6 +63,28 @@ def test_from_text_and_the_builder_agree():
     assert from_text.verdict == "interaction"
 
 
+def test_a_fixed_component_from_the_builder_and_its_distinguishability():
+    case_file = ROOT / "cases" / "contaminated-2505.18455" / "linear-overlap.toml"
+    from_file = moeid.verify(moeid.Case.from_toml(case_file))
+    built = moeid.verify(
+        moeid.CaseBuilder("contaminated", "regression")
+        .gate("exp(dot(beta1, x) + beta0)", True)
+        .mean("dot(a, x) + b")
+        .fixed(mean="0.3 * x[0] - 0.2")
+        .vector("beta1", 1)
+        .mass("beta0")
+        .vector("a", 1)
+        .scalar("b")
+        .atom({"beta1": [0.0], "beta0": 0.0, "a": [-1.5], "b": 0.5})
+        .build()
+    )
+    for v in (from_file, built):
+        assert v.verdict == "degenerate"
+        assert v.fixed is not None and v.fixed["distinguishable"] is False
+        assert v.fixed["rank_with"] == v.fixed["rank_without"]
+    assert moeid.verify(moeid.Case.from_toml(LINEAR)).fixed is None
+
+
 def test_a_bad_case_raises_case_error_with_place_and_fix(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(LINEAR.read_text().replace("dot(a, x) + b", "dot(a, x) + bb"))

@@ -117,6 +117,25 @@ impl CaseBuilder {
         self
     }
 
+    /// A fixed component (`[fixed]`, expressions in `x` only): its weight, and one expression
+    /// per key the model needs (`mean`; `mean` and `variance`), e.g.
+    /// `.fixed("1", &[("mean", "0.3 * x[0]")])`. Multinomial logits: [`CaseBuilder::fixed_logits`].
+    pub fn fixed(mut self, weight: &str, expert: &[(&str, &str)]) -> Self {
+        let t = section(&mut self.root, "fixed");
+        t.insert("weight".into(), Value::String(weight.into()));
+        for (k, v) in expert {
+            t.insert((*k).into(), Value::String((*v).into()));
+        }
+        self
+    }
+
+    /// The fixed component's class logits (multinomial), one per class.
+    pub fn fixed_logits(mut self, logits: &[&str]) -> Self {
+        let v = logits.iter().map(|l| Value::String((*l).into())).collect();
+        section(&mut self.root, "fixed").insert("logits".into(), Value::Array(v));
+        self
+    }
+
     /// Declares a parameter: `len` entries (`None` for a scalar) and a role.
     pub fn param(mut self, name: &str, len: Option<usize>, role: Role) -> Self {
         let mut t = Table::new();
