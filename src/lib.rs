@@ -26,6 +26,7 @@ mod error;
 pub mod expr;
 pub mod family;
 pub mod geometry;
+pub mod progress;
 pub mod rank;
 pub mod rates;
 pub mod relations;
@@ -34,6 +35,7 @@ pub mod verdict;
 
 pub use case::Case;
 pub use error::{CaseShape, Error, OptionsError};
+pub use progress::{Cost, Progress};
 
 use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
 use rank::certify::{Escalation, HpFamilies};
@@ -53,6 +55,8 @@ pub struct Options {
     pub certify: bool,
     /// Largest cell size $M$ of the local geometry (1 to [`geometry::MAX_CELLS`]; default 3).
     pub cells: Option<usize>,
+    /// Where `verify` reports its stages and steps, for a display (none: not reported).
+    pub progress: Option<std::sync::Arc<Progress>>,
 }
 
 /// Default largest cell size of the local geometry.
@@ -195,11 +199,18 @@ fn check_shape(case: &Case) -> Result<(), CaseShape> {
     Ok(())
 }
 
-/// Verifies one case: family → rank → relations → verdict → predicted rates.
-///
-/// # Errors
-/// [`Error::Family`] when an evaluation is not finite or a limit is exceeded.
-pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
+/// The sizes of a verification, checked against the limits.
+struct Size {
+    order: usize,
+    seed: u64,
+    max_cells: usize,
+    design: Design,
+    joint: usize,
+    all_terms: usize,
+    samples: usize,
+}
+
+fn size(case: &Case, options: &Options) -> Result<Size, Error> {
     let fail = |source| Error::Family {
         path: case.path.clone(),
         source,
@@ -251,6 +262,60 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
             terms: joint,
         }));
     }
+    Ok(Size {
+        order,
+        seed,
+        max_cells,
+        design,
+        joint,
+        all_terms,
+        samples,
+    })
+}
+
+/// What `verify` would cost, without running it: the sizes and a rough estimate of seconds.
+///
+/// # Errors
+/// As [`verify`] for options and limits (a case `verify` refuses is refused here).
+pub fn cost(case: &Case, options: &Options) -> Result<Cost, Error> {
+    let s = size(case, options)?;
+    let (atoms, params) = (case.atoms.len(), s.design.n_vars());
+    Ok(Cost {
+        atoms,
+        params,
+        order: s.order,
+        terms: s.joint,
+        samples: s.samples,
+        cells: s.max_cells,
+        seconds: Cost::range(atoms, params, s.joint, s.samples, s.max_cells),
+    })
+}
+
+/// Verifies one case: family → rank → relations → verdict → predicted rates.
+///
+/// # Errors
+/// [`Error::Family`] when an evaluation is not finite or a limit is exceeded.
+pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
+    let fail = |source| Error::Family {
+        path: case.path.clone(),
+        source,
+    };
+    let Size {
+        order,
+        seed,
+        max_cells,
+        design,
+        joint: _,
+        all_terms,
+        samples,
+    } = size(case, options)?;
+    let k = case.atoms.len();
+    let progress = options.progress.as_deref();
+    if let Some(p) = progress {
+        // families, each atom's ranks, relations, geometry, the end
+        p.plan(1 + k * order + 3);
+    }
+    progress::enter(progress, "derivative families");
     let points = design.sample(&case.atoms, samples, seed).map_err(fail)?;
     let fstar = design.fstar(&points, &case.atoms).map_err(fail)?;
     let families: Vec<AtomFamily> = case
@@ -285,6 +350,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     };
     for fam in &families {
         for r in 1..=order {
+            progress::enter(progress, "rank decisions");
             let n = fam.up_to_order(r);
             let m = fam.matrix.columns(0, n).into_owned();
             let terms: Vec<(usize, family::MultiIndex)> = fam.terms[..n]
@@ -306,6 +372,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         seed,
         ..relations::Settings::default()
     };
+    progress::enter(progress, "relations");
     let relations = relations::analyse(
         &design,
         &points,
@@ -324,6 +391,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     counts.hp_columns = escalation.hp.evaluations + escalation.fresh.evaluations;
     let has_mass: Vec<bool> = families.iter().map(|f| !f.masses.is_empty()).collect();
     let verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
+    progress::enter(progress, "local geometry");
     let cells = geometry::analyse(
         &design,
         &case.atoms,
@@ -348,6 +416,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
             design.kinks.iter().map(|k| k.text.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
+    progress::enter(progress, "done");
     Ok(Verification {
         case: case.clone(),
         order,

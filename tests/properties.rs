@@ -221,7 +221,7 @@ proptest! {
     ) {
         let case = Case::parse(BASE, "linear.toml").unwrap();
         // order above 3 is refused by the limits before any work, so this stays quick
-        let _ = moeid::verify(&case, &Options { order, seed, certify: false, cells });
+        let _ = moeid::verify(&case, &Options { order, seed, certify: false, cells, progress: None });
     }
 
     /// The rate check with any overrides on a tiny grid: a report or an error, never a panic.

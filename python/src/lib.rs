@@ -360,6 +360,7 @@ fn verify(
         seed,
         certify,
         cells,
+        progress: None,
     };
     let inner = &case.inner;
     py.detach(|| moeid::verify(inner, &options))

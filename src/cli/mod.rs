@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod progress;
 mod rates;
 
 /// Verify the identifiability of mixture-of-experts gate designs.
@@ -33,6 +34,9 @@ enum Command {
         /// Output format: `text` (for people) or `json` (one object per line).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Print what each case would cost (terms, samples, estimated seconds) and stop.
+        #[arg(long)]
+        estimate: bool,
     },
     /// Measure estimation rates: simulate from the case's truth, fit over-specified mixtures at
     /// growing n, and compare the slopes of the Voronoi loss with the verdict's prediction.
@@ -193,6 +197,7 @@ impl AnalysisArgs {
             seed: self.seed,
             certify: self.certify,
             cells: self.cells.map(usize::from),
+            progress: None,
         }
     }
 }
@@ -233,6 +238,13 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             paths,
             analysis,
             format,
+            estimate: true,
+        } => estimate(&paths, &analysis.options(), format),
+        Command::Verify {
+            paths,
+            analysis,
+            format,
+            estimate: false,
         } => verify(&paths, &analysis.options(), analysis.max_seconds, format),
         Command::Check { paths, analysis } => {
             check(&paths, &analysis.options(), analysis.max_seconds)
@@ -467,15 +479,22 @@ fn verify_in_order(
     mut each: impl FnMut(usize, &Path, Result<Verification, Error>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let started = std::time::Instant::now();
+    let progress: Vec<std::sync::Arc<moeid::Progress>> =
+        files.iter().map(|_| Default::default()).collect();
+    let display = progress::Display::start(files, options, &progress);
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         scope.spawn(|| {
             use rayon::prelude::*;
             files
                 .par_iter()
                 .enumerate()
                 .for_each_with(tx, |tx, (i, f)| {
-                    let _ = tx.send((i, load_and_verify(f, options)));
+                    let options = Options {
+                        progress: Some(progress[i].clone()),
+                        ..options.clone()
+                    };
+                    let _ = tx.send((i, load_and_verify(f, &options)));
                 });
         });
         let mut pending = std::collections::BTreeMap::new();
@@ -495,6 +514,7 @@ fn verify_in_order(
                                 .map(|i| files[i].display().to_string())
                                 .collect();
                             let _ = std::io::stdout().flush();
+                            display.finish();
                             eprintln!(
                                 "error: {} still running after --max-seconds {limit}; raise the limit, or verify with a lower --order, fewer --cells or fewer parameters",
                                 running.join(", ")
@@ -514,7 +534,37 @@ fn verify_in_order(
             }
         }
         Ok(())
-    })
+    });
+    display.finish();
+    result
+}
+
+/// `verify --estimate`: the cost of each case, without running it.
+fn estimate(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
+    let files = moeid::case::find(paths);
+    if files.is_empty() {
+        no_cases(paths);
+        return Ok(ExitCode::from(2));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut errors = false;
+    for f in &files {
+        match Case::load(f)
+            .map_err(Error::from)
+            .and_then(|c| moeid::cost(&c, options))
+        {
+            Ok(c) => match format {
+                Format::Text => writeln!(stdout, "{}", moeid::report::text::cost(f, &c))?,
+                Format::Json => writeln!(stdout, "{}", moeid::report::json::cost(f, &c))?,
+            },
+            Err(e) => {
+                errors = true;
+                stdout.flush()?;
+                eprint!("{}", render(&e));
+            }
+        }
+    }
+    Ok(exit(false, errors))
 }
 
 fn verify(
@@ -650,12 +700,14 @@ mod tests {
             paths,
             analysis,
             format,
+            estimate,
         } = c.command
         else {
             panic!()
         };
         assert_eq!(paths, [PathBuf::from("cases/")]);
         assert_eq!((analysis.order, format), (Some(3), Format::Json));
+        assert!(!estimate);
         assert!(Cli::try_parse_from(["moeid", "verify", "x", "--order", "5"]).is_err());
         assert!(Cli::try_parse_from(["moeid", "check"]).is_err());
         let c = Cli::try_parse_from(["moeid", "check", "a.toml", "--seed", "7"]).unwrap();

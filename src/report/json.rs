@@ -110,6 +110,21 @@ fn cell(c: &Cell, v: &Verification) -> Value {
     })
 }
 
+/// `verify --estimate --format json`: one case's sizes and estimated seconds.
+pub fn cost(path: &std::path::Path, c: &crate::Cost) -> Value {
+    json!({
+        "path": path.display().to_string(),
+        "atoms": c.atoms,
+        "params": c.params,
+        "order": c.order,
+        "terms": c.terms,
+        "samples": c.samples,
+        "cells": c.cells,
+        "seconds_low": c.seconds.0,
+        "seconds_high": c.seconds.1,
+    })
+}
+
 /// The verification as a JSON value.
 pub fn render(v: &Verification) -> Value {
     let c = &v.case;

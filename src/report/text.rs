@@ -152,6 +152,36 @@ pub fn summary(v: &Verification) -> String {
     s
 }
 
+/// A duration for people: `0.4 s`, `12 s`, `3 min`, `2.5 h`.
+pub fn seconds(s: f64) -> String {
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// One line of `verify --estimate`: the sizes of the case's verification and its estimate.
+pub fn cost(path: &std::path::Path, c: &crate::Cost) -> String {
+    format!(
+        "{}: {} atom{} × {} parameters at order {} → {} terms × {} samples, cells up to {}: {} to {} on one core",
+        path.display(),
+        c.atoms,
+        if c.atoms == 1 { "" } else { "s" },
+        c.params,
+        c.order,
+        c.terms,
+        c.samples,
+        c.cells,
+        seconds(c.seconds.0),
+        seconds(c.seconds.1)
+    )
+}
+
 /// The distinguishability test of a fixed component in words, with its ranks (no floats).
 pub fn fixed_outcome(d: &crate::relations::Distinguishability) -> String {
     if d.distinguishable {
