@@ -232,3 +232,67 @@ fn reliability_verify_stops_at_max_seconds_naming_what_still_runs() {
     let zero = Dir::new().run(&["verify", "x.toml", "--max-seconds", "0"]);
     assert_eq!(zero.code(), 2);
 }
+
+#[test]
+fn reliability_verify_reports_its_cost_before_and_its_progress_while_running() {
+    let c = case("gaussian-2305.03288/softmax-gaussian-peer.toml");
+    let progress = std::sync::Arc::new(moeid::Progress::new());
+    assert_eq!(progress.steps(), (0, 0));
+    let options = moeid::Options {
+        progress: Some(progress.clone()),
+        ..moeid::Options::default()
+    };
+    let cost = moeid::cost(&c, &options).unwrap();
+    let v = moeid::verify(&c, &options).unwrap();
+    // the sizes announced are the sizes used
+    assert_eq!(cost.samples, v.counts.samples);
+    assert_eq!((cost.atoms, cost.params, cost.order), (2, 5, v.order));
+    let joint = v.families.iter().find(|f| f.atom.is_none()).unwrap();
+    assert!(cost.terms >= joint.terms, "{cost:?} vs {}", joint.terms);
+    assert!(0.0 < cost.seconds.0 && cost.seconds.0 < cost.seconds.1);
+    // every planned step was taken, and the last stage is the end
+    let (done, total) = progress.steps();
+    assert_eq!(done, total);
+    assert_eq!(total, 1 + 2 * v.order + 3);
+    assert_eq!(progress.stage(), "done");
+    // a bigger design is estimated to cost more; what verify refuses, cost refuses
+    let order3 = moeid::Options {
+        order: Some(3),
+        ..moeid::Options::default()
+    };
+    assert!(moeid::cost(&c, &order3).unwrap().seconds.1 > cost.seconds.1);
+    let order9 = moeid::Options {
+        order: Some(9),
+        ..moeid::Options::default()
+    };
+    assert!(moeid::cost(&c, &order9).is_err());
+}
+
+#[test]
+fn reliability_verify_estimate_prints_sizes_and_runs_nothing() {
+    let d = Dir::new();
+    let case = peer(&d);
+    let run = d.run(&["verify", "--estimate", case]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = run.stdout();
+    assert!(
+        out.starts_with("peer.toml: 2 atoms × 5 parameters at order 2 → ") && out.contains(" to "),
+        "{out}"
+    );
+    let run = d.run(&[
+        "verify",
+        "--estimate",
+        "--format",
+        "json",
+        "--order",
+        "3",
+        case,
+    ]);
+    let j: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(j["order"], 3);
+    assert!(j["seconds_high"].as_f64().unwrap() > j["seconds_low"].as_f64().unwrap());
+    d.write("bad.toml", "model = \"regression\"\n");
+    let run = d.run(&["verify", "--estimate", "bad.toml"]);
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("bad.toml"), "{}", run.stderr());
+}
