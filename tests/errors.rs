@@ -3,7 +3,7 @@
 
 use crate::util::Dir;
 
-const BASE: &str = r#"model = "regression"
+pub const BASE: &str = r#"model = "regression"
 
 [gate]
 weight = "exp(dot(beta1, x) + beta0)"

@@ -5,28 +5,7 @@ use moeid::case::CaseError;
 use moeid::relations::RelationClass;
 use moeid::{Case, Options};
 
-const SOFTMAX_LINEAR: &str = r#"model = "regression"
-[gate]
-weight = "exp(dot(beta1, x) + beta0)"
-normalized = true
-[expert]
-mean = "dot(a, x) + b"
-[params]
-beta1 = { shape = [1] }
-beta0 = { role = "mass" }
-a = { shape = [1] }
-b = {}
-[[atoms]]
-beta1 = [2.0]
-beta0 = 0.5
-a = [1.5]
-b = -0.5
-[[atoms]]
-beta1 = [-1.0]
-beta0 = 0.0
-a = [-2.0]
-b = 0.3
-"#;
+use crate::errors::BASE as SOFTMAX_LINEAR;
 
 fn verify(text: &str) -> moeid::Verification {
     let case = Case::parse(text, "fixed.toml").unwrap();
@@ -123,22 +102,24 @@ fn reports_carry_the_test() {
 #[test]
 fn the_builder_writes_a_fixed_component_like_a_file() {
     use moeid::case::Model;
-    let built = Case::builder("contaminated", Model::Regression)
-        .gate("exp(dot(beta1, x) + beta0)", true)
-        .mean("dot(a, x) + b")
-        .fixed("1", &[("mean", "0.3 * x[0] - 0.2")])
-        .vector("beta1", 1)
-        .mass("beta0")
-        .vector("a", 1)
-        .scalar("b")
-        .atom(&[
-            ("beta1", &[1.0]),
-            ("beta0", &[0.0]),
-            ("a", &[-1.5]),
-            ("b", &[0.5]),
-        ])
-        .build()
-        .unwrap();
+    let contaminated = |name: &str, f0: &str| {
+        Case::builder(name, Model::Regression)
+            .gate("exp(dot(beta1, x) + beta0)", true)
+            .mean("dot(a, x) + b")
+            .fixed("1", &[("mean", f0)])
+            .vector("beta1", 1)
+            .mass("beta0")
+            .vector("a", 1)
+            .scalar("b")
+            .atom(&[
+                ("beta1", &[1.0]),
+                ("beta0", &[0.0]),
+                ("a", &[-1.5]),
+                ("b", &[0.5]),
+            ])
+            .build()
+    };
+    let built = contaminated("contaminated", "0.3 * x[0] - 0.2").unwrap();
     let file = crate::util::case("contaminated-2505.18455/linear-distinguishable.toml");
     let texts = |c: &Case| -> Vec<String> {
         c.fixed
@@ -152,22 +133,7 @@ fn the_builder_writes_a_fixed_component_like_a_file() {
     let b = moeid::verify(&file, &crate::util::verdict_only()).unwrap();
     assert_eq!(a.distinguishability, b.distinguishability);
     // a parameter in the fixed component is refused, as in a file
-    let err = Case::builder("bad", Model::Regression)
-        .gate("exp(dot(beta1, x) + beta0)", true)
-        .mean("dot(a, x) + b")
-        .fixed("1", &[("mean", "b * x[0]")])
-        .vector("beta1", 1)
-        .mass("beta0")
-        .vector("a", 1)
-        .scalar("b")
-        .atom(&[
-            ("beta1", &[1.0]),
-            ("beta0", &[0.0]),
-            ("a", &[-1.5]),
-            ("b", &[0.5]),
-        ])
-        .build()
-        .unwrap_err();
+    let err = contaminated("bad", "b * x[0]").unwrap_err();
     assert!(err.to_string().contains("bad.toml"), "{err}");
     let CaseError::Invalid { problems, .. } = err else {
         panic!("{err}")

@@ -292,11 +292,9 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
 }
 
 fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<ExitCode> {
-    let files = moeid::case::find(paths);
-    if files.is_empty() {
-        no_cases(paths);
+    let Some(files) = case_files(paths) else {
         return Ok(ExitCode::from(2));
-    }
+    };
     if let Err(e) = std::fs::create_dir_all(out.join("data")) {
         eprintln!(
             "error: cannot create {}: {e}; choose a folder for --out",
@@ -541,11 +539,9 @@ fn verify_in_order(
 
 /// `verify --estimate`: the cost of each case, without running it.
 fn estimate(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
-    let files = moeid::case::find(paths);
-    if files.is_empty() {
-        no_cases(paths);
+    let Some(files) = case_files(paths) else {
         return Ok(ExitCode::from(2));
-    }
+    };
     let mut stdout = std::io::stdout().lock();
     let mut errors = false;
     for f in &files {
@@ -573,11 +569,9 @@ fn verify(
     max_seconds: Option<u64>,
     format: Format,
 ) -> std::io::Result<ExitCode> {
-    let files = moeid::case::find(paths);
-    if files.is_empty() {
-        no_cases(paths);
+    let Some(files) = case_files(paths) else {
         return Ok(ExitCode::from(2));
-    }
+    };
     let mut stdout = std::io::stdout().lock();
     let mut errors = false;
     verify_in_order(&files, options, max_seconds, |i, _, result| {
@@ -607,13 +601,11 @@ fn check(
     options: &Options,
     max_seconds: Option<u64>,
 ) -> std::io::Result<ExitCode> {
-    let files = moeid::case::find(paths);
+    let Some(files) = case_files(paths) else {
+        return Ok(ExitCode::from(2));
+    };
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut failed, mut passed, mut unchecked) = (false, 0, 0, 0);
-    if files.is_empty() {
-        no_cases(paths);
-        return Ok(ExitCode::from(2));
-    }
     verify_in_order(&files, options, max_seconds, |_, f, result| {
         match result {
             Ok(v) => {
@@ -665,6 +657,16 @@ fn check(
 }
 
 /// The error for paths that hold no case file.
+/// The case files under `paths`; `None` after saying there are none.
+fn case_files(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
+    let files = moeid::case::find(paths);
+    if files.is_empty() {
+        no_cases(paths);
+        return None;
+    }
+    Some(files)
+}
+
 fn no_cases(paths: &[PathBuf]) {
     eprintln!(
         "error: no case files (*.toml) under {}; pass case files or folders that hold them, e.g. cases/",
