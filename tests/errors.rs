@@ -448,6 +448,10 @@ fn every_command_line_message() {
             "rates_fixed_component",
             with_quick(&["rates", "fixed.toml"]),
         ),
+        (
+            "rates_plan_fixed_component",
+            vec!["rates", "plan", "fixed.toml"],
+        ),
         ("new_exists", vec!["new", "case"]),
         (
             "new_cannot_write",

@@ -127,6 +127,10 @@ pub(super) fn plan(
         eprintln!("error: {}", setting_message(&e));
         return Ok(ExitCode::from(2));
     }
+    if let Err(e) = moeid::rates::simulable(&case) {
+        eprintln!("error: {}: {e}", path.display());
+        return Ok(ExitCode::from(2));
+    }
     let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
     let tasks = moeid::rates::plan(&case, &settings, shards);
     let mut stdout = std::io::stdout().lock();

@@ -253,6 +253,28 @@ pub const MAX_FIT_VALUES: usize = 200_000_000;
 /// when each fit is large.
 pub const MAX_SWEEP_VALUES: usize = 1_000_000_000;
 
+/// Whether the case's model can be simulated and fitted at all.
+///
+/// # Errors
+/// [`RateError::Unsupported`] naming why: a `[fixed]` component, or a probability model whose
+/// gate weights do not sum to one.
+pub fn simulable(case: &Case) -> Result<(), RateError> {
+    if case.fixed.is_some() {
+        return Err(RateError::Unsupported(format!(
+            "case {}: rate checks do not simulate or fit a [fixed] component yet; `moeid verify` analyses it (identifiability, distinguishability, computed rates)",
+            case.name
+        )));
+    }
+    if case.model != crate::case::Model::Regression && !case.normalized {
+        return Err(RateError::Unsupported(format!(
+            "case {}: a {} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)",
+            case.name,
+            case.model.name()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs the rate check of `case` (see the module docs). `prediction` is the verifier's
 /// (exact-specified and over-specified rates) with its verdict, when available.
 ///
@@ -282,20 +304,8 @@ pub fn run(
             settings.fitted
         )));
     }
-    if case.fixed.is_some() {
-        return Err(RateError::Unsupported(format!(
-            "case {}: rate checks do not simulate or fit a [fixed] component yet; `moeid verify` analyses it (identifiability, distinguishability, computed rates)",
-            case.name
-        )));
-    }
+    simulable(case)?;
     let model = MixtureModel::new(case);
-    if model.model != crate::case::Model::Regression && !model.normalized {
-        return Err(RateError::Unsupported(format!(
-            "case {}: a {} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)",
-            case.name,
-            model.model.name()
-        )));
-    }
     let (n_max, k_max) = (
         settings.n.iter().copied().max().unwrap_or(0),
         settings.fitted.iter().copied().max().unwrap_or(0),
