@@ -24,6 +24,7 @@
 mod error;
 mod multi_index;
 mod points;
+mod truth;
 
 pub use error::FamilyError;
 pub use multi_index::MultiIndex;
@@ -33,8 +34,6 @@ use crate::case::{Case, Model, Role};
 use crate::expr::{Derivative, Env, Jet, Kink, Number, Op, Tape, TapeBuilder};
 use nalgebra::DMatrix;
 use num_dual::{Dual64, HyperDual, HyperDual64, HyperHyperDual64};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rug::Float;
 
@@ -257,30 +256,6 @@ impl Design {
         }
     }
 
-    /// Whether the case has a fixed component (`[fixed]`).
-    pub fn has_fixed(&self) -> bool {
-        self.fixed.is_some()
-    }
-
-    /// The fixed component's weight $w_0$ and output $e_0$ at sample `i` over any [`Number`]
-    /// (`like` gives the number type), if the case has one.
-    pub fn fixed_at<N: Number>(
-        &self,
-        points: &SamplePoints,
-        i: usize,
-        like: &N,
-        slots: &mut Vec<N>,
-    ) -> Option<(N, N)> {
-        let f = self.fixed.as_ref()?;
-        let mut raw = Vec::with_capacity(self.dim + 2);
-        points.fill_inputs(i, 0.0, &mut raw);
-        let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
-        let theta = std::slice::from_ref(like);
-        let w = f.weight.eval(&inputs, theta, slots);
-        let e = f.output[points.class[i]].eval(&inputs, theta, slots);
-        Some((w, e))
-    }
-
     /// Number of scalar parameters per atom.
     pub fn n_vars(&self) -> usize {
         self.variables.len()
@@ -321,141 +296,6 @@ impl Design {
         (w, e)
     }
 
-    /// Draws `n` sample points: $x$ uniform on the input box; $y$ a class drawn uniformly
-    /// (multinomial) or $h_j(x) + \sqrt{\nu_j(x)}\,U(-3, 3)$ for a random atom $j$ (gaussian).
-    ///
-    /// # Errors
-    /// [`FamilyError::NonFinite`] when a mean or variance is not finite (or the variance is not
-    /// positive) at a drawn point.
-    pub fn sample(
-        &self,
-        atoms: &[Vec<f64>],
-        n: usize,
-        seed: u64,
-    ) -> Result<SamplePoints, FamilyError> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut x = Vec::with_capacity(n * self.dim);
-        let mut y = Vec::with_capacity(n);
-        let mut class = Vec::with_capacity(n);
-        let mut slots = Vec::new();
-        for i in 0..n {
-            let at = x.len();
-            for _ in 0..self.dim {
-                x.push(rng.random_range(self.low..self.high));
-            }
-            match (self.model, &self.mean_variance) {
-                (Model::Multinomial, _) => {
-                    let s = rng.random_range(0..self.u.len());
-                    class.push(s);
-                    y.push(s as f64);
-                }
-                (Model::Gaussian, Some((mean, var))) => {
-                    // The fixed component, when there is one, is drawn like one more atom.
-                    let choices = atoms.len() + usize::from(self.fixed.is_some());
-                    let j = rng.random_range(0..choices);
-                    let z: f64 = rng.random_range(-3.0..3.0);
-                    let mut inputs = x[at..].to_vec();
-                    inputs.extend([0.0, 0.0]);
-                    let (m, v) = match self.fixed.as_ref().and_then(|f| f.mean_variance.as_ref()) {
-                        Some((fm, fv)) if j == atoms.len() => (
-                            fm.eval(&inputs, &[0.0], &mut slots),
-                            fv.eval(&inputs, &[0.0], &mut slots),
-                        ),
-                        _ => (
-                            mean.eval(&inputs, &atoms[j], &mut slots),
-                            var.eval(&inputs, &atoms[j], &mut slots),
-                        ),
-                    };
-                    let yi = m + v.sqrt() * z;
-                    if !(v > 0.0 && yi.is_finite()) {
-                        return Err(FamilyError::NonFinite {
-                            atom: j + 1,
-                            term: "the expert variance".into(),
-                            sample: i,
-                            point: format!("x = {:?}", &x[at..]),
-                            value: v,
-                        });
-                    }
-                    class.push(0);
-                    y.push(yi);
-                }
-                _ => {
-                    class.push(0);
-                    y.push(0.0);
-                }
-            }
-        }
-        Ok(SamplePoints {
-            dim: self.dim,
-            x,
-            y,
-            class,
-        })
-    }
-
-    /// $f^*$ at every sample point for the configuration `atoms` (zeros for unnormalized gates,
-    /// where $u$ does not use it): $f^* = \sum_j w_j e_j / \sum_j w_j$.
-    ///
-    /// # Errors
-    /// [`FamilyError::NonFinite`] when $f^*$ is not finite (e.g. every weight underflows).
-    pub fn fstar(
-        &self,
-        points: &SamplePoints,
-        atoms: &[Vec<f64>],
-    ) -> Result<Vec<f64>, FamilyError> {
-        if !self.normalized {
-            return Ok(vec![0.0; points.len()]);
-        }
-        let mut slots = Vec::new();
-        let mut out = Vec::with_capacity(points.len());
-        for i in 0..points.len() {
-            let inputs = points.inputs(i, 0.0);
-            let (mut num, mut den) = (0.0, 0.0);
-            for (j, theta) in atoms.iter().enumerate() {
-                let w: f64 = self.weight.eval(&inputs, theta, &mut slots);
-                let e: f64 = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
-                for (value, term) in [(w, "the gate weight w"), (e, "the expert output e")] {
-                    if !value.is_finite() {
-                        return Err(FamilyError::NonFinite {
-                            atom: j + 1,
-                            term: term.into(),
-                            sample: i,
-                            point: points.describe(i),
-                            value,
-                        });
-                    }
-                }
-                num += w * e;
-                den += w;
-            }
-            if let Some((w, e)) = self.fixed_at(points, i, &0.0, &mut slots) {
-                if !(w.is_finite() && e.is_finite()) {
-                    return Err(FamilyError::NonFinite {
-                        atom: 0,
-                        term: "the fixed component's weight or output".into(),
-                        sample: i,
-                        point: points.describe(i),
-                        value: if w.is_finite() { e } else { w },
-                    });
-                }
-                num += w * e;
-                den += w;
-            }
-            let f = num / den;
-            if !f.is_finite() {
-                return Err(FamilyError::NonFinite {
-                    atom: 0,
-                    term: "the true model output f* (every gate weight is zero)".into(),
-                    sample: i,
-                    point: points.describe(i),
-                    value: f,
-                });
-            }
-            out.push(f);
-        }
-        Ok(out)
-    }
-
     /// The columns $\partial^\alpha u(\cdot; \theta)$ for every $\alpha$ in `alphas`, at every
     /// sample point: an $N \times |\alpha\text{s}|$ matrix. `atom` (1-based) only names errors.
     ///
@@ -479,61 +319,6 @@ impl Design {
             .collect::<Result<_, _>>()?;
         let n = points.len();
         Ok(DMatrix::from_fn(n, alphas.len(), |i, j| cols[j][i]))
-    }
-
-    /// $f^*$ at the first `n_points` sample points in `prec`-bit arithmetic (zeros for
-    /// unnormalized gates).
-    ///
-    /// # Errors
-    /// [`FamilyError::NonFinite`] as for [`Design::fstar`].
-    pub fn fstar_hp(
-        &self,
-        points: &SamplePoints,
-        atoms: &[Vec<f64>],
-        prec: u32,
-        n_points: usize,
-    ) -> Result<Vec<Float>, FamilyError> {
-        let n_points = n_points.min(points.len());
-        let zero = Float::with_val(prec, 0);
-        if !self.normalized {
-            return Ok(vec![zero; n_points]);
-        }
-        let thetas: Vec<Vec<Float>> = atoms
-            .iter()
-            .map(|t| t.iter().map(|&v| Float::with_val(prec, v)).collect())
-            .collect();
-        let mut slots = Vec::new();
-        let mut out = Vec::with_capacity(n_points);
-        for i in 0..n_points {
-            let inputs: Vec<Float> = points
-                .inputs(i, 0.0)
-                .iter()
-                .map(|&v| Float::with_val(prec, v))
-                .collect();
-            let (mut num, mut den) = (zero.clone(), zero.clone());
-            for theta in &thetas {
-                let w = self.weight.eval(&inputs, theta, &mut slots);
-                let e = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
-                num += w.clone() * e;
-                den += w;
-            }
-            if let Some((w, e)) = self.fixed_at(points, i, &zero, &mut slots) {
-                num += w.clone() * e;
-                den += w;
-            }
-            let f = num / den;
-            if !f.is_finite() {
-                return Err(FamilyError::NonFinite {
-                    atom: 0,
-                    term: "the true model output f*".into(),
-                    sample: i,
-                    point: points.describe(i),
-                    value: f.to_f64(),
-                });
-            }
-            out.push(f);
-        }
-        Ok(out)
     }
 
     /// The columns $\partial^\alpha u(\cdot;\theta)$ in `prec`-bit arithmetic, by the project's
