@@ -13,6 +13,7 @@
 
 mod check;
 pub mod checkpoint;
+mod decision;
 mod error;
 pub mod fit;
 pub mod loss;

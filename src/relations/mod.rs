@@ -20,8 +20,10 @@ pub mod canonical;
 mod cross;
 mod distinguish;
 pub mod exact;
+mod format;
 pub mod psd;
 mod shared;
+use shared::{restrict_shared, shared_entries};
 mod structural;
 
 use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
@@ -29,6 +31,8 @@ use crate::rank::certify::Escalation;
 use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
 pub use distinguish::{distinguish, Distinguishability};
+pub use format::{format_coef, format_coef_digits};
+use format::{linear_combination, subscript};
 use nalgebra::{DMatrix, DVector};
 pub use psd::PsdOutcome;
 use std::fmt;
@@ -183,66 +187,6 @@ impl Relation {
     }
 }
 
-fn subscript(n: usize) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| {
-            ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'][c.to_digit(10).unwrap_or(0) as usize]
-        })
-        .collect()
-}
-
-/// `a·X + b·Y − Z` with coefficients of 6 significant digits (1 omitted).
-fn linear_combination(terms: impl Iterator<Item = (f64, String)>, digits: usize) -> String {
-    let mut out = String::new();
-    for (i, (c, name)) in terms.enumerate() {
-        let neg = c < 0.0;
-        let mag = format_coef_digits(c.abs(), digits);
-        let body = if mag == "1" {
-            name
-        } else {
-            format!("{mag}·{name}")
-        };
-        match (i, neg) {
-            (0, false) => out.push_str(&body),
-            (0, true) => out.push_str(&format!("−{body}")),
-            (_, false) => out.push_str(&format!(" + {body}")),
-            (_, true) => out.push_str(&format!(" − {body}")),
-        }
-    }
-    out
-}
-
-/// A coefficient with 6 significant digits, trailing zeros removed; integers printed plainly.
-pub fn format_coef(c: f64) -> String {
-    format_coef_digits(c, 6)
-}
-
-/// A coefficient with `digits` significant digits, trailing zeros removed; integers (to 1e-9)
-/// printed plainly.
-pub fn format_coef_digits(c: f64, digits: usize) -> String {
-    let digits = digits.clamp(1, 17) as i32;
-    if !c.is_finite() {
-        return format!("{c}");
-    }
-    let r = c.round();
-    if (c - r).abs() <= 1e-9 * c.abs().max(1.0) && r.abs() < 1e9 {
-        return format!("{}", r as i64);
-    }
-    let a = c.abs();
-    if (1e-3..1e6).contains(&a) {
-        let decimals = digits - 1 - a.log10().floor() as i32;
-        let s = format!("{c:.*}", decimals.max(0) as usize);
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    } else {
-        let s = format!("{c:.*e}", (digits - 1) as usize);
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = m.trim_end_matches('0').trim_end_matches('.');
-        format!("{m}e{e}")
-    }
-}
-
 /// Settings of the relation analysis.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
@@ -327,56 +271,6 @@ fn residual_tol(r: &Rank) -> f64 {
 /// The symmetric second-order block $S$ of a relation over the non-mass parameters, balanced by
 /// the first-order column norms: $S_{kk} = 2 c_{kk}$, $S_{kl} = c_{kl}$, then $D S D$ with
 /// $D_{kk} = \|\partial_k u\|$ (a congruence: semidefiniteness is unchanged).
-/// The entries of a second-order block in the rows of the shared parameters (negligible ones,
-/// below $10^{-9}$ of the block's largest entry, set to zero).
-fn shared_entries(block: &DMatrix<f64>, shared: &[usize]) -> Vec<f64> {
-    let top = block.amax();
-    let mut out = Vec::new();
-    for &k in shared {
-        for l in 0..block.ncols() {
-            let v = block[(k, l)];
-            out.push(if v.abs() <= 1e-9 * top { 0.0 } else { v });
-        }
-    }
-    out
-}
-
-/// The combinations of `blocks` whose entries in the rows of shared parameters vanish: an
-/// orthonormal basis of those weight vectors (columns of the returned matrix) and the blocks
-/// they give. A shared parameter moves every atom of a cell alike, so its second-order
-/// coefficient with any parameter $l$ is $\Delta s \sum_i p_i \Delta\theta_{il}$, the first-order
-/// coefficient of $l$ times $\Delta s \to 0$: a cancellation at order two cannot use those
-/// entries (docs/theory.md §3).
-fn restrict_shared(blocks: &[DMatrix<f64>], shared: &[usize]) -> (DMatrix<f64>, Vec<DMatrix<f64>>) {
-    let m = blocks.len();
-    let rows: Vec<Vec<f64>> = blocks.iter().map(|b| shared_entries(b, shared)).collect();
-    let c = rows.first().map_or(0, Vec::len);
-    if m == 0 || c == 0 || rows.iter().flatten().all(|v| *v == 0.0) {
-        return (DMatrix::identity(m, m), blocks.to_vec());
-    }
-    // constraint matrix: one row per shared entry, one column per block
-    let a = DMatrix::from_fn(c.max(m), m, |i, j| if i < c { rows[j][i] } else { 0.0 });
-    let svd = a.svd(false, true);
-    let Some(vt) = svd.v_t else {
-        return (DMatrix::identity(m, m), blocks.to_vec());
-    };
-    let top = svd.singular_values.max();
-    let keep: Vec<usize> = (0..m)
-        .filter(|&i| svd.singular_values[i] <= 1e-9 * top)
-        .collect();
-    let basis = DMatrix::from_fn(m, keep.len(), |j, q| vt[(keep[q], j)]);
-    let restricted = (0..keep.len())
-        .map(|q| {
-            let mut b = DMatrix::zeros(blocks[0].nrows(), blocks[0].ncols());
-            for (j, bj) in blocks.iter().enumerate() {
-                b += bj * basis[(j, q)];
-            }
-            b
-        })
-        .collect();
-    (basis, restricted)
-}
-
 fn second_order_block(terms: &[Term], first_norms: &[f64]) -> DMatrix<f64> {
     let p = first_norms.len();
     let mut S = DMatrix::zeros(p, p);

@@ -87,3 +87,56 @@ pub(super) fn shared_invariances(
         })
         .collect()
 }
+
+/// The entries of a second-order block in the rows of the shared parameters (negligible ones,
+/// below $10^{-9}$ of the block's largest entry, set to zero).
+pub(super) fn shared_entries(block: &DMatrix<f64>, shared: &[usize]) -> Vec<f64> {
+    let top = block.amax();
+    let mut out = Vec::new();
+    for &k in shared {
+        for l in 0..block.ncols() {
+            let v = block[(k, l)];
+            out.push(if v.abs() <= 1e-9 * top { 0.0 } else { v });
+        }
+    }
+    out
+}
+
+/// The combinations of `blocks` whose entries in the rows of shared parameters vanish: an
+/// orthonormal basis of those weight vectors (columns of the returned matrix) and the blocks
+/// they give. A shared parameter moves every atom of a cell alike, so its second-order
+/// coefficient with any parameter $l$ is $\Delta s \sum_i p_i \Delta\theta_{il}$, the first-order
+/// coefficient of $l$ times $\Delta s \to 0$: a cancellation at order two cannot use those
+/// entries (docs/theory.md §3).
+pub(super) fn restrict_shared(
+    blocks: &[DMatrix<f64>],
+    shared: &[usize],
+) -> (DMatrix<f64>, Vec<DMatrix<f64>>) {
+    let m = blocks.len();
+    let rows: Vec<Vec<f64>> = blocks.iter().map(|b| shared_entries(b, shared)).collect();
+    let c = rows.first().map_or(0, Vec::len);
+    if m == 0 || c == 0 || rows.iter().flatten().all(|v| *v == 0.0) {
+        return (DMatrix::identity(m, m), blocks.to_vec());
+    }
+    // constraint matrix: one row per shared entry, one column per block
+    let a = DMatrix::from_fn(c.max(m), m, |i, j| if i < c { rows[j][i] } else { 0.0 });
+    let svd = a.svd(false, true);
+    let Some(vt) = svd.v_t else {
+        return (DMatrix::identity(m, m), blocks.to_vec());
+    };
+    let top = svd.singular_values.max();
+    let keep: Vec<usize> = (0..m)
+        .filter(|&i| svd.singular_values[i] <= 1e-9 * top)
+        .collect();
+    let basis = DMatrix::from_fn(m, keep.len(), |j, q| vt[(keep[q], j)]);
+    let restricted = (0..keep.len())
+        .map(|q| {
+            let mut b = DMatrix::zeros(blocks[0].nrows(), blocks[0].ncols());
+            for (j, bj) in blocks.iter().enumerate() {
+                b += bj * basis[(j, q)];
+            }
+            b
+        })
+        .collect();
+    (basis, restricted)
+}
