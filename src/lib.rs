@@ -410,6 +410,15 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
             ));
         }
     }
+    if let Some(k) = design.top_k {
+        let shares: Vec<String> = (0..case.atoms.len())
+            .map(|j| format!("{:.0}%", 100.0 * points.selected_share(j)))
+            .collect();
+        notes.push(format!(
+            "top-{k} gate: the selected set is held at the truth's (atoms selected at {} of the samples); the information in the selection boundaries is not analysed (docs/theory.md §9)",
+            shares.join(", ")
+        ));
+    }
     if !design.kinks.is_empty() {
         notes.push(format!(
             "non-smooth: {} — derivatives that differentiate a kink twice are singular and set aside",

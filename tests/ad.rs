@@ -16,7 +16,7 @@ fn num_dual_and_jets_agree_to_1e_13_on_every_case() {
             let a = design
                 .columns(&points, &fstar, theta, &alphas, j + 1)
                 .unwrap();
-            let b = design.columns_jet_f64(&points, &fstar, theta, &alphas);
+            let b = design.columns_jet_f64(&points, &fstar, theta, &alphas, j + 1);
             for c in 0..alphas.len() {
                 let scale = a.column(c).amax().max(1e-300);
                 for i in 0..points.len() {

@@ -246,8 +246,17 @@ fn every_message() {
         .replace("[1.5]", &format!("{:?}", vec![1.5; 127]))
         .replace("[-2.0]", &format!("{:?}", vec![-2.0; 127]))
         .replace("dot(a, x)", "sum(a) * x[0]");
+    let top_k = |k: &str| {
+        BASE.replace(
+            "normalized = true\n",
+            &format!("normalized = true\ntop_k = {k}\n"),
+        )
+    };
     let cases: Vec<(&str, String)> = vec![
         ("missing_normalized", BASE.replace("normalized = true\n", "")),
+        ("top_k_zero", top_k("0")),
+        ("top_k_dense", top_k("2")),
+        ("top_k_type", top_k("\"two\"")),
         ("missing_mean", BASE.replace("mean = \"dot(a, x) + b\"", "")),
         (
             "variance_in_regression",
@@ -388,6 +397,10 @@ fn every_command_line_message() {
     );
     d.write("negative.toml", &peer.replace("nu = 0.16", "nu = -0.16"));
     d.write("fixed.toml", &plus("[fixed]\nmean = \"0.3 * x[0]\""));
+    d.write(
+        "top1.toml",
+        &BASE.replace("normalized = true\n", "normalized = true\ntop_k = 1\n"),
+    );
     d.write("junk.jsonl", "not json\n");
     d.write("a-file", "");
     std::fs::create_dir(d.path().join("empty")).unwrap();
@@ -452,6 +465,7 @@ fn every_command_line_message() {
             "rates_plan_fixed_component",
             vec!["rates", "plan", "fixed.toml"],
         ),
+        ("rates_top_k", with_quick(&["rates", "top1.toml"])),
         ("new_exists", vec!["new", "case"]),
         (
             "new_cannot_write",

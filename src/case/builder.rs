@@ -98,6 +98,13 @@ impl CaseBuilder {
         self
     }
 
+    /// A top-K sparse gate: only the `k` atoms with the largest gate weights are selected at
+    /// each input (`gate.top_k`, docs/theory.md §9). Call after [`CaseBuilder::gate`].
+    pub fn top_k(mut self, k: usize) -> Self {
+        section(&mut self.root, "gate").insert("top_k".into(), Value::Integer(k as i64));
+        self
+    }
+
     /// The expert mean (regression, gaussian).
     pub fn mean(mut self, mean: &str) -> Self {
         section(&mut self.root, "expert").insert("mean".into(), Value::String(mean.into()));

@@ -182,6 +182,9 @@ pub struct Case {
     pub weight: Expression,
     /// Whether weights are divided by their sum over experts (softmax-like).
     pub normalized: bool,
+    /// Top-K sparse gate (`gate.top_k`): at each input only the K atoms with the largest true
+    /// gate weights are selected (docs/theory.md §9); `None` for a dense gate.
+    pub top_k: Option<usize>,
     /// Expert mean $h(x; \eta)$ (regression, gaussian).
     pub mean: Option<Expression>,
     /// Expert variance $\nu$ (gaussian).

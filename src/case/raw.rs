@@ -92,6 +92,7 @@ pub struct RawInputs {
 pub struct RawGate {
     pub weight: Spanned<String>,
     pub normalized: Option<bool>,
+    pub top_k: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, serde::Deserialize)]

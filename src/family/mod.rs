@@ -55,6 +55,8 @@ pub struct Design {
     pub roles: Vec<Role>,
     /// Whether the gate is normalized.
     pub normalized: bool,
+    /// Top-K sparse gate: the number of atoms selected at each point (docs/theory.md §9).
+    pub top_k: Option<usize>,
     /// The observation model.
     pub model: Model,
     /// Input dimension.
@@ -243,6 +245,7 @@ impl Design {
             variables: case.variables(),
             roles: case.variable_roles(),
             normalized: case.normalized,
+            top_k: case.top_k,
             model: case.model,
             dim,
             low: case.low,
@@ -261,16 +264,21 @@ impl Design {
         self.variables.len()
     }
 
-    /// $u(x_i, y_i; \theta)$ at sample `i` over any [`Number`], with $f^*(x_i, y_i)$ = `fstar`.
+    /// $u(x_i, y_i; \theta)$ at sample `i` over any [`Number`], with $f^*(x_i, y_i)$ = `fstar`,
+    /// for a parameter vector of atom `atom`'s cell (0-based; zero where a top-K gate does not
+    /// select it).
     pub fn u_at<N: Number>(
         &self,
         points: &SamplePoints,
         i: usize,
         fstar: f64,
-        theta: &[N],
+        (theta, atom): (&[N], usize),
         slots: &mut Vec<N>,
     ) -> N {
         let like = &theta[0];
+        if !points.selected(i, atom) {
+            return like.constant(0.0);
+        }
         let mut raw = Vec::with_capacity(self.dim + 2);
         points.fill_inputs(i, fstar, &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
@@ -279,15 +287,19 @@ impl Design {
 
     /// The gate weight $w$ and the expert output $e$ (mean, density or class probability) at
     /// sample `i` over any [`Number`]: the pieces of $f_G = \sum_i w_i e_i / \sum_i w_i$
-    /// (normalized) or $\sum_i w_i e_i$.
+    /// (normalized) or $\sum_i w_i e_i$. For a parameter vector of atom `atom`'s cell (0-based);
+    /// both are zero where a top-K gate does not select it.
     pub fn weight_output_at<N: Number>(
         &self,
         points: &SamplePoints,
         i: usize,
-        theta: &[N],
+        (theta, atom): (&[N], usize),
         slots: &mut Vec<N>,
     ) -> (N, N) {
         let like = &theta[0];
+        if !points.selected(i, atom) {
+            return (like.constant(0.0), like.constant(0.0));
+        }
         let mut raw = Vec::with_capacity(self.dim + 2);
         points.fill_inputs(i, 0.0, &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
@@ -343,7 +355,8 @@ impl Design {
         let columns: Vec<Result<Vec<Float>, FamilyError>> = alphas
             .par_iter()
             .map(|alpha| {
-                let column = self.column_jet(points, fstar, theta, alpha, prec, n_points);
+                let column =
+                    self.column_jet(points, fstar, (theta, atom - 1), alpha, prec, n_points);
                 match column.iter().position(|v| !v.is_finite()) {
                     Some(i) => Err(FamilyError::NonFinite {
                         atom,
@@ -364,7 +377,7 @@ impl Design {
         &self,
         points: &SamplePoints,
         fstar: &[S],
-        theta: &[f64],
+        (theta, atom): (&[f64], usize),
         alpha: &MultiIndex,
         prec: u32,
         n_points: usize,
@@ -385,6 +398,9 @@ impl Design {
         let mut slots = Vec::new();
         (0..n_points)
             .map(|i| {
+                if !points.selected(i, atom) {
+                    return S::from(HpScalar(0.0, prec));
+                }
                 let mut inputs: Vec<Jet<S>> = points
                     .inputs(i, 0.0)
                     .iter()
@@ -408,10 +424,11 @@ impl Design {
         fstar: &[f64],
         theta: &[f64],
         alphas: &[MultiIndex],
+        atom: usize,
     ) -> DMatrix<f64> {
         let cols: Vec<Vec<f64>> = alphas
             .par_iter()
-            .map(|a| self.column_jet(points, fstar, theta, a, 53, points.len()))
+            .map(|a| self.column_jet(points, fstar, (theta, atom - 1), a, 53, points.len()))
             .collect();
         DMatrix::from_fn(points.len(), alphas.len(), |i, j| cols[j][i])
     }
@@ -424,12 +441,13 @@ impl Design {
         alpha: &MultiIndex,
         atom: usize,
     ) -> Result<Vec<f64>, FamilyError> {
+        let at = (theta, atom - 1);
         let values = match alpha.order() {
-            0 => self.column_of::<f64>(points, fstar, theta, alpha),
-            1 => self.column_of::<Dual64>(points, fstar, theta, alpha),
-            2 => self.column_of::<HyperDual64>(points, fstar, theta, alpha),
-            3 => self.column_of::<HyperHyperDual64>(points, fstar, theta, alpha),
-            _ => self.column_of::<HyperDual<HyperDual64>>(points, fstar, theta, alpha),
+            0 => self.column_of::<f64>(points, fstar, at, alpha),
+            1 => self.column_of::<Dual64>(points, fstar, at, alpha),
+            2 => self.column_of::<HyperDual64>(points, fstar, at, alpha),
+            3 => self.column_of::<HyperHyperDual64>(points, fstar, at, alpha),
+            _ => self.column_of::<HyperDual<HyperDual64>>(points, fstar, at, alpha),
         };
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(FamilyError::NonFinite {
@@ -447,7 +465,7 @@ impl Design {
         &self,
         points: &SamplePoints,
         fstar: &[f64],
-        theta: &[f64],
+        (theta, atom): (&[f64], usize),
         alpha: &MultiIndex,
     ) -> Vec<f64> {
         debug_assert_eq!(N::ORDER, alpha.order());
@@ -469,6 +487,9 @@ impl Design {
         let like = seeded[0];
         (0..points.len())
             .map(|i| {
+                if !points.selected(i, atom) {
+                    return 0.0;
+                }
                 points.fill_inputs(i, fstar[i], &mut inputs);
                 inputs_n.clear();
                 inputs_n.extend(inputs.iter().map(|&v| like.constant(v)));

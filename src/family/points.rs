@@ -28,6 +28,18 @@ pub struct SamplePoints {
     pub(super) y: Vec<f64>,
     /// Class of each point (multinomial; else 0).
     pub(super) class: Vec<usize>,
+    /// Top-K gates: whether atom `j` is selected at point `i` (entry `i * atoms + j`), from the
+    /// true atoms' gate weights; `None` for a dense gate (every atom selected everywhere).
+    pub(super) selected: Option<Selection>,
+}
+
+/// Which atoms a top-K gate selects at each point.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Selection {
+    /// Number of atoms.
+    pub(super) atoms: usize,
+    /// `atoms` flags per point.
+    pub(super) flags: Vec<bool>,
 }
 
 impl SamplePoints {
@@ -49,7 +61,31 @@ impl SamplePoints {
             x: self.x[..n * self.dim].to_vec(),
             y: self.y[..n].to_vec(),
             class: self.class[..n].to_vec(),
+            selected: self.selected.as_ref().map(|s| Selection {
+                atoms: s.atoms,
+                flags: s.flags[..n * s.atoms].to_vec(),
+            }),
         }
+    }
+
+    /// Whether atom `atom` (0-based, its Voronoi cell for split atoms) is selected by the gate
+    /// at point `i`: always for a dense gate, and for a top-K gate when the atom is among the
+    /// K largest true gate weights there. An atom index beyond the true atoms (none is made) is
+    /// taken as selected.
+    pub fn selected(&self, i: usize, atom: usize) -> bool {
+        match &self.selected {
+            Some(s) if atom < s.atoms => s.flags[i * s.atoms + atom],
+            _ => true,
+        }
+    }
+
+    /// The share of points at which atom `atom` is selected (1 for a dense gate).
+    pub fn selected_share(&self, atom: usize) -> f64 {
+        if self.is_empty() {
+            return 1.0;
+        }
+        let hits = (0..self.len()).filter(|&i| self.selected(i, atom)).count();
+        hits as f64 / self.len() as f64
     }
 
     pub(super) fn fill_inputs(&self, i: usize, fstar: f64, out: &mut Vec<f64>) {

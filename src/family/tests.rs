@@ -279,3 +279,99 @@ fn the_kept_count_bounds_the_family_built() {
         "no kink: exactly the kept terms"
     );
 }
+
+/// A softmax gate over three linear experts with `gate.top_k = k`.
+fn top_k_case(k: usize) -> Case {
+    let text = format!(
+        "model = \"regression\"\n[gate]\nweight = \"exp(b1 * x[0] + b0)\"\nnormalized = true\n\
+         top_k = {k}\n[expert]\nmean = \"a * x[0] + b\"\n[params]\nb1 = {{}}\nb0 = {{ role = \"mass\" }}\n\
+         a = {{}}\nb = {{}}\n\
+         [[atoms]]\nb1 = 2.0\nb0 = 0.0\na = 1.0\nb = 0.5\n\
+         [[atoms]]\nb1 = -2.0\nb0 = 0.0\na = -1.0\nb = 0.0\n\
+         [[atoms]]\nb1 = 1.0\nb0 = -0.5\na = 0.5\nb = -0.5"
+    );
+    Case::parse(&text, "t.toml").unwrap()
+}
+
+#[test]
+fn a_top_k_gate_selects_the_k_largest_true_weights() {
+    for k in [1, 2] {
+        let c = top_k_case(k);
+        let d = Design::new(&c);
+        let pts = d.sample(&c.atoms, 200, 5).unwrap();
+        let fs = d.fstar(&pts, &c.atoms).unwrap();
+        let mut shares = [0usize; 3];
+        for (i, &f) in fs.iter().enumerate() {
+            let x = pts.x[i];
+            let w: Vec<f64> = c.atoms.iter().map(|t| (t[0] * x + t[1]).exp()).collect();
+            let picked: Vec<usize> = (0..3).filter(|&j| pts.selected(i, j)).collect();
+            assert_eq!(picked.len(), k, "point {i}: {picked:?}");
+            for j in 0..3 {
+                if picked.contains(&j) {
+                    shares[j] += 1;
+                } else {
+                    assert!(
+                        picked.iter().all(|&p| w[p] >= w[j]),
+                        "point {i}: {w:?} {picked:?}"
+                    );
+                }
+            }
+            // f* is the gate-weighted mean of the selected experts only.
+            let e = |j: usize| c.atoms[j][2] * x + c.atoms[j][3];
+            let num: f64 = picked.iter().map(|&j| w[j] * e(j)).sum();
+            let den: f64 = picked.iter().map(|&j| w[j]).sum();
+            assert!((f - num / den).abs() < 1e-12, "point {i}");
+        }
+        for (j, &s) in shares.iter().enumerate() {
+            assert!((pts.selected_share(j) - s as f64 / 200.0).abs() < 1e-15);
+        }
+        // Top-2: every atom is selected somewhere and left out somewhere on [-1, 1]; top-1
+        // never selects the third (exp(x - 0.5) < exp(2|x|)).
+        match k {
+            2 => assert!(shares.iter().all(|&s| s > 0 && s < 200), "{shares:?}"),
+            _ => assert!(
+                shares[2] == 0 && shares[0] > 0 && shares[1] > 0,
+                "{shares:?}"
+            ),
+        }
+        // u and its derivatives vanish where an atom is not selected.
+        let alphas = [
+            MultiIndex::zero(),
+            MultiIndex::new(vec![0]),
+            MultiIndex::new(vec![2, 3]),
+            MultiIndex::new(vec![2]),
+        ];
+        for atom in 1..=3 {
+            let m = d
+                .columns(&pts, &fs, &c.atoms[atom - 1], &alphas, atom)
+                .unwrap();
+            for i in 0..pts.len() {
+                if !pts.selected(i, atom - 1) {
+                    assert!((0..4).all(|a| m[(i, a)] == 0.0), "atom {atom}, point {i}");
+                }
+            }
+            if shares[atom - 1] == 0 {
+                continue;
+            }
+            let live = |a: usize| {
+                (0..pts.len()).any(|i| pts.selected(i, atom - 1) && m[(i, a)].abs() > 1e-6)
+            };
+            // The expert's derivative lives where the atom is selected.
+            assert!(live(3), "atom {atom}");
+            // One selected atom: its expert is f*, so u and the gate's first derivatives
+            // vanish at the truth (the degeneracy of docs/theory.md §9); two keep them.
+            assert_eq!(live(0), k == 2, "atom {atom}");
+            assert_eq!(live(1), k == 2, "atom {atom}");
+        }
+    }
+}
+
+#[test]
+fn a_dense_gate_selects_every_atom() {
+    let mut c = top_k_case(2);
+    c.top_k = None;
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 50, 5).unwrap();
+    assert!((0..50).all(|i| (0..3).all(|j| pts.selected(i, j))));
+    assert_eq!(pts.selected_share(2), 1.0);
+}

@@ -1,6 +1,7 @@
 //! The truth seen from the family: sample points drawn from the true model, $f^*$ at them (in
 //! f64 and in high precision), and the fixed component (`[fixed]`) that is part of both.
 
+use super::points::Selection;
 use super::{Design, FamilyError, SamplePoints};
 use crate::case::Model;
 use crate::expr::Number;
@@ -49,12 +50,31 @@ impl Design {
         let mut x = Vec::with_capacity(n * self.dim);
         let mut y = Vec::with_capacity(n);
         let mut class = Vec::with_capacity(n);
+        let mut flags = Vec::new();
         let mut slots = Vec::new();
         for i in 0..n {
             let at = x.len();
             for _ in 0..self.dim {
                 x.push(rng.random_range(self.low..self.high));
             }
+            let mut inputs = x[at..].to_vec();
+            inputs.extend([0.0, 0.0]);
+            let chosen = match self.top_k {
+                Some(k) => {
+                    let picked = self.select(&inputs, atoms, k, &mut slots).map_err(|j| {
+                        FamilyError::NonFinite {
+                            atom: j + 1,
+                            term: "the gate weight w (ranked by the top-K gate)".into(),
+                            sample: i,
+                            point: format!("x = {:?}", &x[at..]),
+                            value: f64::NAN,
+                        }
+                    })?;
+                    flags.extend_from_slice(&picked);
+                    Some(picked)
+                }
+                None => None,
+            };
             match (self.model, &self.mean_variance) {
                 (Model::Multinomial, _) => {
                     let s = rng.random_range(0..self.u.len());
@@ -62,12 +82,13 @@ impl Design {
                     y.push(s as f64);
                 }
                 (Model::Gaussian, Some((mean, var))) => {
-                    // The fixed component, when there is one, is drawn like one more atom.
-                    let choices = atoms.len() + usize::from(self.fixed.is_some());
-                    let j = rng.random_range(0..choices);
+                    // A random selected atom, or the fixed component (drawn like one more atom).
+                    let candidates: Vec<usize> = (0..atoms.len())
+                        .filter(|&j| chosen.as_ref().is_none_or(|c| c[j]))
+                        .chain(self.fixed.is_some().then_some(atoms.len()))
+                        .collect();
+                    let j = candidates[rng.random_range(0..candidates.len())];
                     let z: f64 = rng.random_range(-3.0..3.0);
-                    let mut inputs = x[at..].to_vec();
-                    inputs.extend([0.0, 0.0]);
                     let (m, v) = match self.fixed.as_ref().and_then(|f| f.mean_variance.as_ref()) {
                         Some((fm, fv)) if j == atoms.len() => (
                             fm.eval(&inputs, &[0.0], &mut slots),
@@ -102,7 +123,36 @@ impl Design {
             x,
             y,
             class,
+            selected: self.top_k.map(|_| Selection {
+                atoms: atoms.len(),
+                flags,
+            }),
         })
+    }
+
+    /// The atoms a top-K gate selects at the point `inputs`: the `k` largest gate weights of
+    /// `atoms` (ties to the lower index). `Err(j)` when atom `j`'s weight is not finite.
+    fn select(
+        &self,
+        inputs: &[f64],
+        atoms: &[Vec<f64>],
+        k: usize,
+        slots: &mut Vec<f64>,
+    ) -> Result<Vec<bool>, usize> {
+        let mut weights = Vec::with_capacity(atoms.len());
+        for (j, theta) in atoms.iter().enumerate() {
+            let w: f64 = self.weight.eval(inputs, theta, slots);
+            if !w.is_finite() {
+                return Err(j);
+            }
+            weights.push((j, w));
+        }
+        weights.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut picked = vec![false; atoms.len()];
+        for &(j, _) in weights.iter().take(k) {
+            picked[j] = true;
+        }
+        Ok(picked)
     }
 
     /// $f^*$ at every sample point for the configuration `atoms` (zeros for unnormalized gates,
@@ -124,6 +174,9 @@ impl Design {
             let inputs = points.inputs(i, 0.0);
             let (mut num, mut den) = (0.0, 0.0);
             for (j, theta) in atoms.iter().enumerate() {
+                if !points.selected(i, j) {
+                    continue;
+                }
                 let w: f64 = self.weight.eval(&inputs, theta, &mut slots);
                 let e: f64 = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
                 for (value, term) in [(w, "the gate weight w"), (e, "the expert output e")] {
@@ -198,7 +251,10 @@ impl Design {
                 .map(|&v| Float::with_val(prec, v))
                 .collect();
             let (mut num, mut den) = (zero.clone(), zero.clone());
-            for theta in &thetas {
+            for (j, theta) in thetas.iter().enumerate() {
+                if !points.selected(i, j) {
+                    continue;
+                }
                 let w = self.weight.eval(&inputs, theta, &mut slots);
                 let e = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
                 num += w.clone() * e;

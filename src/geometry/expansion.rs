@@ -95,7 +95,8 @@ impl Samples {
                 }
                 let d: f64 = atoms
                     .iter()
-                    .map(|a| design.weight_output_at(&points, i, a, &mut slots).0)
+                    .enumerate()
+                    .map(|(j, a)| design.weight_output_at(&points, i, (a, j), &mut slots).0)
                     .sum();
                 let w0 = design
                     .fixed_at(&points, i, &0.0, &mut slots)
@@ -123,14 +124,29 @@ impl Samples {
         }
     }
 
-    /// $\tilde u / D^*$ at every point, in f64.
-    pub fn values(&self, design: &Design, theta: &[f64]) -> Vec<f64> {
+    /// $\tilde u / D^*$ at every point, in f64, for a parameter vector of atom `atom`'s cell.
+    pub fn values(&self, design: &Design, theta: &[f64], atom: usize) -> Vec<f64> {
         let mut slots = Vec::new();
         (0..self.points.len())
             .map(|i| {
-                design.u_at(&self.points, i, self.fstar[i], theta, &mut slots) * self.weight[i]
+                design.u_at(&self.points, i, self.fstar[i], (theta, atom), &mut slots)
+                    * self.weight[i]
             })
             .collect()
+    }
+}
+
+/// The unit of $\tilde u$ in `columns` (column 0: $\tilde u$, of norm `u0`, then the `first`
+/// first derivatives): `u0`, or, where $\tilde u$ vanishes at the truth to rounding (a top-1
+/// gate: one selected atom, so $e = f^*$), the largest first derivative's norm.
+fn unit(u0: f64, columns: &DMatrix<f64>, first: usize) -> f64 {
+    let d = (1..=first)
+        .map(|c| columns.column(c).norm())
+        .fold(0.0, f64::max);
+    if u0 > 1e-13 * d {
+        u0
+    } else {
+        d
     }
 }
 
@@ -139,8 +155,13 @@ fn norm(v: &[f64]) -> f64 {
 }
 
 /// $u$ is $e^{c\delta}$ times itself along `var`, at `theta` and at a perturbed point.
-fn exact_mass(design: &Design, s: &Samples, theta: &[f64], var: usize) -> Option<f64> {
-    let base = s.values(design, theta);
+fn exact_mass(
+    design: &Design,
+    s: &Samples,
+    (theta, atom): (&[f64], usize),
+    var: usize,
+) -> Option<f64> {
+    let base = s.values(design, theta, atom);
     let b = norm(&base);
     if b == 0.0 {
         return None;
@@ -148,7 +169,7 @@ fn exact_mass(design: &Design, s: &Samples, theta: &[f64], var: usize) -> Option
     let shifted = |t: &[f64], d: f64| {
         let mut t = t.to_vec();
         t[var] += d;
-        s.values(design, &t)
+        s.values(design, &t, atom)
     };
     // c from a unit step (a small one would lose digits to rounding: the cell's masses become
     // e^{c Δθ}, and an error in c shows as a mass error of that size), then the exponential
@@ -167,7 +188,7 @@ fn exact_mass(design: &Design, s: &Samples, theta: &[f64], var: usize) -> Option
         }
     }
     for at in [theta, other.as_slice()] {
-        let base = s.values(design, at);
+        let base = s.values(design, at, atom);
         let bn = norm(&base);
         for d in [0.5, -0.3] {
             let got = shifted(at, d);
@@ -187,7 +208,7 @@ fn exact_mass(design: &Design, s: &Samples, theta: &[f64], var: usize) -> Option
 }
 
 /// Whether $\partial u/\partial\theta_v = c\,u$ holds at `theta` (first order only).
-fn acts_as_mass(design: &Design, s: &Samples, theta: &[f64], var: usize) -> bool {
+fn acts_as_mass(design: &Design, s: &Samples, (theta, atom): (&[f64], usize), var: usize) -> bool {
     let space = TaylorSpace::new(1, 1);
     let mut slots = Vec::new();
     let (mut u, mut du) = (Vec::new(), Vec::new());
@@ -204,7 +225,7 @@ fn acts_as_mass(design: &Design, s: &Samples, theta: &[f64], var: usize) -> bool
             })
             .collect();
         let c = design
-            .u_at(&s.points, i, s.fstar[i], &th, &mut slots)
+            .u_at(&s.points, i, s.fstar[i], (&th, atom), &mut slots)
             .coefficients();
         u.push(c[0]);
         du.push(c[1]);
@@ -238,10 +259,10 @@ impl Frame {
         let mut mass = None;
         let mut point_mass = None;
         for &v in &candidates {
-            if !acts_as_mass(design, &probe, &theta, v) {
+            if !acts_as_mass(design, &probe, (&theta, atom), v) {
                 continue;
             }
-            match exact_mass(design, &probe, &theta, v) {
+            match exact_mass(design, &probe, (&theta, atom), v) {
                 Some(c) if mass.is_none() => mass = Some(ExactMass { var: v, c }),
                 None if mass.is_none() && point_mass.is_none() => point_mass = Some(v),
                 _ => {}
@@ -272,7 +293,7 @@ impl Frame {
         frame.scales = vec![1.0; frame.coords.len()];
         let first = Expansion::new(design, &frame, s, 1)?;
         let t = &first.columns;
-        let u0 = norm(t.column(0).as_slice());
+        let u0 = unit(norm(t.column(0).as_slice()), t, frame.coords.len());
         frame.norm = first.norm;
         frame.scales = (0..frame.coords.len())
             .map(|c| {
@@ -427,7 +448,7 @@ impl Expansion {
                 let mut slots = Vec::new();
                 let w = s.weight[i];
                 let mut row = design
-                    .u_at(&s.points, i, s.fstar[i], &theta, &mut slots)
+                    .u_at(&s.points, i, s.fstar[i], (&theta, frame.atom), &mut slots)
                     .coefficients();
                 row.iter_mut().for_each(|v| *v *= w);
                 row
@@ -437,7 +458,7 @@ impl Expansion {
             return None;
         }
         let mut columns = DMatrix::from_fn(n, t, |i, a| rows[i][a]);
-        let u0 = columns.column(0).norm();
+        let u0 = unit(columns.column(0).norm(), &columns, frame.dim().min(t - 1));
         if u0.is_nan() || u0 <= 0.0 {
             return None;
         }

@@ -32,36 +32,38 @@ pub struct Profile {
     pub bits: u32,
 }
 
-/// The parameter vectors of every atom for a cell configuration: the cell's atoms replace
-/// true atom `frame.atom`; masses become the mass parameter.
+/// The parameter vectors of every atom for a cell configuration, each with the true atom whose
+/// cell it belongs to: the cell's atoms replace true atom `frame.atom`; masses become the mass
+/// parameter.
 pub fn configuration(
     frame: &Frame,
     atoms: &[Vec<f64>],
     delta: &[Vec<f64>],
     mass: &[f64],
-) -> Vec<Vec<f64>> {
-    let mut out: Vec<Vec<f64>> = atoms
+) -> Vec<(usize, Vec<f64>)> {
+    let mut out: Vec<(usize, Vec<f64>)> = atoms
         .iter()
         .enumerate()
         .filter(|(j, _)| *j != frame.atom)
-        .map(|(_, a)| a.clone())
+        .map(|(j, a)| (j, a.clone()))
         .collect();
     for (d, &p) in delta.iter().zip(mass) {
         let mut t = frame.theta_at(d);
         if let Some(m) = &frame.mass {
             t[m.var] += p.ln() / m.c;
         }
-        out.push(t);
+        out.push((frame.atom, t));
     }
     out
 }
 
-fn mixture<N: Number>(design: &Design, s: &Samples, i: usize, atoms: &[Vec<N>]) -> N {
+/// The mixture's output at sample `i`; each atom with the true atom whose cell it belongs to.
+fn mixture<N: Number>(design: &Design, s: &Samples, i: usize, atoms: &[(usize, Vec<N>)]) -> N {
     let mut slots = Vec::new();
-    let like = atoms[0][0].clone();
+    let like = atoms[0].1[0].clone();
     let (mut num, mut den) = (like.constant(0.0), like.constant(0.0));
-    for a in atoms {
-        let (w, e) = design.weight_output_at(&s.points, i, a, &mut slots);
+    for (cell, a) in atoms {
+        let (w, e) = design.weight_output_at(&s.points, i, (a, *cell), &mut slots);
         num = num + w.clone() * e;
         den = den + w;
     }
@@ -81,27 +83,28 @@ pub fn distance(
     design: &Design,
     s: &Samples,
     truth: &[Vec<f64>],
-    config: &[Vec<f64>],
+    config: &[(usize, Vec<f64>)],
     bits: u32,
 ) -> f64 {
     let n = s.points.len();
+    let truth: Vec<(usize, Vec<f64>)> = truth.iter().cloned().enumerate().collect();
     if bits <= 53 {
         let (mut d, mut f) = (0.0, 0.0);
         for i in 0..n {
             let a = mixture(design, s, i, config);
-            let b = mixture(design, s, i, truth);
+            let b = mixture(design, s, i, &truth);
             d += (a - b) * (a - b);
             f += b * b;
         }
         return (d / f.max(f64::MIN_POSITIVE)).sqrt();
     }
-    let lift = |atoms: &[Vec<f64>]| -> Vec<Vec<Float>> {
+    let lift = |atoms: &[(usize, Vec<f64>)]| -> Vec<(usize, Vec<Float>)> {
         atoms
             .iter()
-            .map(|a| a.iter().map(|&v| Float::with_val(bits, v)).collect())
+            .map(|(j, a)| (*j, a.iter().map(|&v| Float::with_val(bits, v)).collect()))
             .collect()
     };
-    let (c, t) = (lift(config), lift(truth));
+    let (c, t) = (lift(config), lift(&truth));
     let (mut d, mut f) = (Float::with_val(bits, 0), Float::with_val(bits, 0));
     for i in 0..n {
         let a = mixture(design, s, i, &c);
@@ -242,7 +245,7 @@ pub fn flat(
         }
     }
     let space = TaylorSpace::new(dim, 1);
-    let base = s.values(design, &frame.theta);
+    let base = s.values(design, &frame.theta, frame.atom);
     let norm = base.iter().map(|v| v * v).sum::<f64>().sqrt();
     let unpack = |x: &[f64]| -> (Vec<Vec<f64>>, Vec<f64>, Vec<Vec<f64>>) {
         let mut delta = vec![vec![0.0; dim]; m];
@@ -281,7 +284,13 @@ pub fn flat(
             let theta = frame.taylor(&space, &frame.theta_at(&delta[i]));
             for row in 0..n {
                 let mut g = design
-                    .u_at(&s.points, row, s.fstar[row], &theta, &mut slots)
+                    .u_at(
+                        &s.points,
+                        row,
+                        s.fstar[row],
+                        (&theta, frame.atom),
+                        &mut slots,
+                    )
                     .coefficients();
                 g.iter_mut().for_each(|v| *v *= s.weight[row]);
                 r[row] += mu[i] * g[0] / norm;
@@ -369,10 +378,11 @@ pub fn numerator_hp(
     let (mut num, mut den) = (Float::with_val(bits, 0), Float::with_val(bits, 0));
     let mut slots = Vec::new();
     for i in 0..s.points.len() {
-        let base = design.u_at(&s.points, i, s.fstar[i], &truth, &mut slots);
+        let base = design.u_at(&s.points, i, s.fstar[i], (&truth, frame.atom), &mut slots);
         let mut r = -base.clone();
         for (a, &p) in atoms.iter().zip(mass) {
-            r += design.u_at(&s.points, i, s.fstar[i], a, &mut slots) * Float::with_val(bits, p);
+            r += design.u_at(&s.points, i, s.fstar[i], (a, frame.atom), &mut slots)
+                * Float::with_val(bits, p);
         }
         let w = Float::with_val(bits, s.weight[i]);
         let (r, b) = (r * w.clone(), base * w);

@@ -265,6 +265,12 @@ pub fn simulable(case: &Case) -> Result<(), RateError> {
             case.name
         )));
     }
+    if let Some(k) = case.top_k {
+        return Err(RateError::Unsupported(format!(
+            "case {}: rate checks do not fit top-K sparse gates yet (`gate.top_k = {k}`); `moeid verify` analyses them with the selected set held fixed (identifiability, computed rates)",
+            case.name
+        )));
+    }
     if case.model != crate::case::Model::Regression && !case.normalized {
         return Err(RateError::Unsupported(format!(
             "case {}: a {} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)",

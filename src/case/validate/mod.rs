@@ -6,6 +6,7 @@ use super::*;
 mod fixed;
 mod params;
 mod settings;
+mod top_k;
 use crate::expr::{self, Binding, Env, Shape, Span, TapeBuilder};
 use miette::NamedSource;
 use raw::{Ordered, RawCase};
@@ -260,6 +261,7 @@ impl<'a> Validator<'a> {
                 Some("with one expert the normalized gate is constant (u = 0); add a second [[atoms]] table, a [fixed] component, or set `gate.normalized = false`".into()),
             );
         }
+        let top_k = self.top_k(&raw, atoms.len());
         let weight = weight?;
         Some(Case {
             name,
@@ -273,6 +275,7 @@ impl<'a> Validator<'a> {
             classes,
             weight,
             normalized,
+            top_k,
             mean,
             variance,
             logits,
