@@ -27,6 +27,9 @@ pub enum GateKind {
     Quadratic,
     /// Laplace gate: `exp(-|x - beta1| + beta0)`, normalized.
     Laplace,
+    /// Top-K sparse softmax: `exp(beta1·x + beta0)`, the 2 largest of 3 experts kept and
+    /// renormalized (`top_k = 2`).
+    TopKSoftmax,
 }
 
 /// The experts `moeid new` knows.
@@ -54,7 +57,7 @@ pub enum ExpertKind {
 
 impl GateKind {
     /// Every gate, in the order `moeid new --help` lists them.
-    pub const ALL: [GateKind; 11] = [
+    pub const ALL: [GateKind; 12] = [
         GateKind::Softmax,
         GateKind::Sigmoid,
         GateKind::SoftmaxTemperature,
@@ -66,6 +69,7 @@ impl GateKind {
         GateKind::NormalizedSigmoid,
         GateKind::Quadratic,
         GateKind::Laplace,
+        GateKind::TopKSoftmax,
     ];
 
     /// The name on the command line.
@@ -82,6 +86,7 @@ impl GateKind {
             GateKind::NormalizedSigmoid => "normalized-sigmoid",
             GateKind::Quadratic => "quadratic",
             GateKind::Laplace => "laplace",
+            GateKind::TopKSoftmax => "top-k-softmax",
         }
     }
 
@@ -231,6 +236,12 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
             "beta1 beta0:mass",
             "Laplace gate",
         ),
+        GateKind::TopKSoftmax => (
+            "exp(dot(beta1, x) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "top-2 sparse softmax gate",
+        ),
         GateKind::Cosine => (
             "exp(dot(beta1, x) / ((norm(beta1) + 0.1) * (norm(x) + 0.1)) + beta0)",
             true,
@@ -346,6 +357,15 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
         w,
         "normalized = {normalized}  # true: weights divided by their sum over experts (softmax-like); false: sigmoid-like"
     );
+    let atoms = if gate == GateKind::TopKSoftmax {
+        let _ = writeln!(
+            w,
+            "top_k = 2  # top-K: only the K largest weights are kept at each input (K below the number of atoms)"
+        );
+        3
+    } else {
+        2
+    };
     let _ = writeln!(w);
     let _ = writeln!(w, "[expert]");
     for l in &expert_lines {
@@ -398,32 +418,32 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
         GateKind::Euclidean | GateKind::SigmoidEuclidean | GateKind::Laplace
     );
     let values = |atom: usize, n: &str| -> String {
-        let pick = |one: f64, two: f64| if atom == 0 { one } else { two };
+        // A third atom (top-K templates) sits between the first two.
+        let pick = |one: f64, two: f64| match atom {
+            0 => one,
+            1 => two,
+            _ => 0.3 * one + 0.6 * two + 0.25,
+        };
+        let pick2 = |one: [f64; 2], two: [f64; 2]| [pick(one[0], two[0]), pick(one[1], two[1])];
         let scaled = |v: Vec<f64>, by: f64| v.into_iter().map(|x| x * by).collect::<Vec<_>>();
         match n {
             "beta1" if located => list(&scaled(
-                vec2(
-                    atom,
-                    pick(0.3, -0.4),
-                    if atom == 0 { [0.3, -0.2] } else { [-0.4, 0.1] },
-                ),
+                vec2(atom, pick(0.3, -0.4), pick2([0.3, -0.2], [-0.4, 0.1])),
                 if dim > 2 { 0.4 } else { 1.0 },
             )),
-            "beta1" => list(&vec2(
-                atom,
-                pick(2.0, -1.0),
-                if atom == 0 { [1.0, 0.5] } else { [-0.7, 1.2] },
-            )),
+            "beta1" => list(&vec2(atom, pick(2.0, -1.0), pick2([1.0, 0.5], [-0.7, 1.2]))),
             "alpha" => list(&vec2(
                 atom,
                 pick(1.0, -0.8),
-                if atom == 0 { [1.0, -0.5] } else { [-0.8, 0.6] },
+                pick2([1.0, -0.5], [-0.8, 0.6]),
             )),
             "a" => list(&vec2(
                 atom,
                 pick(1.5, -2.0),
-                if atom == 0 { [1.5, -0.5] } else { [-1.0, 0.8] },
+                pick2([1.5, -0.5], [-1.0, 0.8]),
             )),
+            // The third atom's lower weight leaves it out of the top 2 in mid-box.
+            "beta0" if atom == 2 => "-0.6".into(),
             "beta0" => format!("{:?}", pick(0.5, 0.0)),
             "gamma" => format!("{:?}", pick(0.2, -0.1)),
             "b" => format!("{:?}", pick(-0.5, 0.3)),
@@ -432,17 +452,22 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
             _ => "0.0".into(),
         }
     };
-    for atom in 0..2 {
+    for atom in 0..atoms {
         let _ = writeln!(w);
         if atom == 0 {
             let _ = writeln!(
                 w,
                 "[[atoms]]  # a true expert: a value for every parameter that is not shared"
             );
-        } else {
+        } else if atom == 1 {
             let _ = writeln!(
                 w,
                 "[[atoms]]  # another true expert (normalized gates need at least two)"
+            );
+        } else {
+            let _ = writeln!(
+                w,
+                "[[atoms]]  # a third true expert (top_k must stay below the number of atoms)"
             );
         }
         for (n, role) in &names {
@@ -509,6 +534,26 @@ mod tests {
                     ..crate::Options::default()
                 };
                 crate::verify(&case, &opts).unwrap_or_else(|err| panic!("{g:?}, dim {dim}: {err}"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_top_k_template_is_sparse_at_every_atom() {
+        for e in &ExpertKind::ALL {
+            let text = template("x", GateKind::TopKSoftmax, *e, None);
+            let case = crate::Case::parse(&text, "x.toml").unwrap();
+            assert_eq!((case.top_k, case.atoms.len()), (Some(2), 3), "{e:?}");
+            // Each atom is selected at some inputs and left out at others.
+            let design = crate::family::Design::new(&case);
+            let points = design.sample(&case.atoms, 400, 1).unwrap();
+            for j in 0..3 {
+                let share = points.selected_share(j);
+                assert!(
+                    share > 0.05 && share < 0.95,
+                    "{e:?}: atom {}: {share}",
+                    j + 1
+                );
             }
         }
     }
