@@ -183,10 +183,19 @@ impl CaseBuilder {
         Self::with(slf, |b| b.classes(classes))
     }
 
-    /// The gate weight expression and whether it is normalized over experts.
-    #[pyo3(signature = (weight, normalized=true))]
-    fn gate<'a>(slf: PyRefMut<'a, Self>, weight: &str, normalized: bool) -> PyRefMut<'a, Self> {
-        Self::with(slf, |b| b.gate(weight, normalized))
+    /// The gate weight expression, whether it is normalized over experts, and for a top-K
+    /// sparse gate the number K of experts selected at each input (`gate.top_k`).
+    #[pyo3(signature = (weight, normalized=true, top_k=None))]
+    fn gate<'a>(
+        slf: PyRefMut<'a, Self>,
+        weight: &str,
+        normalized: bool,
+        top_k: Option<usize>,
+    ) -> PyRefMut<'a, Self> {
+        Self::with(slf, |b| match top_k {
+            Some(k) => b.gate(weight, normalized).top_k(k),
+            None => b.gate(weight, normalized),
+        })
     }
 
     fn mean<'a>(slf: PyRefMut<'a, Self>, mean: &str) -> PyRefMut<'a, Self> {

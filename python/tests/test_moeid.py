@@ -85,6 +85,34 @@ def test_a_fixed_component_from_the_builder_and_its_distinguishability():
     assert moeid.verify(moeid.Case.from_toml(LINEAR)).fixed is None
 
 
+def test_a_top_k_gate_from_the_builder_and_its_validation():
+    case_file = CASES / "topk-2309.13850" / "gaussian-top2-of-3.toml"
+    from_file = moeid.verify(moeid.Case.from_toml(case_file))
+
+    def built(top_k):
+        b = (
+            moeid.CaseBuilder("top2", "gaussian")
+            .gate("exp(dot(beta1, x) + beta0)", True, top_k=top_k)
+            .mean("dot(a, x) + b")
+            .variance("nu")
+            .vector("beta1", 1)
+            .mass("beta0")
+            .vector("a", 1)
+            .scalar("b")
+            .scalar("nu")
+        )
+        for beta1, beta0, a, b0, nu in [(2.0, 0.3, 1.5, -0.5, 0.3), (-1.5, 0.0, -1.0, 0.4, 0.2), (0.2, -0.6, 0.5, 1.0, 0.25)]:
+            b = b.atom({"beta1": [beta1], "beta0": beta0, "a": [a], "b": b0, "nu": nu})
+        return b.build()
+
+    v = moeid.verify(built(2))
+    assert v.verdict == from_file.verdict == "interaction"
+    assert any(n.startswith("top-2 gate:") for n in v.notes)
+    assert not any("top-" in n for n in moeid.verify(built(None)).notes)
+    with pytest.raises(moeid.CaseError, match=r"(?s)top_k = 3.*not sparse"):
+        built(3)
+
+
 def test_a_bad_case_raises_case_error_with_place_and_fix(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(LINEAR.read_text().replace("dot(a, x) + b", "dot(a, x) + bb"))
