@@ -527,7 +527,7 @@ fn verify_in_order(
             let Some((i, result)) = received else { break };
             pending.insert(i, result);
             while let Some(result) = pending.remove(&next) {
-                each(next, &files[next], result)?;
+                display.suspend(|| each(next, &files[next], result))?;
                 next += 1;
             }
         }
