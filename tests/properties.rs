@@ -233,7 +233,11 @@ proptest! {
         restarts in prop::option::of(0usize..3),
         seed in prop::option::of(any::<u64>()),
     ) {
-        let case = Case::parse(BASE, "linear.toml").unwrap();
+        // The case's own grid is tiny too, so an override left out (`None`) does not fall back
+        // to the default grid (8 sizes to 5·10⁴, 20 replicates: minutes per case).
+        let text = BASE.replace("[expect]", "[rates]\nn = \"100,150\"\nreplicates = 1\nrestarts = 1\n\n[expect]");
+        let case = Case::parse(&text, "linear.toml").unwrap();
+        assert_eq!(case.rates.replicates, Some(1));
         let overrides = moeid::rates::RateOverrides {
             fitted,
             n,

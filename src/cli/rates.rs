@@ -127,11 +127,11 @@ pub(super) fn plan(
         eprintln!("error: {}", setting_message(&e));
         return Ok(ExitCode::from(2));
     }
-    if let Err(e) = moeid::rates::simulable(&case) {
+    let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
+    if let Err(e) = moeid::rates::feasible(&case, &settings) {
         eprintln!("error: {}: {e}", path.display());
         return Ok(ExitCode::from(2));
     }
-    let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
     let tasks = moeid::rates::plan(&case, &settings, shards);
     let mut stdout = std::io::stdout().lock();
     match format {

@@ -87,7 +87,11 @@ pub fn check(
 ) -> Result<RateCheck, RateError> {
     check_overrides(case, overrides)?;
     let k_star = case.atoms.len();
-    let fitted = RateSettings::resolve(case, overrides, None).fitted;
+    // What the prediction changes (held and orbit starts) does not decide whether the run can
+    // start: refuse at once, before the verification (minutes with many fitted atoms).
+    let unpredicted = RateSettings::resolve(case, overrides, None);
+    super::sweep::feasible(case, &unpredicted)?;
+    let fitted = unpredicted.fitted;
     // Cells up to the largest a fit can form: k atoms on k* true ones put at most k − k* + 1
     // in one cell.
     let most = fitted.iter().copied().max().unwrap_or(k_star);

@@ -35,4 +35,4 @@ pub use plan::{plan, Shard, Task};
 pub use predict::{predict, rate_text, Group, Prediction, Rate};
 pub use settings::{RateOverrides, RateSettings};
 pub use summary::{stored, Agreement, RateReport, RateRow};
-pub use sweep::{run, simulable, Progress};
+pub use sweep::{feasible, run, simulable, Progress};

@@ -281,19 +281,14 @@ pub fn simulable(case: &Case) -> Result<(), RateError> {
     Ok(())
 }
 
-/// Runs the rate check of `case` (see the module docs). `prediction` is the verifier's
-/// (exact-specified and over-specified rates) with its verdict, when available.
+/// Whether `settings` can run on `case` at all: at least one restart, replicate, size and fitted
+/// size of at least k*, a model that can be simulated, and one fit's data within the memory
+/// limit. Cheap; the rate check calls it before the verification behind its prediction, so a
+/// run that cannot start says so at once.
 ///
 /// # Errors
-/// [`RateError`] when the model cannot be simulated or the checkpoint is unusable. Fits that
-/// fail are recorded and counted, not errors.
-pub fn run(
-    case: &Case,
-    settings: &RateSettings,
-    prediction: Option<(&Prediction, &str)>,
-    checkpoint: Option<&Path>,
-    progress: Progress,
-) -> Result<RateReport, RateError> {
+/// [`RateError::Unsupported`] naming what to change.
+pub fn feasible(case: &Case, settings: &RateSettings) -> Result<(), RateError> {
     let k_star = case.atoms.len();
     if settings.restarts == 0
         || settings.replicates == 0
@@ -311,13 +306,8 @@ pub fn run(
         )));
     }
     simulable(case)?;
-    let model = MixtureModel::new(case);
-    let (n_max, k_max) = (
-        settings.n.iter().copied().max().unwrap_or(0),
-        settings.fitted.iter().copied().max().unwrap_or(0),
-    );
-    // inputs, responses and per-atom columns (responsibilities, gate values) of one fit
-    let values = n_max.saturating_mul(case.dim + 2 + 3 * k_max);
+    let (n_max, k_max) = largest_fit(settings);
+    let values = fit_values(case, settings);
     if values > MAX_FIT_VALUES {
         return Err(RateError::Unsupported(format!(
             "case {}: one fit at n = {n_max} with {k_max} atoms in dimension {} holds about {} \
@@ -328,6 +318,39 @@ pub fn run(
             MAX_FIT_VALUES * 8 / 1_000_000
         )));
     }
+    Ok(())
+}
+
+/// The largest sample size and fitted size of `settings`.
+fn largest_fit(settings: &RateSettings) -> (usize, usize) {
+    (
+        settings.n.iter().copied().max().unwrap_or(0),
+        settings.fitted.iter().copied().max().unwrap_or(0),
+    )
+}
+
+/// Numbers one fit of the largest size holds: inputs, responses and per-atom columns
+/// (responsibilities, gate values).
+fn fit_values(case: &Case, settings: &RateSettings) -> usize {
+    let (n_max, k_max) = largest_fit(settings);
+    n_max.saturating_mul(case.dim + 2 + 3 * k_max)
+}
+
+/// Runs the rate check of `case` (see the module docs). `prediction` is the verifier's
+/// (exact-specified and over-specified rates) with its verdict, when available.
+///
+/// # Errors
+/// [`RateError`] when the model cannot be simulated or the checkpoint is unusable. Fits that
+/// fail are recorded and counted, not errors.
+pub fn run(
+    case: &Case,
+    settings: &RateSettings,
+    prediction: Option<(&Prediction, &str)>,
+    checkpoint: Option<&Path>,
+    progress: Progress,
+) -> Result<RateReport, RateError> {
+    feasible(case, settings)?;
+    let model = MixtureModel::new(case);
     let fingerprint = settings.fingerprint(case);
     let params = case.variables().len();
     let (writer, mut records, damaged) = match checkpoint {
@@ -394,7 +417,7 @@ pub fn run(
     };
     // As many fits at once as the memory budget allows (results do not depend on it: each task
     // is seeded on its own).
-    let at_once = (MAX_SWEEP_VALUES / values.max(1)).max(1);
+    let at_once = (MAX_SWEEP_VALUES / fit_values(case, settings).max(1)).max(1);
     let new = if at_once < rayon::current_num_threads() {
         match rayon::ThreadPoolBuilder::new().num_threads(at_once).build() {
             Ok(pool) => pool.install(run_all),
