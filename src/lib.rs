@@ -158,11 +158,8 @@ impl Verification {
 
 /// A case edited in code still fits its model (files are validated on load).
 fn check_shape(case: &Case) -> Result<(), CaseShape> {
-    let want = if case.normalized && case.fixed.is_none() {
-        2
-    } else {
-        1
-    };
+    let in_gate = case.fixed.as_ref().is_some_and(|f| f.proportion.is_none());
+    let want = if case.normalized && !in_gate { 2 } else { 1 };
     if case.atoms.len() < want {
         return Err(CaseShape::Atoms {
             got: case.atoms.len(),
@@ -390,7 +387,10 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     counts.escalations = escalation.escalations;
     counts.hp_columns = escalation.hp.evaluations + escalation.fresh.evaluations;
     let has_mass: Vec<bool> = families.iter().map(|f| !f.masses.is_empty()).collect();
-    let verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
+    let mut verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
+    if let Some(d) = &distinguishability {
+        verdict = verdict::with_fixed(verdict, d);
+    }
     progress::enter(progress, "local geometry");
     let cells = geometry::analyse(
         &design,
@@ -417,6 +417,20 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
         notes.push(format!(
             "top-{k} gate: the selected set is held at the truth's (atoms selected at {} of the samples); the information in the selection boundaries is not analysed (docs/theory.md §9)",
             shares.join(", ")
+        ));
+    }
+    if let Some(d) = distinguishability
+        .as_ref()
+        .filter(|d| d.proportion.is_some())
+    {
+        notes.push(format!(
+            "fixed component mixed outside the gate (share λ* = {}): the cells hold λ at λ*, so the rates are the atoms' with λ known{}",
+            d.proportion.unwrap_or_default(),
+            if d.proportion_lost() {
+                "; here λ trades against the atoms' parameters at first order, so with λ estimated no rate holds along that direction (docs/theory.md §8)"
+            } else {
+                " (docs/theory.md §8)"
+            }
         ));
     }
     if !design.kinks.is_empty() {

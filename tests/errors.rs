@@ -352,6 +352,16 @@ fn every_message() {
             "fixed_logits_count",
             multinomial("\n[inputs]\nclasses = 2\n\n[fixed]\nlogits = [\"x[0]\"]"),
         ),
+        ("fixed_proportion_range", plus("[fixed]\nproportion = 1.0\nmean = \"x[0]\"")),
+        (
+            "fixed_proportion_and_weight",
+            plus("[fixed]\nproportion = 0.3\nweight = \"1\"\nmean = \"x[0]\""),
+        ),
+        (
+            "fixed_proportion_one_normalized_atom",
+            BASE.split("[[atoms]]").take(2).collect::<Vec<_>>().join("[[atoms]]")
+                + "\n[fixed]\nproportion = 0.3\nmean = \"x[0]\"\n",
+        ),
     ];
     for (name, text) in cases {
         let e = error_of(&text);

@@ -136,6 +136,19 @@ impl CaseBuilder {
         self
     }
 
+    /// A fixed component mixed outside the gate with an estimated share (`fixed.proportion`):
+    /// $f = \lambda f_0 + (1 - \lambda) f_G$ with true share `proportion` in (0, 1), e.g.
+    /// `.fixed_with_proportion(0.3, &[("mean", "0"), ("variance", "1")])`.
+    pub fn fixed_with_proportion(mut self, proportion: f64, expert: &[(&str, &str)]) -> Self {
+        let t = section(&mut self.root, "fixed");
+        t.remove("weight");
+        t.insert("proportion".into(), Value::Float(proportion));
+        for (k, v) in expert {
+            t.insert((*k).into(), Value::String((*v).into()));
+        }
+        self
+    }
+
     /// The fixed component's class logits (multinomial), one per class.
     pub fn fixed_logits(mut self, logits: &[&str]) -> Self {
         let v = logits.iter().map(|l| Value::String((*l).into())).collect();

@@ -137,8 +137,13 @@ pub struct Expression {
 /// (docs/theory.md §8). Its expressions use `x` only.
 #[derive(Clone, Debug)]
 pub struct Fixed {
-    /// Its gate weight $w_0(x)$ (default `1`, the softmax reference).
+    /// Its gate weight $w_0(x)$ (default `1`, the softmax reference). Unused with a
+    /// `proportion`.
     pub weight: Expression,
+    /// `fixed.proportion`: the true share $\lambda^*$ of a component mixed outside the gate,
+    /// $f = \lambda f_0 + (1 - \lambda) f_G$, with $\lambda$ estimated (a deviated mixture,
+    /// docs/theory.md §8); `None` when the component sits inside the gate with `weight`.
+    pub proportion: Option<f64>,
     /// Its mean (regression, gaussian).
     pub mean: Option<Expression>,
     /// Its variance (gaussian).
@@ -148,9 +153,10 @@ pub struct Fixed {
 }
 
 impl Fixed {
-    /// Every expression of the component.
+    /// Every expression of the component (its weight only when it sits inside the gate).
     pub fn expressions(&self) -> impl Iterator<Item = &Expression> {
         std::iter::once(&self.weight)
+            .filter(|_| self.proportion.is_none())
             .chain(&self.mean)
             .chain(&self.variance)
             .chain(&self.logits)

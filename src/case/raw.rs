@@ -108,6 +108,7 @@ pub struct RawExpert {
 #[serde(deny_unknown_fields)]
 pub struct RawFixed {
     pub weight: Option<Spanned<String>>,
+    pub proportion: Option<Spanned<f64>>,
     pub mean: Option<Spanned<String>>,
     pub variance: Option<Spanned<String>>,
     pub logits: Option<Spanned<Vec<Spanned<String>>>>,

@@ -96,10 +96,12 @@ fn compile_scalar(b: &mut TapeBuilder, e: &crate::case::Expression, env: &Env) -
         .unwrap_or_else(|| b.push(Op::Const(f64::NAN)))
 }
 
-/// The compiled fixed component: weight $w_0(x)$, output $e_0$ per class, mean and variance.
+/// The compiled fixed component: weight $w_0(x)$, output $e_0$ per class, mean and variance,
+/// and its share $\lambda^*$ when it is mixed outside the gate.
 #[derive(Clone, Debug)]
 struct FixedTapes {
     weight: Tape,
+    proportion: Option<f64>,
     output: Vec<Tape>,
     mean_variance: Option<(Tape, Tape)>,
 }
@@ -228,6 +230,7 @@ impl Design {
             };
             FixedTapes {
                 weight,
+                proportion: f.proportion,
                 output,
                 mean_variance,
             }

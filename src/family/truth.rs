@@ -10,14 +10,44 @@ use rand_chacha::ChaCha8Rng;
 use rug::Float;
 
 impl Design {
-    /// Whether the case has a fixed component (`[fixed]`).
+    /// Whether the case has a fixed component (`[fixed]`), inside or outside the gate.
     pub fn has_fixed(&self) -> bool {
         self.fixed.is_some()
     }
 
+    /// Whether the case has a fixed component inside the gate (its weight joins the
+    /// normalization).
+    pub fn has_fixed_in_gate(&self) -> bool {
+        self.has_fixed() && self.fixed_proportion().is_none()
+    }
+
+    /// The true share $\lambda^*$ of a fixed component mixed outside the gate
+    /// (`fixed.proportion`): $f = \lambda f_0 + (1 - \lambda) f_G$.
+    pub fn fixed_proportion(&self) -> Option<f64> {
+        self.fixed.as_ref().and_then(|f| f.proportion)
+    }
+
     /// The fixed component's weight $w_0$ and output $e_0$ at sample `i` over any [`Number`]
-    /// (`like` gives the number type), if the case has one.
+    /// (`like` gives the number type), if the case has one *inside the gate*. A component
+    /// mixed outside it (`proportion`) is not part of the gated mixture whose terms the
+    /// family and the cells analyse: its share only scales that mixture's differences by
+    /// $1 - \lambda^*$, and its own direction is the distinguishability test's
+    /// ([`Design::fixed_output_at`]).
     pub fn fixed_at<N: Number>(
+        &self,
+        points: &SamplePoints,
+        i: usize,
+        like: &N,
+        slots: &mut Vec<N>,
+    ) -> Option<(N, N)> {
+        if self.fixed_proportion().is_some() {
+            return None;
+        }
+        self.fixed_output_at(points, i, like, slots)
+    }
+
+    /// The fixed component's weight and output at sample `i`, wherever it is mixed.
+    pub fn fixed_output_at<N: Number>(
         &self,
         points: &SamplePoints,
         i: usize,
@@ -156,7 +186,9 @@ impl Design {
     }
 
     /// $f^*$ at every sample point for the configuration `atoms` (zeros for unnormalized gates,
-    /// where $u$ does not use it): $f^* = \sum_j w_j e_j / \sum_j w_j$.
+    /// where $u$ does not use it): $f^* = \sum_j w_j e_j / \sum_j w_j$, a fixed component
+    /// inside the gate included; one mixed outside it (`proportion`) is not: this is the gated
+    /// mixture $f_G^*$ whose terms $u = w\,(e - f_G^*)$ are analysed.
     ///
     /// # Errors
     /// [`FamilyError::NonFinite`] when $f^*$ is not finite (e.g. every weight underflows).
@@ -168,6 +200,34 @@ impl Design {
         if !self.normalized {
             return Ok(vec![0.0; points.len()]);
         }
+        let mut out = Vec::with_capacity(points.len());
+        for (i, (num, den)) in self.gated(points, atoms)?.into_iter().enumerate() {
+            let f = num / den;
+            if !f.is_finite() {
+                return Err(FamilyError::NonFinite {
+                    atom: 0,
+                    term: "the true model output f* (every gate weight is zero)".into(),
+                    sample: i,
+                    point: points.describe(i),
+                    value: f,
+                });
+            }
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// The gated mixture at every sample point as $(\sum_j w_j e_j, \sum_j w_j)$ over the
+    /// selected atoms, a fixed component inside the gate included; for unnormalized gates the
+    /// sum of weights is 1 (the mixture is the numerator).
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`] when a weight or output is not finite.
+    pub fn gated(
+        &self,
+        points: &SamplePoints,
+        atoms: &[Vec<f64>],
+    ) -> Result<Vec<(f64, f64)>, FamilyError> {
         let mut slots = Vec::new();
         let mut out = Vec::with_capacity(points.len());
         for i in 0..points.len() {
@@ -206,17 +266,7 @@ impl Design {
                 num += w * e;
                 den += w;
             }
-            let f = num / den;
-            if !f.is_finite() {
-                return Err(FamilyError::NonFinite {
-                    atom: 0,
-                    term: "the true model output f* (every gate weight is zero)".into(),
-                    sample: i,
-                    point: points.describe(i),
-                    value: f,
-                });
-            }
-            out.push(f);
+            out.push((num, if self.normalized { den } else { 1.0 }));
         }
         Ok(out)
     }

@@ -39,8 +39,8 @@ pub(super) fn cross_atom(
     });
     let rels = canonical(&r.compact, &r.null_space, &idx, residual_tol(&r));
     // A common translation of the log-weights is a gauge only when every weight moves with it:
-    // a fixed component's weight does not.
-    let class = if design.normalized && !design.has_fixed() {
+    // a fixed component's weight inside the gate does not (one mixed outside it is not in u).
+    let class = if design.normalized && !design.has_fixed_in_gate() {
         RelationClass::Gauge
     } else {
         RelationClass::CrossAtom

@@ -1,20 +1,27 @@
-//! Distinguishability of a fixed component (docs/theory.md §8): is the fixed function
-//! $w_0 e_0$ outside the span of the learned atoms' derivative terms?
+//! Distinguishability of a fixed component (docs/theory.md §8): is the fixed component's
+//! direction outside the span of the learned atoms' derivative terms?
 //!
-//! The free family here is the numerator family $\{\partial^\alpha (w\,e)(\cdot;\theta^*_j)\}$ of
-//! every atom up to the analysed order (the columns of $u$ with $f^* = 0$, so the fixed
-//! component itself does not enter them). The fixed function is distinguishable when adding
-//! its column raises the rank; then no combination of the learned atoms' perturbations can
-//! mimic it to that order.
+//! - Inside the gate (`weight`): the direction is $w_0 e_0$, against the numerator family
+//!   $\{\partial^\alpha (w\,e)(\cdot;\theta^*_j)\}$ of every atom up to the analysed order (the
+//!   columns of $u$ with $f^* = 0$, so the fixed component itself does not enter them).
+//! - Outside the gate (`proportion` $\lambda^*$, $f = \lambda f_0 + (1-\lambda) f_G$ with
+//!   $\lambda$ estimated): the direction of $\lambda$ is $e_0 - f_G^*$; the gated mixture moves
+//!   by $\sum_j \Delta u_j / W^*$ ($W^* = \sum_j w_j$ for normalized gates, 1 otherwise), so the
+//!   column tested against the atoms' own family is $W^*(e_0 - f_G^*) = \sum_j w_j (e_0 - e_j)$.
+//!   The test also runs with the terms of order ≤ 1 only: a first-order dependence means
+//!   $\lambda$ trades against the atoms' parameters, and the verdict is degenerate.
+//!
+//! The component is distinguishable when adding its column raises the rank; then no
+//! combination of the learned atoms' perturbations can mimic it to that order.
 
 use crate::family::{AtomFamily, Design, FamilyError, SamplePoints};
 use crate::rank::{self, Tolerance};
 use nalgebra::DMatrix;
 
-/// The outcome of the distinguishability test.
+/// One rank test: the free family with and without the fixed component's column.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Distinguishability {
-    /// Whether $w_0 e_0$ is outside the span (the rank rises by one).
+pub struct SpanTest {
+    /// Whether the column is outside the span (the rank rises by one).
     pub distinguishable: bool,
     /// Columns of the free family.
     pub terms: usize,
@@ -22,10 +29,32 @@ pub struct Distinguishability {
     pub rank_without: usize,
     /// The rank with the fixed column added.
     pub rank_with: usize,
-    /// $\|w_0 e_0 - P\,w_0 e_0\| / \|w_0 e_0\|$, $P$ the projection on the free family's span.
+    /// $\|c - P\,c\| / \|c\|$ for the column $c$, $P$ the projection on the free family's span.
     pub residual: f64,
     /// Whether both rank decisions are clear in f64.
     pub clear: bool,
+}
+
+/// The outcome of the distinguishability test.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distinguishability {
+    /// The test with the atoms' terms up to the analysed order.
+    pub test: SpanTest,
+    /// The true share $\lambda^*$ of a component mixed outside the gate; `None` inside it.
+    pub proportion: Option<f64>,
+    /// Outside the gate: the test with the terms of order ≤ 1, which decides whether
+    /// $\lambda$ is identifiable beside the atoms.
+    pub first_order: Option<SpanTest>,
+}
+
+impl Distinguishability {
+    /// Whether the component's share $\lambda$ (outside the gate) trades against the atoms'
+    /// parameters at first order: an invariance of the model.
+    pub fn proportion_lost(&self) -> bool {
+        self.first_order
+            .as_ref()
+            .is_some_and(|t| !t.distinguishable)
+    }
 }
 
 /// Runs the test on the families' terms up to `order`; `None` without a fixed component.
@@ -44,23 +73,29 @@ pub fn distinguish(
         return Ok(None);
     }
     let n = points.len();
-    let zeros = vec![0.0; n];
-    let mut blocks = Vec::new();
-    for fam in families {
-        let terms = &fam.terms[..fam.up_to_order(order)];
-        blocks.push(design.columns(points, &zeros, &atoms[fam.atom], terms, fam.atom + 1)?);
-    }
+    let proportion = design.fixed_proportion();
+    let gated = match proportion {
+        Some(_) => design.gated(points, atoms)?,
+        None => Vec::new(),
+    };
     let mut slots = Vec::new();
     let mut fixed = Vec::with_capacity(n);
     for i in 0..n {
         let (w, e) = design
-            .fixed_at(points, i, &0.0, &mut slots)
+            .fixed_output_at(points, i, &0.0, &mut slots)
             .expect("the design has a fixed component");
-        let v = w * e;
+        let (v, what) = match gated.get(i) {
+            // Σ_j w_j (e0 − e_j) (normalized), e0 − Σ_j w_j e_j (unnormalized)
+            Some(&(num, den)) => (
+                den * e - num,
+                "the fixed component's direction W*(e0 − f_G*)",
+            ),
+            None => (w * e, "the fixed component w0 e0"),
+        };
         if !v.is_finite() {
             return Err(FamilyError::NonFinite {
                 atom: 0,
-                term: "the fixed component w0 e0".into(),
+                term: what.into(),
                 sample: i,
                 point: points.describe(i),
                 value: v,
@@ -68,25 +103,61 @@ pub fn distinguish(
         }
         fixed.push(v);
     }
-    let terms: usize = blocks.iter().map(|b| b.ncols()).sum();
-    let mut with = DMatrix::zeros(n, terms + 1);
-    let mut at = 0;
-    for b in &blocks {
-        with.columns_mut(at, b.ncols()).copy_from(b);
-        at += b.ncols();
-    }
-    with.column_mut(terms).copy_from_slice(&fixed);
-    let free = with.columns(0, terms).into_owned();
-    let without = rank::analyse(&free, tol);
-    let both = rank::analyse(&with, tol);
+    let free = |order: usize| -> Result<DMatrix<f64>, FamilyError> {
+        let mut blocks = Vec::new();
+        for fam in families {
+            let k = fam.up_to_order(order);
+            blocks.push(match proportion {
+                Some(_) => fam.matrix.columns(0, k).into_owned(),
+                None => {
+                    let zeros = vec![0.0; n];
+                    design.columns(
+                        points,
+                        &zeros,
+                        &atoms[fam.atom],
+                        &fam.terms[..k],
+                        fam.atom + 1,
+                    )?
+                }
+            });
+        }
+        let terms: usize = blocks.iter().map(|b| b.ncols()).sum();
+        let mut m = DMatrix::zeros(n, terms);
+        let mut at = 0;
+        for b in &blocks {
+            m.columns_mut(at, b.ncols()).copy_from(b);
+            at += b.ncols();
+        }
+        Ok(m)
+    };
+    let test = span_test(&free(order)?, &fixed, tol);
+    let first_order = match proportion {
+        Some(_) if order > 1 => Some(span_test(&free(1)?, &fixed, tol)),
+        Some(_) => Some(test.clone()),
+        None => None,
+    };
     Ok(Some(Distinguishability {
+        test,
+        proportion,
+        first_order,
+    }))
+}
+
+/// The rank of `free` with and without the column `fixed`.
+fn span_test(free: &DMatrix<f64>, fixed: &[f64], tol: &Tolerance) -> SpanTest {
+    let terms = free.ncols();
+    let mut with = free.clone().insert_column(terms, 0.0);
+    with.column_mut(terms).copy_from_slice(fixed);
+    let without = rank::analyse(free, tol);
+    let both = rank::analyse(&with, tol);
+    SpanTest {
         distinguishable: both.rank > without.rank,
         terms,
         rank_without: without.rank,
         rank_with: both.rank,
-        residual: residual(&free, without.rank, &fixed),
+        residual: residual(free, without.rank, fixed),
         clear: without.clear && both.clear,
-    }))
+    }
 }
 
 /// Relative distance of `v` from the span of the `rank` leading left singular vectors of the

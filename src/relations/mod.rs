@@ -30,7 +30,7 @@ use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
 use crate::rank::certify::Escalation;
 use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
-pub use distinguish::{distinguish, Distinguishability};
+pub use distinguish::{distinguish, Distinguishability, SpanTest};
 pub use format::{format_coef, format_coef_digits};
 use format::{linear_combination, subscript};
 use nalgebra::{DMatrix, DVector};

@@ -184,13 +184,26 @@ pub fn render(v: &Verification) -> Value {
     if let Some(d) = &v.distinguishability {
         out["fixed"] = json!({
             "expressions": c.fixed.iter().flat_map(|f| f.expressions()).map(|e| json!({"key": e.key, "text": e.text})).collect::<Vec<_>>(),
-            "distinguishable": d.distinguishable,
-            "terms": d.terms,
-            "rank_without": d.rank_without,
-            "rank_with": d.rank_with,
-            "residual": d.residual,
-            "clear": d.clear,
+            "distinguishable": d.test.distinguishable,
+            "terms": d.test.terms,
+            "rank_without": d.test.rank_without,
+            "rank_with": d.test.rank_with,
+            "residual": d.test.residual,
+            "clear": d.test.clear,
         });
+        // A component mixed outside the gate: its true share and the first-order test that
+        // decides whether the share is identifiable.
+        if let (Some(p), Some(t)) = (d.proportion, &d.first_order) {
+            out["fixed"]["proportion"] = json!(p);
+            out["fixed"]["first_order"] = json!({
+                "distinguishable": t.distinguishable,
+                "terms": t.terms,
+                "rank_without": t.rank_without,
+                "rank_with": t.rank_with,
+                "residual": t.residual,
+                "clear": t.clear,
+            });
+        }
     }
     out
 }

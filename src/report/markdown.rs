@@ -135,8 +135,8 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
                 s,
                 "- fixed component: {} (relative distance from that span {:.1e}{})",
                 super::text::fixed_outcome(d),
-                d.residual,
-                if d.clear {
+                d.test.residual,
+                if d.test.clear {
                     ""
                 } else {
                     "; the rank gap is unclear"

@@ -184,16 +184,44 @@ pub fn cost(path: &std::path::Path, c: &crate::Cost) -> String {
 
 /// The distinguishability test of a fixed component in words, with its ranks (no floats).
 pub fn fixed_outcome(d: &crate::relations::Distinguishability) -> String {
-    if d.distinguishable {
-        format!(
-            "distinguishable: w0·e0 is outside the span of the atoms' {} derivative terms (rank {} → {})",
-            d.terms, d.rank_without, d.rank_with
-        )
-    } else {
-        format!(
-            "NOT distinguishable: w0·e0 lies in the span of the atoms' {} derivative terms (rank {} → {}): the learned experts can mimic the fixed one",
-            d.terms, d.rank_without, d.rank_with
-        )
+    let t = &d.test;
+    let ranks =
+        |t: &crate::relations::SpanTest| format!("rank {} → {}", t.rank_without, t.rank_with);
+    match (d.proportion, &d.first_order) {
+        (Some(p), Some(first)) => {
+            let what = format!("e0 − f_G* (the direction of its share λ, λ* = {p})");
+            if !first.distinguishable {
+                format!(
+                    "NOT distinguishable at first order: {what} lies in the span of the atoms' {} terms of order ≤ 1 ({}): λ trades against the atoms' parameters",
+                    first.terms,
+                    ranks(first)
+                )
+            } else if !t.distinguishable {
+                format!(
+                    "distinguishable at first order ({} terms, {}: λ is identifiable), NOT at the analysed order: {what} lies in the span of the atoms' {} derivative terms ({})",
+                    first.terms,
+                    ranks(first),
+                    t.terms,
+                    ranks(t)
+                )
+            } else {
+                format!(
+                    "distinguishable: {what} is outside the span of the atoms' {} derivative terms ({})",
+                    t.terms,
+                    ranks(t)
+                )
+            }
+        }
+        _ if t.distinguishable => format!(
+            "distinguishable: w0·e0 is outside the span of the atoms' {} derivative terms ({})",
+            t.terms,
+            ranks(t)
+        ),
+        _ => format!(
+            "NOT distinguishable: w0·e0 lies in the span of the atoms' {} derivative terms ({}): the learned experts can mimic the fixed one",
+            t.terms,
+            ranks(t)
+        ),
     }
 }
 
@@ -272,8 +300,8 @@ pub fn render(v: &Verification) -> String {
             s,
             "  fixed      {} (residual {:.1e}{})",
             fixed_outcome(d),
-            d.residual,
-            if d.clear {
+            d.test.residual,
+            if d.test.clear {
                 ""
             } else {
                 "; the rank gap is unclear"

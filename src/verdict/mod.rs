@@ -8,9 +8,12 @@
 //!   second-order block in some atom's null space;
 //! - **identifiable** (at order $r$): neither. Couplings, masses, gauge relations and singular
 //!   terms do not change the verdict.
+//!
+//! A fixed component mixed outside the gate whose share trades against the atoms' parameters
+//! at first order makes the verdict degenerate too ([`with_fixed`]).
 
 use crate::rank::Certificate;
-use crate::relations::{Relation, RelationClass, Relations};
+use crate::relations::{Distinguishability, Relation, RelationClass, Relations};
 use std::fmt;
 
 /// The three verdicts.
@@ -209,6 +212,30 @@ pub fn decide(
         reason,
         certificate,
     }
+}
+
+/// The verdict with a fixed component's distinguishability test (docs/theory.md §8): a share
+/// $\lambda$ mixed outside the gate whose direction $e_0 - f_G^*$ lies in the span of the
+/// atoms' terms of order ≤ 1 is an invariance of the model, so the verdict becomes degenerate
+/// (an invariance the atoms already have keeps its own reason). The test is decided in f64:
+/// the certificate is at most numerical.
+pub fn with_fixed(mut verdict: Verdict, d: &Distinguishability) -> Verdict {
+    let Some(first) = d.first_order.as_ref().filter(|t| !t.distinguishable) else {
+        return verdict;
+    };
+    if verdict.kind != VerdictKind::Degenerate {
+        verdict.kind = VerdictKind::Degenerate;
+        verdict.reason = format!(
+            "the fixed component's share λ is not identifiable: its direction e0 − f_G* lies in the span of the atoms' {} terms of order ≤ 1 (rank {} → {}), so λ and the atoms' parameters trade against each other",
+            first.terms, first.rank_without, first.rank_with
+        );
+    }
+    verdict.certificate = verdict.certificate.and(if first.clear {
+        Certificate::Numerical
+    } else {
+        Certificate::Undecided
+    });
+    verdict
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `[fixed]`: a known component beside the learned experts. Its expressions may use `x` only —
 //! it has nothing to estimate — and must give what the model needs (a mean; a mean and a
-//! variance; one logit per class).
+//! variance; one logit per class). It sits inside the gate with a `weight`, or outside it with
+//! a `proportion` in (0, 1), the true value of an estimated share.
 
 use super::*;
 
@@ -16,6 +17,7 @@ impl Validator<'_> {
         let spanned = raw.fixed.as_ref()?;
         let f = spanned.get_ref();
         let env = env_of(dim, &[]);
+        let proportion = self.proportion(f);
         let weight = match &f.weight {
             Some(w) => self.fixed_expression(w, "fixed.weight", &env, params),
             None => Some(Expression {
@@ -101,10 +103,41 @@ impl Validator<'_> {
         }
         Some(Fixed {
             weight: weight?,
+            proportion: proportion?,
             mean,
             variance,
             logits,
         })
+    }
+
+    /// `fixed.proportion`: `Some(None)` when absent, `Some(Some(λ*))` when valid, `None` (with
+    /// the problem reported) when out of (0, 1) or given with a `weight`.
+    fn proportion(&mut self, f: &raw::RawFixed) -> Option<Option<f64>> {
+        let Some(p) = &f.proportion else {
+            return Some(None);
+        };
+        let v = *p.get_ref();
+        if !(v > 0.0 && v < 1.0) {
+            self.report(
+                "moeid::case::value",
+                p.span(),
+                format!("`fixed.proportion` is {v}; the fixed component's share must lie strictly between 0 and 1"),
+                "not in (0, 1)",
+                Some("write the true share of the fixed component, e.g. `proportion = 0.3` (f = 0.3 f0 + 0.7 × the gated experts)".into()),
+            );
+            return None;
+        }
+        if let Some(w) = &f.weight {
+            self.report(
+                "moeid::case::fixed",
+                w.span(),
+                "`fixed.weight` and `fixed.proportion` cannot be used together".into(),
+                "a gate weight",
+                Some("with `proportion` the component is mixed outside the gate (f = λ f0 + (1 − λ) × the gated experts, λ estimated); remove `weight`, or remove `proportion` to put it inside the gate with this weight".into()),
+            );
+            return None;
+        }
+        Some(Some(v))
     }
 
     /// An expression of the fixed component: a declared parameter in it is named as such (the

@@ -252,13 +252,19 @@ impl<'a> Validator<'a> {
                 None
             }
         });
-        if normalized && atoms.len() == 1 && raw.fixed.is_none() {
+        // A fixed component inside the gate gives a lone atom's weight something to be
+        // normalized against; one mixed outside it (`proportion`) does not.
+        let in_gate = raw
+            .fixed
+            .as_ref()
+            .is_some_and(|f| f.get_ref().proportion.is_none());
+        if normalized && atoms.len() == 1 && !in_gate {
             self.report(
                 "moeid::case::atoms",
                 raw.atoms.span(),
                 "a normalized gate needs at least two atoms".into(),
                 "one atom",
-                Some("with one expert the normalized gate is constant (u = 0); add a second [[atoms]] table, a [fixed] component, or set `gate.normalized = false`".into()),
+                Some("with one expert the normalized gate is constant (u = 0); add a second [[atoms]] table, a [fixed] component inside the gate (no `proportion`), or set `gate.normalized = false`".into()),
             );
         }
         let top_k = self.top_k(&raw, atoms.len());
