@@ -211,16 +211,23 @@ impl CaseBuilder {
         Self::with(slf, |b| b.logits(&refs))
     }
 
-    /// A fixed component (`[fixed]`, expressions in x only): its weight and the expressions the
-    /// model needs (`mean`, `variance`, or `logits`).
-    #[pyo3(signature = (weight="1", mean=None, variance=None, logits=None))]
+    /// A fixed component (`[fixed]`, expressions in x only): its weight inside the gate (default
+    /// "1"), or its true share `proportion` in (0, 1) when it is mixed outside the gate with an
+    /// estimated share; and the expressions the model needs (`mean`, `variance`, or `logits`).
+    #[pyo3(signature = (weight=None, mean=None, variance=None, logits=None, proportion=None))]
     fn fixed<'a>(
         slf: PyRefMut<'a, Self>,
-        weight: &str,
+        weight: Option<&str>,
         mean: Option<&str>,
         variance: Option<&str>,
         logits: Option<Vec<String>>,
-    ) -> PyRefMut<'a, Self> {
+        proportion: Option<f64>,
+    ) -> PyResult<PyRefMut<'a, Self>> {
+        if weight.is_some() && proportion.is_some() {
+            return Err(PyValueError::new_err(
+                "fixed(): `weight` and `proportion` cannot be used together: with `proportion` the component is mixed outside the gate (f = λ f0 + (1 − λ) × the gated experts); give one of them",
+            ));
+        }
         let mut expert = Vec::new();
         if let Some(m) = mean {
             expert.push(("mean", m));
@@ -228,14 +235,17 @@ impl CaseBuilder {
         if let Some(v) = variance {
             expert.push(("variance", v));
         }
-        let slf = Self::with(slf, |b| b.fixed(weight, &expert));
-        match logits {
+        let slf = match proportion {
+            Some(p) => Self::with(slf, |b| b.fixed_with_proportion(p, &expert)),
+            None => Self::with(slf, |b| b.fixed(weight.unwrap_or("1"), &expert)),
+        };
+        Ok(match logits {
             Some(ls) => {
                 let refs: Vec<&str> = ls.iter().map(String::as_str).collect();
                 Self::with(slf, |b| b.fixed_logits(&refs))
             }
             None => slf,
-        }
+        })
     }
 
     /// A parameter: `len` None for a scalar; role `per_expert`, `mass` or `shared`.

@@ -85,6 +85,38 @@ def test_a_fixed_component_from_the_builder_and_its_distinguishability():
     assert moeid.verify(moeid.Case.from_toml(LINEAR)).fixed is None
 
 
+def test_a_fixed_share_outside_the_gate_from_the_builder():
+    case_file = CASES / "deviated-2402.05220" / "gaussian-proportion-constant-gate.toml"
+    from_file = moeid.verify(moeid.Case.from_toml(case_file))
+
+    def built(**fixed):
+        return (
+            moeid.CaseBuilder("deviated", "gaussian")
+            .gate("exp(dot(beta1, x) + beta0)", True)
+            .mean("dot(a, x) + b")
+            .variance("nu")
+            .fixed(mean="2 * x[0] - 0.5", variance="0.5", **fixed)
+            .vector("beta1", 1)
+            .mass("beta0")
+            .vector("a", 1)
+            .scalar("b")
+            .scalar("nu")
+            .atom({"beta1": [1.0], "beta0": 0.0, "a": [-1.0], "b": 0.5, "nu": 0.3})
+            .atom({"beta1": [1.0], "beta0": -0.5, "a": [2.0], "b": -0.5, "nu": 0.5})
+            .build()
+        )
+
+    v = moeid.verify(built(proportion=0.3))
+    for w in (from_file, v):
+        assert w.verdict == "degenerate"
+        assert w.fixed["proportion"] == 0.3
+        assert w.fixed["first_order"]["distinguishable"] is False
+    with pytest.raises(ValueError, match="cannot be used together"):
+        built(proportion=0.3, weight="1")
+    with pytest.raises(moeid.CaseError, match=r"(?s)fixed.proportion.*is 1.5"):
+        built(proportion=1.5)
+
+
 def test_a_top_k_gate_from_the_builder_and_its_validation():
     case_file = CASES / "topk-2309.13850" / "gaussian-top2-of-3.toml"
     from_file = moeid.verify(moeid.Case.from_toml(case_file))
