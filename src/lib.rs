@@ -425,7 +425,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     {
         notes.push(format!(
             "fixed component mixed outside the gate (share λ* = {}): the cells hold λ at λ*, so the rates are the atoms' with λ known{}",
-            d.proportion.unwrap_or_default(),
+            relations::format_share(d.proportion.unwrap_or_default()),
             if d.proportion_lost() {
                 "; here λ trades against the atoms' parameters at first order, so with λ estimated no rate holds along that direction (docs/theory.md §8)"
             } else {

@@ -33,6 +33,16 @@ pub(super) fn linear_combination(
     out
 }
 
+/// A share in (0, 1) as written (`0.3`), in scientific notation near 0 or 1 (`1e-300`), where
+/// plain decimals would run to hundreds of digits.
+pub fn format_share(p: f64) -> String {
+    if (1e-4..=1.0 - 1e-4).contains(&p) {
+        format!("{p}")
+    } else {
+        format!("{p:e}")
+    }
+}
+
 /// A coefficient with 6 significant digits, trailing zeros removed; integers printed plainly.
 pub fn format_coef(c: f64) -> String {
     format_coef_digits(c, 6)
@@ -60,5 +70,18 @@ pub fn format_coef_digits(c: f64, digits: usize) -> String {
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let m = m.trim_end_matches('0').trim_end_matches('.');
         format!("{m}e{e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_share;
+
+    #[test]
+    fn shares_are_short_near_zero_and_one() {
+        assert_eq!(format_share(0.3), "0.3");
+        assert_eq!(format_share(1e-300), "1e-300");
+        assert_eq!(format_share(0.99999), "9.9999e-1");
+        assert!(format_share(f64::MIN_POSITIVE).len() < 30);
     }
 }

@@ -31,7 +31,7 @@ use crate::rank::certify::Escalation;
 use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
 pub use distinguish::{distinguish, Distinguishability, SpanTest};
-pub use format::{format_coef, format_coef_digits};
+pub use format::{format_coef, format_coef_digits, format_share};
 use format::{linear_combination, subscript};
 use nalgebra::{DMatrix, DVector};
 pub use psd::PsdOutcome;

@@ -189,7 +189,10 @@ pub fn fixed_outcome(d: &crate::relations::Distinguishability) -> String {
         |t: &crate::relations::SpanTest| format!("rank {} → {}", t.rank_without, t.rank_with);
     match (d.proportion, &d.first_order) {
         (Some(p), Some(first)) => {
-            let what = format!("e0 − f_G* (the direction of its share λ, λ* = {p})");
+            let what = format!(
+                "e0 − f_G* (the direction of its share λ, λ* = {})",
+                crate::relations::format_share(p)
+            );
             if !first.distinguishable {
                 format!(
                     "NOT distinguishable at first order: {what} lies in the span of the atoms' {} terms of order ≤ 1 ({}): λ trades against the atoms' parameters",
