@@ -238,6 +238,10 @@ fn a_share_is_reported_and_built_like_a_file() {
     assert_eq!(json["fixed"]["first_order"]["distinguishable"], true);
     // the weight is not an expression of a component outside the gate
     assert_eq!(json["fixed"]["expressions"][0]["key"], "fixed.mean");
+    let files = moeid::report::markdown::Files::of(&v.case.name, false, false);
+    let page = moeid::report::markdown::page(&v, None, &files, "test");
+    assert!(page.contains("$\\lambda^* = 0.3$"), "{page}");
+    assert!(!page.contains("w_0(x)"), "{page}");
     // the in-gate cases carry no such keys
     let inside = crate::util::verify("deviated-2402.05220/gaussian-two-experts.toml");
     assert!(moeid::report::json::render(&inside)["fixed"]

@@ -116,7 +116,13 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         ));
     }
     if let Some(f) = &c.fixed {
-        s.push_str(&line("fixed component's weight", "w_0(x)", &f.weight));
+        match f.proportion {
+            Some(p) => s.push_str(&format!(
+                "- fixed component's share, estimated outside the gate ($f = \\lambda f_0 + (1 - \\lambda) f_G$): $\\lambda^* = {}$\n",
+                crate::relations::format_share(p)
+            )),
+            None => s.push_str(&line("fixed component's weight", "w_0(x)", &f.weight)),
+        }
         if let Some(m) = &f.mean {
             s.push_str(&line("fixed mean", "h_0(x)", m));
         }
