@@ -131,11 +131,16 @@ impl ExpertKind {
     }
 }
 
+/// `[1.5, -0.75, 1.2]`: each value rounded to 12 significant digits first, so products like
+/// 1.5 × 0.8 print as written (1.2), not as 1.2000000000000002.
 fn list(v: &[f64]) -> String {
     format!(
         "[{}]",
         v.iter()
-            .map(|x| format!("{x:?}"))
+            .map(|x| {
+                let short: f64 = format!("{x:.11e}").parse().unwrap_or(*x);
+                format!("{short:?}")
+            })
             .collect::<Vec<_>>()
             .join(", ")
     )
@@ -578,6 +583,13 @@ mod tests {
                 "{e:?}: {note:?}"
             );
         }
+    }
+
+    #[test]
+    fn values_print_as_written() {
+        assert_eq!(list(&[1.5 * 0.8, -0.75, 2.0]), "[1.2, -0.75, 2.0]");
+        let text = template("x", GateKind::Softmax, ExpertKind::Tanh, Some(9));
+        assert!(!text.contains("0000000"), "{text}");
     }
 
     #[test]
