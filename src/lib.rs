@@ -158,7 +158,7 @@ impl Verification {
 
 /// A case edited in code still fits its model (files are validated on load).
 fn check_shape(case: &Case) -> Result<(), CaseShape> {
-    let in_gate = case.fixed.as_ref().is_some_and(|f| f.proportion.is_none());
+    let in_gate = case.fixed.as_ref().is_some_and(case::Fixed::in_gate);
     let want = if case.normalized && !in_gate { 2 } else { 1 };
     if case.atoms.len() < want {
         return Err(CaseShape::Atoms {

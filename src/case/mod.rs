@@ -153,6 +153,12 @@ pub struct Fixed {
 }
 
 impl Fixed {
+    /// Whether the component sits inside the gate (its weight joins the normalization), not
+    /// mixed outside it with a `proportion`.
+    pub fn in_gate(&self) -> bool {
+        self.proportion.is_none()
+    }
+
     /// Every expression of the component (its weight only when it sits inside the gate).
     pub fn expressions(&self) -> impl Iterator<Item = &Expression> {
         std::iter::once(&self.weight)

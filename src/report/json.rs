@@ -182,28 +182,31 @@ pub fn render(v: &Verification) -> Value {
     });
     // Only cases with a fixed component carry the key, so other outputs are unchanged.
     if let Some(d) = &v.distinguishability {
-        out["fixed"] = json!({
-            "expressions": c.fixed.iter().flat_map(|f| f.expressions()).map(|e| json!({"key": e.key, "text": e.text})).collect::<Vec<_>>(),
-            "distinguishable": d.test.distinguishable,
-            "terms": d.test.terms,
-            "rank_without": d.test.rank_without,
-            "rank_with": d.test.rank_with,
-            "residual": d.test.residual,
-            "clear": d.test.clear,
-        });
+        out["fixed"] = span_test(&d.test);
+        out["fixed"]["expressions"] = c
+            .fixed
+            .iter()
+            .flat_map(|f| f.expressions())
+            .map(|e| json!({"key": e.key, "text": e.text}))
+            .collect();
         // A component mixed outside the gate: its true share and the first-order test that
         // decides whether the share is identifiable.
         if let (Some(p), Some(t)) = (d.proportion, &d.first_order) {
             out["fixed"]["proportion"] = json!(p);
-            out["fixed"]["first_order"] = json!({
-                "distinguishable": t.distinguishable,
-                "terms": t.terms,
-                "rank_without": t.rank_without,
-                "rank_with": t.rank_with,
-                "residual": t.residual,
-                "clear": t.clear,
-            });
+            out["fixed"]["first_order"] = span_test(t);
         }
     }
     out
+}
+
+/// One rank test of a fixed component's column against the atoms' terms.
+fn span_test(t: &crate::relations::SpanTest) -> Value {
+    json!({
+        "distinguishable": t.distinguishable,
+        "terms": t.terms,
+        "rank_without": t.rank_without,
+        "rank_with": t.rank_with,
+        "residual": t.residual,
+        "clear": t.clear,
+    })
 }
