@@ -5,15 +5,19 @@
 use super::slope::Slope;
 use super::summary::{Agreement, ParamSlope, DECISIVE, STILL};
 
-/// The decision for a polynomial prediction `p` from the window's slope and the slopes of its
-/// first and last three sizes (the straightness test). With one atom per true one the rate is
-/// sharp (the parametric $n^{-1/2}$): two-sided, and the interval must be within
-/// ±[`DECISIVE`]. With several, the local geometry's rate is the worst case — an upper bound on
-/// the error that fits started near the truth may beat: `agrees` when the whole interval is at
-/// least as steep as predicted (within 0.1), `disagrees` when it is clearly shallower.
+/// The decision for a polynomial prediction `p` from the window's slope of the mean loss, of
+/// the median loss (`median`), and the mean's slopes on the window's first and last three sizes
+/// (the straightness test). With one atom per true one the rate is sharp (the parametric
+/// $n^{-1/2}$): two-sided, and the interval must be within ±[`DECISIVE`]. With several, the
+/// local geometry's rate is the worst case — an upper bound on the error that fits started near
+/// the truth may beat: `agrees` when the whole interval of the mean's slope is at least as steep
+/// as predicted (within 0.1) *and* the median's slope is too (so that a few far-off fits, which
+/// dominate a mean, cannot carry the decision alone), `disagrees` when both are clearly
+/// shallower.
 pub(super) fn decide(
     p: f64,
     window: Option<Slope>,
+    median: Option<Slope>,
     ends: (Option<Slope>, Option<Slope>),
     sizes: usize,
     worst_case: bool,
@@ -38,34 +42,7 @@ pub(super) fn decide(
         );
     }
     if worst_case {
-        return if w.high <= p + 0.1 {
-            (
-                Agreement::Agrees,
-                format!(
-                    "window {:+.2} [{:+.2}, {:+.2}] at least as steep as the worst case {p:+.2}",
-                    w.slope, w.low, w.high
-                ),
-                straight,
-            )
-        } else if w.low > p + 0.1 {
-            (
-                Agreement::Disagrees,
-                format!(
-                    "window {:+.2} [{:+.2}, {:+.2}] shallower than the worst case {p:+.2}",
-                    w.slope, w.low, w.high
-                ),
-                straight,
-            )
-        } else {
-            (
-                Agreement::Inconclusive,
-                format!(
-                    "window {:+.2} [{:+.2}, {:+.2}] straddles the worst case {p:+.2}; more replicates or larger n",
-                    w.slope, w.low, w.high
-                ),
-                straight,
-            )
-        };
+        return worst(p, w, median, straight);
     }
     if half(&w) > DECISIVE {
         return (
@@ -163,4 +140,61 @@ pub(super) fn decide_flat(flat: &[ParamSlope], in_window: usize) -> (Agreement, 
             ),
         )
     }
+}
+
+/// The one-sided decision against a worst-case slope `p` (see [`decide`]).
+fn worst(p: f64, w: Slope, median: Option<Slope>, straight: bool) -> (Agreement, String, bool) {
+    let show = |s: &Slope| format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high);
+    // The mean's whole interval decides; the median's slope, which a few far-off fits cannot
+    // move, must point the same way.
+    let (steep, shallow) = (w.high <= p + 0.1, w.low > p + 0.1);
+    let Some(m) = median else {
+        return (
+            Agreement::Inconclusive,
+            format!(
+                "window {} but no median slope (a size without a positive median loss)",
+                show(&w)
+            ),
+            straight,
+        );
+    };
+    let typical = m.slope <= p + 0.1;
+    let (agreement, why) = if steep && typical {
+        (
+            Agreement::Agrees,
+            format!(
+                "window {} (median {:+.2}) at least as steep as the worst case {p:+.2}",
+                show(&w),
+                m.slope
+            ),
+        )
+    } else if shallow && !typical {
+        (
+            Agreement::Disagrees,
+            format!(
+                "window {} (median {:+.2}) shallower than the worst case {p:+.2}",
+                show(&w),
+                m.slope
+            ),
+        )
+    } else if steep || shallow {
+        (
+            Agreement::Inconclusive,
+            format!(
+                "the mean's window {} is {} the worst case {p:+.2} but the median's slope {:+.2} is not: a few far-off fits carry the mean; more replicates or larger n",
+                show(&w),
+                if steep { "steeper than" } else { "shallower than" },
+                m.slope
+            ),
+        )
+    } else {
+        (
+            Agreement::Inconclusive,
+            format!(
+                "window {} straddles the worst case {p:+.2}; more replicates or larger n",
+                show(&w)
+            ),
+        )
+    };
+    (agreement, why, straight)
 }

@@ -15,8 +15,9 @@
 //! - the decision (in `decision.rs`): with one atom per true one, **agrees** / **disagrees** when the
 //!   window's interval is at most ±0.25 wide and the window straight (the slopes of its first
 //!   and last three sizes agree); with several, the computed rate is a worst case, an upper
-//!   bound on the error: **agrees** when the whole interval is at least as steep, **disagrees**
-//!   when it is clearly shallower; **inconclusive** otherwise — never "agrees" on no evidence.
+//!   bound on the error: **agrees** when the whole interval of the mean's window slope is at
+//!   least as steep and so is the median's window slope, **disagrees** when both are clearly
+//!   shallower; **inconclusive** otherwise — never "agrees" on no evidence, nor on a few far-off fits.
 //!   For a flat or not identifiable prediction, **consistent** when nothing measured along the
 //!   flat direction shrinks (every window slope above −0.15 with an interval within ±0.25),
 //!   **disagrees** when something clearly does (an interval below −0.15), **inconclusive**
@@ -435,6 +436,13 @@ pub(super) fn summarise(
         let s = boot(&settings.n, &total);
         let window = boot(&settings.n[upper.clone()], &total[upper.clone()]);
         let lower_slope = boot(&settings.n[lower.clone()], &total[lower.clone()]);
+        let median_window = slope_of(
+            Centre::Median,
+            &settings.n[upper.clone()],
+            &total[upper.clone()],
+            settings.bootstrap,
+            seed,
+        );
         // The window's first and last three sizes: is the curve straight there?
         let (w_first, w_last) = if upper.len() >= 4 {
             let a = upper.start..upper.start + 3;
@@ -516,9 +524,14 @@ pub(super) fn summarise(
         };
         let in_window = upper.len();
         let (agreement, why, straight) = match (rate, predicted) {
-            (Some(Rate::Polynomial(_)), Some(p)) => {
-                decide(p, window, (w_first, w_last), in_window, cell > 1)
-            }
+            (Some(Rate::Polynomial(_)), Some(p)) => decide(
+                p,
+                window,
+                median_window,
+                (w_first, w_last),
+                in_window,
+                cell > 1,
+            ),
             (Some(_), Some(_)) if !flat_slopes.is_empty() => {
                 let (a, why) = decide_flat(&flat_slopes, in_window);
                 (a, why, false)
@@ -634,7 +647,7 @@ mod tests {
     fn never_agrees_on_no_evidence() {
         // a wide interval, a bend, too few sizes: inconclusive whatever the slope
         let ends = |a, b| (s(a, 0.05), s(b, 0.05));
-        let two = |w, e, n| decide(-0.5, w, e, n, false).0;
+        let two = |w, e, n| decide(-0.5, w, w, e, n, false).0;
         assert_eq!(
             two(s(-0.5, 0.9), ends(-0.5, -0.5), 4),
             Agreement::Inconclusive
@@ -653,9 +666,18 @@ mod tests {
             Agreement::Disagrees
         );
         // a worst case: steeper agrees, shallower disagrees, straddling is inconclusive
-        let worst = |w| decide(-0.5, w, ends(-1.0, -1.0), 4, true).0;
-        assert_eq!(worst(s(-1.5, 0.5)), Agreement::Agrees);
-        assert_eq!(worst(s(-0.1, 0.1)), Agreement::Disagrees);
-        assert_eq!(worst(s(-0.5, 0.3)), Agreement::Inconclusive);
+        let worst = |w, m| decide(-0.5, w, m, ends(-1.0, -1.0), 4, true).0;
+        assert_eq!(worst(s(-1.5, 0.5), s(-0.9, 0.2)), Agreement::Agrees);
+        assert_eq!(worst(s(-0.1, 0.1), s(-0.1, 0.1)), Agreement::Disagrees);
+        assert_eq!(worst(s(-0.5, 0.3), s(-0.5, 0.3)), Agreement::Inconclusive);
+        // one far-off fit makes the mean steep; the median, which it cannot move, is not
+        let (a, why, _) = decide(-0.5, s(-9.6, 4.0), s(-0.3, 0.2), ends(-1.0, -1.0), 4, true);
+        assert_eq!(a, Agreement::Inconclusive, "{why}");
+        assert!(why.contains("far-off fits"), "{why}");
+        // neither clearly shallower alone: a shallow mean with a steep median is no disagreement
+        assert_eq!(worst(s(-0.1, 0.1), s(-0.9, 0.1)), Agreement::Inconclusive);
+        // the median's interval may straddle: its slope points the way, the mean's interval decides
+        assert_eq!(worst(s(-1.5, 0.5), s(-0.9, 0.6)), Agreement::Agrees);
+        assert_eq!(worst(s(-1.5, 0.2), None), Agreement::Inconclusive);
     }
 }
