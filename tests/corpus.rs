@@ -1,13 +1,39 @@
 //! The hostile-input corpus (tests/corpus/README.md): every case file and command line gives its
-//! expected exit code, never a panic or a run over 60 s, and a message that is snapshotted.
+//! expected exit code, never a panic, a run over 60 s or a peak memory over 2 GiB, and a message
+//! that is snapshotted.
 
 use crate::util::root;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Exit code, stdout and stderr of `moeid args` in `dir`, killed after 60 s.
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String, Duration) {
+/// Largest resident memory a run may reach.
+const MEMORY_LIMIT_KIB: u64 = 2 << 20;
+
+/// The peak resident memory of process `pid` so far, in KiB (`VmHWM`; `None` where /proc is
+/// not there or the process has gone).
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// What one run of `moeid` did.
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+    /// The largest peak resident memory read while it ran (KiB; 0 where it cannot be read).
+    peak_kib: u64,
+}
+
+/// Exit code, stdout, stderr, time and peak memory of `moeid args` in `dir`; killed after 60 s
+/// or beyond [`MEMORY_LIMIT_KIB`].
+fn run(dir: &Path, args: &[&str]) -> Outcome {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_moeid"))
         .args(args)
@@ -28,23 +54,27 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String, String, Duration) {
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let limit = Duration::from_secs(60);
+    let mut peak = 0;
     let code = loop {
+        // read before reaping: the high-water mark up to a few milliseconds before the end
+        peak = peak.max(peak_kib(child.id()).unwrap_or(0));
         if let Some(status) = child.try_wait().unwrap() {
             break status.code().unwrap_or(-1);
         }
-        if started.elapsed() > limit {
+        if started.elapsed() > limit || peak > MEMORY_LIMIT_KIB {
             let _ = child.kill();
             let _ = child.wait();
             break -1;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    (
+    Outcome {
         code,
-        stdout.join().unwrap(),
-        stderr.join().unwrap(),
-        started.elapsed(),
-    )
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        took: started.elapsed(),
+        peak_kib: peak,
+    }
 }
 
 /// The first lines of a message, each cut to 100 characters: what the snapshot keeps.
@@ -125,6 +155,7 @@ fn every_hostile_input_gives_its_exit_code_without_panic_or_hang() {
     let valid =
         std::fs::read_to_string(root().join("cases/softmax-2503.03213/linear.toml")).unwrap();
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let peak = std::sync::atomic::AtomicU64::new(0);
     let results: std::sync::Mutex<Vec<(usize, String)>> = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -142,8 +173,18 @@ fn every_hostile_input_gives_its_exit_code_without_panic_or_hang() {
                     std::fs::write(d.join(name), bytes).unwrap();
                 }
                 let args: Vec<&str> = e.args.iter().map(String::as_str).collect();
-                let (code, stdout, stderr, took) = run(d, &args);
+                let Outcome {
+                    code,
+                    stdout,
+                    stderr,
+                    took,
+                    peak_kib,
+                } = run(d, &args);
+                peak.fetch_max(peak_kib, std::sync::atomic::Ordering::SeqCst);
                 let mut problems = Vec::new();
+                if peak_kib > MEMORY_LIMIT_KIB {
+                    problems.push(format!("peak memory {} MiB", peak_kib >> 10));
+                }
                 if code != e.expected {
                     problems.push(format!("exit {code}, expected {}", e.expected));
                 }
@@ -199,6 +240,15 @@ fn every_hostile_input_gives_its_exit_code_without_panic_or_hang() {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    // the memory guard measures something (on Linux, where /proc tells the peak)
+    let peak = peak.into_inner();
+    if cfg!(target_os = "linux") {
+        assert!(peak > 0, "no peak memory could be read from /proc");
+    }
+    eprintln!(
+        "largest peak resident memory over the corpus: {} MiB",
+        peak >> 10
     );
     insta::assert_snapshot!("corpus_messages", lines.join("\n"));
 }
