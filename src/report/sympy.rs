@@ -41,7 +41,7 @@ pub fn coefficient(c: &Coef, names: &[String]) -> String {
         .iter()
         .map(|(q, b)| {
             let mut factors = basis(b, names);
-            let magnitude = match (q.num.abs(), q.den) {
+            let magnitude = match (q.numer().abs(), *q.denom()) {
                 (1, 1) => None,
                 (n, 1) => Some(n.to_string()),
                 (n, d) => Some(format!("{n}/{d}")),
@@ -49,7 +49,7 @@ pub fn coefficient(c: &Coef, names: &[String]) -> String {
             if let Some(m) = magnitude.or_else(|| factors.is_empty().then(|| "1".into())) {
                 factors.insert(0, m);
             }
-            let sign = if q.num < 0 { "-" } else { "" };
+            let sign = if *q.numer() < 0 { "-" } else { "" };
             format!("{sign}{}", factors.join("*"))
         })
         .collect();

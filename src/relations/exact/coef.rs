@@ -4,72 +4,53 @@
 use crate::expr::Number;
 use std::fmt::Write;
 
-/// A rational $p/q$, $q > 0$.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rational {
-    /// Numerator.
-    pub num: i64,
-    /// Denominator (positive).
-    pub den: i64,
+/// A rational $p/q$ in lowest terms, $q > 0$ (num-rational's `Ratio<i64>`).
+pub type Rational = num_rational::Rational64;
+
+/// Its value.
+pub(super) fn value(q: Rational) -> f64 {
+    *q.numer() as f64 / *q.denom() as f64
 }
 
-pub(super) fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 {
-        a.abs()
+/// $|q|$.
+pub(super) fn magnitude(q: Rational) -> Rational {
+    if *q.numer() < 0 {
+        -q
     } else {
-        gcd(b, a % b)
+        q
     }
 }
 
-impl Rational {
-    /// `num/den` in lowest terms with a positive denominator.
-    pub fn new(num: i64, den: i64) -> Rational {
-        let g = gcd(num, den).max(1) * den.signum();
-        Rational {
-            num: num / g,
-            den: den / g,
+/// The closest rational to `x` with denominator at most `max_den` (continued fractions), if it
+/// is within `tol` (relative) of `x`.
+pub fn rational(x: f64, max_den: i64, tol: f64) -> Option<Rational> {
+    if !x.is_finite() || x.abs() > 1e6 {
+        return None;
+    }
+    let (mut h0, mut h1, mut k0, mut k1) = (0i64, 1i64, 1i64, 0i64);
+    let mut y = x;
+    for _ in 0..40 {
+        let a = y.floor();
+        if a.abs() > 1e9 {
+            break;
         }
-    }
-
-    pub(super) fn value(self) -> f64 {
-        self.num as f64 / self.den as f64
-    }
-
-    /// The closest rational with denominator at most `max_den` (continued fractions), if it is
-    /// within `tol` (relative) of `x`.
-    pub fn recognise(x: f64, max_den: i64, tol: f64) -> Option<Rational> {
-        if !x.is_finite() || x.abs() > 1e6 {
-            return None;
+        let a = a as i64;
+        let (h2, k2) = (a * h1 + h0, a * k1 + k0);
+        if k2 > max_den {
+            break;
         }
-        let (mut h0, mut h1, mut k0, mut k1) = (0i64, 1i64, 1i64, 0i64);
-        let mut y = x;
-        for _ in 0..40 {
-            let a = y.floor();
-            if a.abs() > 1e9 {
-                break;
-            }
-            let a = a as i64;
-            let (h2, k2) = (a * h1 + h0, a * k1 + k0);
-            if k2 > max_den {
-                break;
-            }
-            (h0, h1, k0, k1) = (h1, h2, k1, k2);
-            let r = Rational::new(h1, k1);
-            if (r.value() - x).abs() <= tol * x.abs().max(1e-300) {
-                return Some(r);
-            }
-            let frac = y - a as f64;
-            if frac.abs() < 1e-15 {
-                break;
-            }
-            y = 1.0 / frac;
+        (h0, h1, k0, k1) = (h1, h2, k1, k2);
+        let r = Rational::new(h1, k1);
+        if (value(r) - x).abs() <= tol * x.abs().max(1e-300) {
+            return Some(r);
         }
-        None
+        let frac = y - a as f64;
+        if frac.abs() < 1e-15 {
+            break;
+        }
+        y = 1.0 / frac;
     }
-
-    pub(super) fn mul(self, o: Rational) -> Rational {
-        Rational::new(self.num * o.num, self.den * o.den)
-    }
+    None
 }
 
 /// A basis function: $\prod_v \theta_v^{e_v}$, optionally times $\sigma(\theta_s)$.
@@ -175,8 +156,8 @@ impl Coef {
     pub(super) fn eval<N: Number>(&self, theta: &[N]) -> N {
         let mut v = theta[0].constant(0.0);
         for (q, b) in &self.terms {
-            v = v + b.eval(theta) * theta[0].constant(q.num as f64)
-                / theta[0].constant(q.den as f64);
+            v = v + b.eval(theta) * theta[0].constant(*q.numer() as f64)
+                / theta[0].constant(*q.denom() as f64);
         }
         v
     }
@@ -208,7 +189,7 @@ impl Coef {
                     p.retain(|x| x.1 != 0);
                     p.sort_unstable();
                     (
-                        r.mul(q),
+                        r * q,
                         Basis {
                             powers: p,
                             sigmoid: b.sigmoid,
@@ -220,9 +201,7 @@ impl Coef {
     }
 
     pub(super) fn is_one(&self) -> bool {
-        self.terms.len() == 1
-            && self.terms[0].0 == Rational::new(1, 1)
-            && self.terms[0].1 == Basis::one()
+        self.terms.len() == 1 && self.terms[0].0 == Rational::ONE && self.terms[0].1 == Basis::one()
     }
 
     /// Whether every term is a pure rational (no parameter).
@@ -233,7 +212,7 @@ impl Coef {
     /// Text of the coefficient as a factor: `2`, `tau`, `(2/tau)`, `(−1 + sigmoid(b))`.
     pub(super) fn factor_text(&self, names: &[String]) -> String {
         if let Some((inner, m)) = self.factored() {
-            let mt = term_text(Rational::new(1, 1), &m, names, false);
+            let mt = term_text(Rational::ONE, &m, names, false);
             let mt = if mt.contains('/') {
                 format!("({mt})")
             } else {
@@ -244,12 +223,7 @@ impl Coef {
         let parts: Vec<(bool, String)> = self
             .terms
             .iter()
-            .map(|(q, b)| {
-                (
-                    q.num < 0,
-                    term_text(Rational::new(q.num.abs(), q.den), b, names, false),
-                )
-            })
+            .map(|(q, b)| (*q.numer() < 0, term_text(magnitude(*q), b, names, false)))
             .collect();
         if parts.len() == 1 {
             let (neg, s) = &parts[0];
@@ -310,13 +284,13 @@ impl Coef {
             return format!(
                 "{}\\thinspace {}",
                 inner.latex(names),
-                term_text(Rational::new(1, 1), &m, names, true)
+                term_text(Rational::ONE, &m, names, true)
             );
         }
         let mut out = String::new();
         for (i, (q, b)) in self.terms.iter().enumerate() {
-            let s = term_text(Rational::new(q.num.abs(), q.den), b, names, true);
-            let sign = match (i, q.num < 0) {
+            let s = term_text(magnitude(*q), b, names, true);
+            let sign = match (i, *q.numer() < 0) {
                 (0, false) => "",
                 (0, true) => "-",
                 (_, false) => " + ",
@@ -344,11 +318,11 @@ pub(super) fn term_text(q: Rational, b: &Basis, names: &[String], latex: bool) -
     };
     let mut num: Vec<String> = Vec::new();
     let mut den: Vec<String> = Vec::new();
-    if q.num != 1 {
-        num.push(q.num.to_string());
+    if *q.numer() != 1 {
+        num.push(q.numer().to_string());
     }
-    if q.den != 1 {
-        den.push(q.den.to_string());
+    if *q.denom() != 1 {
+        den.push(q.denom().to_string());
     }
     if let Some(s) = b.sigmoid {
         num.push(if latex {

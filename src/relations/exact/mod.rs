@@ -32,7 +32,7 @@ use rug::Float;
 mod coef;
 mod render;
 
-pub use coef::{latex_name, Basis, Coef, Rational};
+pub use coef::{latex_name, rational, Basis, Coef, Rational};
 pub use render::cleared;
 use render::{combinations, render};
 /// A relation with exact coefficients.
@@ -297,8 +297,8 @@ fn fit(
         if col.iter().any(|x| !x.is_finite() || *x == 0.0) {
             continue;
         }
-        if let Some(r) = Rational::recognise(values[0] / col[0], MAX_DEN, FIT_TOL) {
-            if agrees(&|i| r.value() * col[i]) {
+        if let Some(r) = rational(values[0] / col[0], MAX_DEN, FIT_TOL) {
+            if agrees(&|i| coef::value(r) * col[i]) {
                 return Some(Coef {
                     terms: vec![(r, b.clone())],
                 });
@@ -324,16 +324,14 @@ fn fit(
         }
         let qa = (sxv * syy - syv * sxy) / det;
         let qb = (syv * sxx - sxv * sxy) / det;
-        let (Some(ra), Some(rb)) = (
-            Rational::recognise(qa, MAX_DEN, 1e-6),
-            Rational::recognise(qb, MAX_DEN, 1e-6),
-        ) else {
+        let (Some(ra), Some(rb)) = (rational(qa, MAX_DEN, 1e-6), rational(qb, MAX_DEN, 1e-6))
+        else {
             continue;
         };
-        if ra.num == 0 || rb.num == 0 {
+        if *ra.numer() == 0 || *rb.numer() == 0 {
             continue;
         }
-        if agrees(&|i| ra.value() * x[i] + rb.value() * y[i]) {
+        if agrees(&|i| coef::value(ra) * x[i] + coef::value(rb) * y[i]) {
             return Some(Coef {
                 terms: vec![(ra, bx.clone()), (rb, by.clone())],
             });
@@ -382,7 +380,7 @@ pub fn recognise(
     for (k, t) in rel.terms.iter().enumerate() {
         if k == 0 {
             coefs.push(Coef {
-                terms: vec![(Rational::new(1, 1), Basis::one())],
+                terms: vec![(Rational::ONE, Basis::one())],
             });
             continue;
         }
@@ -460,19 +458,10 @@ mod tests {
 
     #[test]
     fn rationals() {
-        assert_eq!(
-            Rational::recognise(0.5, 60, 1e-9),
-            Some(Rational::new(1, 2))
-        );
-        assert_eq!(
-            Rational::recognise(-4.0, 60, 1e-9),
-            Some(Rational::new(-4, 1))
-        );
-        assert_eq!(
-            Rational::recognise(1.0 / 3.0, 60, 1e-9),
-            Some(Rational::new(1, 3))
-        );
-        assert_eq!(Rational::recognise(std::f64::consts::PI, 60, 1e-9), None);
+        assert_eq!(rational(0.5, 60, 1e-9), Some(Rational::new(1, 2)));
+        assert_eq!(rational(-4.0, 60, 1e-9), Some(Rational::new(-4, 1)));
+        assert_eq!(rational(1.0 / 3.0, 60, 1e-9), Some(Rational::new(1, 3)));
+        assert_eq!(rational(std::f64::consts::PI, 60, 1e-9), None);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! An exact relation as text and LaTeX (denominators cleared, solved for its pivot when it
 //! can be) and the identifiable combinations of an invariance.
 
-use super::coef::{gcd, latex_name, Coef, Rational};
+use super::coef::{latex_name, magnitude, Coef, Rational};
 use crate::case::Role;
 use crate::relations::{subscript, Relation, Term};
+use num_integer::Integer;
 
 /// The coefficients with denominators cleared: multiplied through by the parameters in
 /// denominators and by the rational denominators (unless every coefficient is a plain rational).
@@ -13,7 +14,7 @@ pub fn cleared(coefs: &[Coef]) -> Vec<Coef> {
     let mut den_lcm = 1i64;
     for c in coefs {
         for (q, b) in &c.terms {
-            den_lcm = den_lcm / gcd(den_lcm, q.den) * q.den;
+            den_lcm = den_lcm.lcm(q.denom());
             for &(v, e) in &b.powers {
                 if e < 0 {
                     match neg_powers.iter_mut().find(|x| x.0 == v) {
@@ -27,7 +28,7 @@ pub fn cleared(coefs: &[Coef]) -> Vec<Coef> {
     // Only clear denominators when something is not a plain rational combination.
     let plain = coefs.iter().all(Coef::is_rational);
     let (factor, powers) = if plain {
-        (Rational::new(1, 1), Vec::new())
+        (Rational::ONE, Vec::new())
     } else {
         (Rational::new(den_lcm, 1), neg_powers)
     };
@@ -78,11 +79,7 @@ pub(super) fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (Strin
         }
         for (i, (t, c)) in rel.terms.iter().zip(&cleared).enumerate().skip(1) {
             let negated = Coef {
-                terms: c
-                    .terms
-                    .iter()
-                    .map(|(q, b)| (Rational::new(-q.num, q.den), b.clone()))
-                    .collect(),
+                terms: c.terms.iter().map(|(q, b)| (-q, b.clone())).collect(),
             };
             append(
                 &mut text,
@@ -123,13 +120,10 @@ pub(super) fn append(
     names: &[String],
 ) {
     let single = c.terms.len() == 1;
-    let negative = single && c.terms[0].0.num < 0;
+    let negative = single && *c.terms[0].0.numer() < 0;
     let shown = if negative {
         Coef {
-            terms: vec![(
-                Rational::new(-c.terms[0].0.num, c.terms[0].0.den),
-                c.terms[0].1.clone(),
-            )],
+            terms: vec![(-c.terms[0].0, c.terms[0].1.clone())],
         }
     } else {
         c.clone()
@@ -232,7 +226,7 @@ pub(super) fn combinations(
         .filter(|(k, _)| *k != r)
         .map(|(_, &(v, k))| {
             let b = &names[v];
-            let ratio = |x: Rational, y: Rational| Rational::new(x.num * y.den, x.den * y.num);
+            let ratio = |x: Rational, y: Rational| x / y;
             match (kr, k) {
                 (Kind::Scale(qr), Kind::Scale(q)) if qr == q => format!("{b}/{a}"),
                 (Kind::Scale(qr), Kind::Scale(q)) => format!("{b}^{}/{a}^{}", fmt_q(qr), fmt_q(q)),
@@ -241,7 +235,7 @@ pub(super) fn combinations(
                     let c = ratio(q, qr);
                     format!(
                         "{b}·exp({}{a})",
-                        if c == Rational::new(1, 1) {
+                        if c == Rational::ONE {
                             "−".to_string()
                         } else {
                             format!("−{}·", fmt_q(c))
@@ -258,13 +252,13 @@ pub(super) fn combinations(
 
 /// `b − c·a` with the sign and a unit coefficient folded in.
 pub(super) fn difference(b: &str, c: Rational, a: &str) -> String {
-    let mag = Rational::new(c.num.abs(), c.den);
-    let term = if mag == Rational::new(1, 1) {
+    let mag = magnitude(c);
+    let term = if mag == Rational::ONE {
         a.to_string()
     } else {
         format!("{}·{a}", fmt_q(mag))
     };
-    if c.num < 0 {
+    if *c.numer() < 0 {
         format!("{b} + {term}")
     } else {
         format!("{b} − {term}")
@@ -272,9 +266,9 @@ pub(super) fn difference(b: &str, c: Rational, a: &str) -> String {
 }
 
 pub(super) fn fmt_q(q: Rational) -> String {
-    if q.den == 1 {
-        q.num.to_string()
+    if q.is_integer() {
+        q.numer().to_string()
     } else {
-        format!("({}/{})", q.num, q.den)
+        format!("({}/{})", q.numer(), q.denom())
     }
 }
