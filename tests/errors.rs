@@ -426,6 +426,11 @@ fn every_command_line_message() {
         v.extend(quick);
         v
     };
+    // a fixed component is simulated and fitted (it was refused before): no error
+    let fixed = d.run(&with_quick(&["rates", "fixed.toml"]));
+    assert_eq!(fixed.code(), 0, "{}", fixed.stderr());
+    assert!(fixed.stdout().contains("k = 2"), "{}", fixed.stdout());
+    assert_eq!(d.run(&["rates", "plan", "fixed.toml"]).code(), 0);
     let runs: Vec<(&str, Vec<&str>)> = vec![
         (
             "verify_bad_order",
@@ -466,14 +471,6 @@ fn every_command_line_message() {
         (
             "rates_every_fit_failed",
             with_quick(&["rates", "negative.toml"]),
-        ),
-        (
-            "rates_fixed_component",
-            with_quick(&["rates", "fixed.toml"]),
-        ),
-        (
-            "rates_plan_fixed_component",
-            vec!["rates", "plan", "fixed.toml"],
         ),
         ("rates_top_k", with_quick(&["rates", "top1.toml"])),
         ("new_exists", vec!["new", "case"]),

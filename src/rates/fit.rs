@@ -152,34 +152,60 @@ impl LeastSquares<'_> {
         let mut g = Grad::new();
         let (mut dl, mut dh) = (vec![vec![0.0; p]; k], vec![vec![0.0; p]; k]);
         let (mut l, mut h) = (vec![0.0; k], vec![0.0; k]);
+        let share = m.fixed.as_ref().and_then(|f| f.share).map(|(v, _)| v);
+        let fixed = m.fixed.as_ref();
         for t in 0..n {
             let x = self.data.x(t);
             for i in 0..k {
                 l[i] = g.eval(&m.log_weight, x, &atoms[i], &mut dl[i]);
                 h[i] = g.eval(mean, x, &atoms[i], &mut dh[i]);
             }
-            let gates: Vec<f64> = if m.normalized {
-                let z = logsumexp(&l);
-                l.iter().map(|v| (v - z).exp()).collect()
-            } else {
-                l.iter().map(|v| v.exp()).collect()
+            // The fixed component: inside the gate, one more log-weight in the normalization;
+            // outside, a share λ of f (the atoms keep 1 − λ).
+            let inside = fixed
+                .and_then(|f| f.log_weight.as_ref())
+                .map(|t| t.eval(x, &atoms[0], &mut g.values));
+            let h0 = fixed
+                .and_then(|f| f.mean.as_ref())
+                .map_or(0.0, |t| t.eval(x, &atoms[0], &mut g.values));
+            let (gates, g0): (Vec<f64>, f64) = match (m.normalized, inside) {
+                (true, Some(l0)) => {
+                    let z = logsumexp(&[logsumexp(&l), l0]);
+                    (l.iter().map(|v| (v - z).exp()).collect(), (l0 - z).exp())
+                }
+                (false, Some(l0)) => (l.iter().map(|v| v.exp()).collect(), l0.exp()),
+                (true, None) => {
+                    let z = logsumexp(&l);
+                    (l.iter().map(|v| (v - z).exp()).collect(), 0.0)
+                }
+                (false, None) => (l.iter().map(|v| v.exp()).collect(), 0.0),
             };
-            let f: f64 = gates.iter().zip(&h).map(|(a, b)| a * b).sum();
+            let fg: f64 = gates.iter().zip(&h).map(|(a, b)| a * b).sum::<f64>() + g0 * h0;
+            let lambda = share.map(|v| super::model::sigmoid(atoms[0][v]));
+            let f = match lambda {
+                Some(lam) => lam * h0 + (1.0 - lam) * fg,
+                None => fg,
+            };
             let r = self.data.y[t] - f;
             cost += r * r;
             let scale = -2.0 * r / n as f64;
+            let outer = lambda.map_or(1.0, |lam| 1.0 - lam);
             for i in 0..k {
-                let df_dl = if m.normalized {
-                    gates[i] * (h[i] - f)
-                } else {
-                    gates[i] * h[i]
-                };
+                let df_dl = outer
+                    * if m.normalized {
+                        gates[i] * (h[i] - fg)
+                    } else {
+                        gates[i] * h[i]
+                    };
                 for v in 0..p {
-                    let d = df_dl * dl[i][v] + gates[i] * dh[i][v];
+                    let d = df_dl * dl[i][v] + outer * gates[i] * dh[i][v];
                     if d != 0.0 {
                         grad[lay.index(i, v)] += scale * d;
                     }
                 }
+            }
+            if let (Some(v), Some(lam)) = (share, lambda) {
+                grad[lay.index(0, v)] += scale * lam * (1.0 - lam) * (h0 - fg);
             }
         }
         (cost / n as f64, grad)
@@ -398,8 +424,55 @@ fn log_terms(
             lw[t][i] = model.log_weight.eval(x, a, &mut g.values);
             le[t][i] = log_expert(model, &mut g, data, t, a, &mut d1, &mut d2);
         }
+        // The fixed component as one more column: inside the gate its raw log-weight (the
+        // E-step normalizes); outside, normalized log-weights log(1 − λ) + log g_i and log λ.
+        if let Some(f) = &model.fixed {
+            let le0 = log_fixed(model, data, t, &atoms[0], &mut g.values);
+            match (&f.log_weight, model.share(&atoms[0])) {
+                (Some(tape), _) => lw[t].push(tape.eval(x, &atoms[0], &mut g.values)),
+                (None, Some(lam)) => {
+                    let z = logsumexp(&lw[t]);
+                    let rest = (1.0 - lam).ln();
+                    lw[t].iter_mut().for_each(|v| *v = *v - z + rest);
+                    lw[t].push(lam.ln());
+                }
+                (None, None) => lw[t].push(f64::NEG_INFINITY),
+            }
+            le[t].push(le0);
+        }
     }
     (lw, le)
+}
+
+/// $\log f_0(y_t \mid x_t)$ of the fixed component (no parameters; `theta` supplies the scalar
+/// type).
+fn log_fixed(
+    model: &MixtureModel,
+    data: &Data,
+    t: usize,
+    theta: &[f64],
+    scratch: &mut Vec<f64>,
+) -> f64 {
+    let Some(f) = &model.fixed else {
+        return f64::NEG_INFINITY;
+    };
+    let (x, y) = (data.x(t), data.y[t]);
+    match model.model {
+        Model::Gaussian => {
+            let (Some(mean), Some(var)) = (&f.mean, &f.variance) else {
+                return f64::NAN;
+            };
+            let r = y - mean.eval(x, theta, scratch);
+            let v = var.eval(x, theta, scratch);
+            -r * r / (2.0 * v) - 0.5 * (std::f64::consts::TAU * v).ln()
+        }
+        Model::Multinomial => {
+            let class = data.class.get(t).copied().unwrap_or(0);
+            let l: Vec<f64> = f.logits.iter().map(|c| c.eval(x, theta, scratch)).collect();
+            l.get(class).map_or(f64::NAN, |lc| lc - logsumexp(&l))
+        }
+        Model::Regression => f64::NAN,
+    }
 }
 
 /// E-step: responsibilities $r_{ti}$ and the log-likelihood.
@@ -484,24 +557,46 @@ impl ExpectedLogLik<'_> {
         let mut q = 0.0;
         let (mut dl, mut de, mut s) = (vec![vec![0.0; p]; k], vec![0.0; p], vec![0.0; p]);
         let mut l = vec![0.0; k];
+        let fixed = m.fixed.as_ref();
+        let share = fixed.and_then(|f| f.share).map(|(v, _)| v);
         for t in 0..self.data.len() {
             let x = self.data.x(t);
             for i in 0..k {
                 l[i] = g.eval(&m.log_weight, x, &atoms[i], &mut dl[i]);
             }
-            let z = logsumexp(&l);
+            // Inside the gate the fixed component's log-weight joins the normalization (its
+            // responsibility r_t0 then pulls on every ℓ_i through it); outside, the atoms share
+            // 1 − λ of the responsibility.
+            let inside = fixed
+                .and_then(|f| f.log_weight.as_ref())
+                .map(|tape| tape.eval(x, &atoms[0], &mut g.values));
+            let z = match inside {
+                Some(l0) => logsumexp(&[logsumexp(&l), l0]),
+                None => logsumexp(&l),
+            };
+            let r0 = if fixed.is_some() { self.r[t][k] } else { 0.0 };
+            let atoms_share = if share.is_some() { 1.0 - r0 } else { 1.0 };
+            if let Some(l0) = inside {
+                q += r0 * (l0 - z);
+            }
             for i in 0..k {
                 let rt = self.r[t][i];
                 let gi = (l[i] - z).exp();
                 let le = log_expert(m, &mut g, self.data, t, &atoms[i], &mut de, &mut s);
                 q += rt * (l[i] - z + le);
-                // ∂/∂ℓ_i of Σ_j r_j log g_j is r_i − g_i Σ_j r_j = r_i − g_i
+                // ∂/∂ℓ_i of Σ_j r_j log g_j is r_i − g_i Σ_j r_j (the sum over the gate's
+                // components: 1, or 1 − r_t0 when the fixed one is outside)
                 for v in 0..p {
-                    let d = (rt - gi) * dl[i][v] + rt * de[v];
+                    let d = (rt - gi * atoms_share) * dl[i][v] + rt * de[v];
                     if d != 0.0 {
                         grad[lay.index(i, v)] -= d;
                     }
                 }
+            }
+            if let Some(v) = share {
+                let lam = super::model::sigmoid(atoms[0][v]);
+                q += r0 * lam.ln() + (1.0 - r0) * (1.0 - lam).ln();
+                grad[lay.index(0, v)] -= r0 - lam;
             }
         }
         (-q, grad)

@@ -61,6 +61,12 @@ pub struct LossSpec {
     /// row serves larger cells).
     exponents: Vec<Vec<f64>>,
     normalized: bool,
+    /// A fixed component inside the gate: masses are normalized with its weight, taken as 1
+    /// (exact for the softmax reference `weight = "1"`).
+    reference: bool,
+    /// The estimated share of a fixed component outside the gate ($\eta$, a shared entry): its
+    /// error is reported with the parameters'.
+    share: Option<usize>,
     orbit: Option<Orbit>,
 }
 
@@ -129,6 +135,8 @@ impl LossSpec {
             shared,
             exponents: exps,
             normalized: model.normalized,
+            reference: model.fixed.as_ref().is_some_and(|f| f.log_weight.is_some()),
+            share: model.fixed.as_ref().and_then(|f| f.share).map(|(v, _)| v),
             orbit: None,
         }
     }
@@ -168,8 +176,9 @@ impl LossSpec {
             .collect();
         if self.normalized {
             let top = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let top = if self.reference { top.max(0.0) } else { top };
             let e: Vec<f64> = raw.iter().map(|r| (r - top).exp()).collect();
-            let s: f64 = e.iter().sum();
+            let s: f64 = e.iter().sum::<f64>() + if self.reference { (-top).exp() } else { 0.0 };
             e.iter().map(|v| v / s).collect()
         } else {
             raw.iter().map(|r| r.exp()).collect()
@@ -288,6 +297,9 @@ impl LossSpec {
         }
         let largest = cells.iter().copied().max().unwrap_or(0);
         let mut errors = BTreeMap::new();
+        if let Some(v) = self.share {
+            errors.insert(v, (fitted[0][v] - truth[0][v]).abs());
+        }
         let mut spreads = BTreeMap::new();
         for &v in &self.comparable {
             let mut err: f64 = 0.0;

@@ -7,6 +7,12 @@
 //! written so, which keeps softmax gates free of overflow); normalized gates use
 //! $g_i = e^{\ell_i} / \sum_j e^{\ell_j}$, unnormalized ones $g_i = e^{\ell_i}$.
 //!
+//! A `[fixed]` component ([`FixedPart`]) is a known function of $x$ (and $y$): inside the gate its
+//! log-weight joins the normalization as one more component; mixed outside with a share
+//! $\lambda$, $f = \lambda f_0 + (1 - \lambda) f_G$, the share is estimated through
+//! $\eta = \operatorname{logit} \lambda$, a shared pseudo-parameter appended to $\theta$ and named
+//! [`SHARE`].
+//!
 //! Gradients come from reverse mode on the tapes ([`Tape::gradient`]).
 
 use crate::case::{Case, Model, Role};
@@ -74,6 +80,31 @@ pub fn logsumexp(a: &[f64]) -> f64 {
     m + a.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
 }
 
+/// The name of $\eta = \operatorname{logit} \lambda$, the estimated share of a fixed component mixed
+/// outside the gate (a dot keeps it apart from every parameter name).
+pub const SHARE: &str = "fixed.logit_share";
+
+/// A known component beside the atoms (`[fixed]`): functions of $x$ only.
+#[derive(Clone, Debug)]
+pub struct FixedPart {
+    /// $\log w_0(x)$ when it sits inside the gate.
+    pub log_weight: Option<Tape>,
+    /// When it is mixed outside the gate: the index of $\eta$ in $\theta$ and the true share
+    /// $\lambda^*$.
+    pub share: Option<(usize, f64)>,
+    /// Its mean (regression, gaussian).
+    pub mean: Option<Tape>,
+    /// Its variance (gaussian).
+    pub variance: Option<Tape>,
+    /// Its class logits (multinomial).
+    pub logits: Vec<Tape>,
+}
+
+/// $\sigma(\eta)$.
+pub fn sigmoid(eta: f64) -> f64 {
+    1.0 / (1.0 + (-eta).exp())
+}
+
 /// The compiled pieces of the case, for fitting and simulation.
 #[derive(Clone, Debug)]
 pub struct MixtureModel {
@@ -103,6 +134,8 @@ pub struct MixtureModel {
     pub gate_params: Vec<usize>,
     /// See `gate_params`.
     pub expert_params: Vec<usize>,
+    /// The `[fixed]` component, if any.
+    pub fixed: Option<FixedPart>,
 }
 
 fn compile(e: &Expr, case: &Case) -> Tape {
@@ -115,6 +148,23 @@ fn compile(e: &Expr, case: &Case) -> Tape {
     b.finish(s)
 }
 
+/// The log-weight tape of a weight expression: the argument of a top-level `exp`, else the log.
+fn log_weight_of(e: &Expr, case: &Case) -> Tape {
+    match &e.kind {
+        ExprKind::Call(Func::Exp, args) => compile(&args[0], case),
+        _ => {
+            let mut b = TapeBuilder::new();
+            let w = b
+                .compile(e, &case.env())
+                .ok()
+                .and_then(|v| v.scalar())
+                .unwrap_or_else(|| b.push(Op::Const(f64::NAN)));
+            let l = b.push(Op::Unary(Unary::Log, w));
+            b.finish(l)
+        }
+    }
+}
+
 fn params_of(t: &Tape, p: usize) -> Vec<usize> {
     (0..p).filter(|&v| t.params().contains(v)).collect()
 }
@@ -122,20 +172,7 @@ fn params_of(t: &Tape, p: usize) -> Vec<usize> {
 impl MixtureModel {
     /// Compiles the case (validated on load, so compilation cannot fail).
     pub fn new(case: &Case) -> MixtureModel {
-        // log w: the argument of a top-level exp, else log of the weight.
-        let log_weight = match &case.weight.expr.kind {
-            ExprKind::Call(Func::Exp, args) => compile(&args[0], case),
-            _ => {
-                let mut b = TapeBuilder::new();
-                let w = b
-                    .compile(&case.weight.expr, &case.env())
-                    .ok()
-                    .and_then(|v| v.scalar())
-                    .unwrap_or_else(|| b.push(Op::Const(f64::NAN)));
-                let l = b.push(Op::Unary(Unary::Log, w));
-                b.finish(l)
-            }
-        };
+        let log_weight = log_weight_of(&case.weight.expr, case);
         let p = case.variables().len();
         let mean = case.mean.as_ref().map(|e| compile(&e.expr, case));
         let variance = case.variance.as_ref().map(|e| compile(&e.expr, case));
@@ -150,6 +187,19 @@ impl MixtureModel {
             }
         }
         expert_params.sort_unstable();
+        let mut variables = case.variables();
+        let mut roles = case.variable_roles();
+        let fixed = case.fixed.as_ref().map(|f| FixedPart {
+            log_weight: f.in_gate().then(|| log_weight_of(&f.weight.expr, case)),
+            share: f.proportion.map(|l| (p, l)),
+            mean: f.mean.as_ref().map(|e| compile(&e.expr, case)),
+            variance: f.variance.as_ref().map(|e| compile(&e.expr, case)),
+            logits: f.logits.iter().map(|e| compile(&e.expr, case)).collect(),
+        });
+        if fixed.as_ref().is_some_and(|f| f.share.is_some()) {
+            variables.push(SHARE.into());
+            roles.push(Role::Shared);
+        }
         MixtureModel {
             model: case.model,
             normalized: case.normalized,
@@ -160,11 +210,47 @@ impl MixtureModel {
             mean,
             variance,
             logits,
-            variables: case.variables(),
-            roles: case.variable_roles(),
+            variables,
+            roles,
             gate_params,
             expert_params,
+            fixed,
         }
+    }
+
+    /// The true atoms in this model's parameter vectors: the case's, with
+    /// $\eta^* = \operatorname{logit} \lambda^*$ appended when a fixed component's share is
+    /// estimated.
+    pub fn truth(&self, atoms: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        match self.fixed.as_ref().and_then(|f| f.share) {
+            Some((_, l)) => atoms
+                .iter()
+                .map(|a| {
+                    let mut a = a.clone();
+                    a.push((l / (1.0 - l)).ln());
+                    a
+                })
+                .collect(),
+            None => atoms.to_vec(),
+        }
+    }
+
+    /// The share $\lambda = \sigma(\eta)$ of a fixed component mixed outside the gate, at `theta`.
+    pub fn share(&self, theta: &[f64]) -> Option<f64> {
+        let (v, _) = self.fixed.as_ref()?.share?;
+        theta.get(v).map(|&e| sigmoid(e))
+    }
+
+    /// $\log w_0(x)$ of a fixed component inside the gate (`theta` only supplies the scalar type;
+    /// the component has no parameters).
+    pub fn fixed_log_weight(
+        &self,
+        x: &[f64],
+        theta: &[f64],
+        scratch: &mut Vec<f64>,
+    ) -> Option<f64> {
+        let t = self.fixed.as_ref()?.log_weight.as_ref()?;
+        Some(t.eval(x, theta, scratch))
     }
 
     /// The layout for `k` atoms.
@@ -204,7 +290,8 @@ impl MixtureModel {
     /// Gate parameters that enter the log-weight affinely with coefficients free of $\theta$:
     /// for a normalized gate, a common translation of them across atoms changes nothing.
     pub fn translation_params(&self) -> Vec<usize> {
-        if !self.normalized {
+        // a fixed component inside the gate is a reference: no common translation is free
+        if !self.normalized || self.fixed.as_ref().is_some_and(|f| f.log_weight.is_some()) {
             return Vec::new();
         }
         let p = self.variables.len();

@@ -44,6 +44,10 @@ impl Orbit {
     /// The tangents of `model` at `truth`, from [`SAMPLES`] samples drawn with `seed`;
     /// `None` when there is none (or data cannot be drawn).
     pub fn new(model: &MixtureModel, truth: &[Vec<f64>], noise: f64, seed: u64) -> Option<Orbit> {
+        // the per-sample scores below are the atoms' alone: not measured beside a fixed component
+        if model.fixed.is_some() {
+            return None;
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6f72_6269_7400_0000);
         let data = model.simulate(truth, SAMPLES, noise, &mut rng).ok()?;
         let rows = score::rows(model, &data, truth);

@@ -196,6 +196,11 @@ impl RateSettings {
         for a in case.atoms.iter().flatten() {
             eat(&a.to_bits().to_le_bytes());
         }
+        // (only with a share, so that the fingerprints of other checks stay as they were)
+        if let Some(l) = case.fixed.as_ref().and_then(|f| f.proportion) {
+            eat(b"fixed.proportion");
+            eat(&l.to_bits().to_le_bytes());
+        }
         for v in [
             self.noise,
             self.init_gate,

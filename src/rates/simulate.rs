@@ -4,6 +4,7 @@
 
 use super::model::{logsumexp, MixtureModel};
 use crate::case::Model;
+use crate::expr::Tape;
 use rand::{Rng, RngExt};
 
 /// A sample $(x_t, y_t)_{t \le n}$.
@@ -61,6 +62,60 @@ impl MixtureModel {
         }
     }
 
+    /// The weights of the mixture's components at `x`: one per atom, then the fixed
+    /// component's when there is one (inside the gate it joins the normalization; outside, its
+    /// share $\lambda$ and $(1 - \lambda)$ times the gate).
+    pub(crate) fn components(
+        &self,
+        x: &[f64],
+        atoms: &[Vec<f64>],
+        scratch: &mut Vec<f64>,
+    ) -> Vec<f64> {
+        let Some(fixed) = &self.fixed else {
+            return self.gates(x, atoms, scratch);
+        };
+        if let Some(l) = self.share(&atoms[0]) {
+            let mut g = self.gates(x, atoms, scratch);
+            g.iter_mut().for_each(|v| *v *= 1.0 - l);
+            g.push(l);
+            return g;
+        }
+        let mut l: Vec<f64> = atoms
+            .iter()
+            .map(|a| self.log_weight.eval(x, a, scratch))
+            .collect();
+        l.push(
+            fixed
+                .log_weight
+                .as_ref()
+                .map_or(f64::NAN, |t| t.eval(x, &atoms[0], scratch)),
+        );
+        if self.normalized {
+            let z = logsumexp(&l);
+            l.iter().map(|v| (v - z).exp()).collect()
+        } else {
+            l.iter().map(|v| v.exp()).collect()
+        }
+    }
+
+    /// The tapes of component `c` (an atom, or the fixed component after the atoms) and the
+    /// parameters to evaluate them at.
+    fn component<'a>(
+        &'a self,
+        c: usize,
+        atoms: &'a [Vec<f64>],
+    ) -> (Option<&'a Tape>, Option<&'a Tape>, &'a [Tape], &'a [f64]) {
+        match (&self.fixed, c < atoms.len()) {
+            (Some(f), false) => (f.mean.as_ref(), f.variance.as_ref(), &f.logits, &atoms[0]),
+            _ => (
+                self.mean.as_ref(),
+                self.variance.as_ref(),
+                &self.logits,
+                &atoms[c.min(atoms.len() - 1)],
+            ),
+        }
+    }
+
     /// Draws $n$ samples from the model with `atoms` (regression noise sd `noise`).
     ///
     /// # Errors
@@ -89,15 +144,15 @@ impl MixtureModel {
             let x: Vec<f64> = (0..self.dim)
                 .map(|_| rng.random_range(self.low..self.high))
                 .collect();
-            let g = self.gates(&x, atoms, &mut scratch);
+            let g = self.components(&x, atoms, &mut scratch);
             match self.model {
                 Model::Regression => {
-                    let mean = self.mean.as_ref().expect("regression has a mean");
-                    let f: f64 = g
-                        .iter()
-                        .zip(atoms)
-                        .map(|(gi, a)| gi * mean.eval(&x, a, &mut scratch))
-                        .sum();
+                    let mut f = 0.0;
+                    for (c, gc) in g.iter().enumerate() {
+                        let (mean, _, _, theta) = self.component(c, atoms);
+                        let mean = mean.expect("regression has a mean");
+                        f += gc * mean.eval(&x, theta, &mut scratch);
+                    }
                     data.y.push(f + noise * normal(rng));
                 }
                 Model::Gaussian | Model::Multinomial => {
@@ -111,29 +166,31 @@ impl MixtureModel {
                             break;
                         }
                     }
+                    let (mean, variance, logits, theta) = self.component(l, atoms);
+                    let which = if l < atoms.len() {
+                        format!("atom {}", l + 1)
+                    } else {
+                        "the fixed component".into()
+                    };
                     if self.model == Model::Gaussian {
-                        let m = self.mean.as_ref().expect("gaussian has a mean").eval(
+                        let m = mean
+                            .expect("gaussian has a mean")
+                            .eval(&x, theta, &mut scratch);
+                        let v = variance.expect("gaussian has a variance").eval(
                             &x,
-                            &atoms[l],
+                            theta,
                             &mut scratch,
                         );
-                        let v = self
-                            .variance
-                            .as_ref()
-                            .expect("gaussian has a variance")
-                            .eval(&x, &atoms[l], &mut scratch);
                         if v.is_nan() || v <= 0.0 {
                             return Err(SimulationError(format!(
-                                "the variance of atom {} is {v} at sample {sample} (x = {x:?})",
-                                l + 1
+                                "the variance of {which} is {v} at sample {sample} (x = {x:?})"
                             )));
                         }
                         data.y.push(m + v.sqrt() * normal(rng));
                     } else {
-                        let logits: Vec<f64> = self
-                            .logits
+                        let logits: Vec<f64> = logits
                             .iter()
-                            .map(|t| t.eval(&x, &atoms[l], &mut scratch))
+                            .map(|t| t.eval(&x, theta, &mut scratch))
                             .collect();
                         let z = logsumexp(&logits);
                         let u: f64 = rng.random_range(0.0..1.0);

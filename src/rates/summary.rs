@@ -228,7 +228,8 @@ pub fn stored(
     if !checkpoint.exists() {
         return Ok(None);
     }
-    let contents = read(checkpoint, Some(case.variables().len()))?;
+    let model = MixtureModel::new(case);
+    let contents = read(checkpoint, Some(model.variables.len()))?;
     if contents.header.fingerprint != settings.fingerprint(case) {
         return Err(RateError::Checkpoint {
             path: checkpoint.to_path_buf(),
@@ -245,7 +246,6 @@ pub fn stored(
     s.fitted = contents.header.fitted.clone();
     s.n = contents.header.n.clone();
     s.replicates = contents.header.replicates;
-    let model = MixtureModel::new(case);
     let mut report = summarise(case, &model, &s, &contents.records, prediction, 0);
     report.damaged = contents.damaged;
     report.command = Some(contents.header.command);
@@ -332,8 +332,9 @@ pub(super) fn summarise(
             .iter()
             .any(|r| matches!(r, Rate::NotIdentifiable(_)))
     });
+    let truth = model.truth(&case.atoms);
     let orbit = if invariant {
-        Orbit::new(model, &case.atoms, settings.noise, settings.seed)
+        Orbit::new(model, &truth, settings.noise, settings.seed)
     } else {
         None
     };
@@ -370,7 +371,7 @@ pub(super) fn summarise(
                     failures.push(why(r.error.as_deref().unwrap_or("no fitted atoms")));
                     continue;
                 }
-                let loss = spec.loss(&case.atoms, &r.atoms);
+                let loss = spec.loss(&truth, &r.atoms);
                 if loss.total.is_finite() {
                     let seed = task_seed(settings.seed, &case.name, k, n, r.replicate);
                     if let Some(o) = along_orbit(&spec, &loss, settings.orbit.contains(&k), seed) {

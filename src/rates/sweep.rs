@@ -186,7 +186,8 @@ fn run_task(c: &Shared, k: usize, n: usize, r: usize) -> FitRecord {
         }
         .sealed()
     };
-    let data: Data = match model.simulate(&case.atoms, n, s.noise, &mut rng) {
+    let truth = model.truth(&case.atoms);
+    let data: Data = match model.simulate(&truth, n, s.noise, &mut rng) {
         Ok(d) => d,
         Err(e) => return record("failed", "simulation", 0, None, Vec::new(), Some(e.0)),
     };
@@ -204,7 +205,7 @@ fn run_task(c: &Shared, k: usize, n: usize, r: usize) -> FitRecord {
     for _ in 0..s.restarts {
         let init = initial(
             model,
-            &case.atoms,
+            &truth,
             k,
             n,
             s,
@@ -256,15 +257,9 @@ pub const MAX_SWEEP_VALUES: usize = 1_000_000_000;
 /// Whether the case's model can be simulated and fitted at all.
 ///
 /// # Errors
-/// [`RateError::Unsupported`] naming why: a `[fixed]` component, or a probability model whose
-/// gate weights do not sum to one.
+/// [`RateError::Unsupported`] naming why: a top-K gate, or a probability model whose gate
+/// weights do not sum to one.
 pub fn simulable(case: &Case) -> Result<(), RateError> {
-    if case.fixed.is_some() {
-        return Err(RateError::Unsupported(format!(
-            "case {}: rate checks do not simulate or fit a [fixed] component yet; `moeid verify` analyses it (identifiability, distinguishability, computed rates)",
-            case.name
-        )));
-    }
     if let Some(k) = case.top_k {
         return Err(RateError::Unsupported(format!(
             "case {}: rate checks do not fit top-K sparse gates yet (`gate.top_k = {k}`); `moeid verify` analyses them with the selected set held fixed (identifiability, computed rates)",
@@ -352,7 +347,7 @@ pub fn run(
     feasible(case, settings)?;
     let model = MixtureModel::new(case);
     let fingerprint = settings.fingerprint(case);
-    let params = case.variables().len();
+    let params = model.variables.len();
     let (writer, mut records, damaged) = match checkpoint {
         Some(p) => {
             let (file, contents) = checkpoint::open(p, &settings.header(case, p), params)?;
@@ -363,7 +358,12 @@ pub fn run(
     let orbit = if settings.orbit.is_empty() {
         None
     } else {
-        Orbit::new(&model, &case.atoms, settings.noise, settings.seed)
+        Orbit::new(
+            &model,
+            &model.truth(&case.atoms),
+            settings.noise,
+            settings.seed,
+        )
     };
     let done: BTreeSet<(usize, usize, usize)> =
         records.iter().map(|r| (r.k, r.n, r.replicate)).collect();

@@ -142,7 +142,7 @@ impl<'a> AffineEm<'a> {
     /// parameter.
     pub(super) fn detect(model: &MixtureModel, data: &'a Data) -> Option<AffineEm<'a>> {
         let p = model.variables.len();
-        if !model.normalized || model.roles.contains(&Role::Shared) {
+        if !model.normalized || model.roles.contains(&Role::Shared) || model.fixed.is_some() {
             return None;
         }
         if model

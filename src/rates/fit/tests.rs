@@ -273,3 +273,192 @@ fn the_evaluation_budget_ends_a_runaway_search_as_an_error() {
     let err = b.cost(&vec![0.0]).unwrap_err().to_string();
     assert!(err.contains("diverged: more than 80 evaluations"), "{err}");
 }
+
+/// Two softmax-gated experts beside a known component: inside the gate (the softmax reference,
+/// weight 1) or mixed outside with share 0.3.
+fn with_fixed(model: Model, outside: bool) -> Case {
+    let expert: &[(&str, &str)] = match model {
+        Model::Regression => &[("mean", "0.3 * x[0] - 0.2")],
+        _ => &[("mean", "0"), ("variance", "1")],
+    };
+    let mut b = Case::builder("fixed", model)
+        .gate("exp(dot(beta1, x) + beta0)", true)
+        .mean("dot(a, x) + b");
+    if model == Model::Gaussian {
+        b = b.variance("nu");
+    }
+    b = if outside {
+        b.fixed_with_proportion(0.3, expert)
+    } else {
+        b.fixed("1", expert)
+    };
+    b = b
+        .vector("beta1", 1)
+        .mass("beta0")
+        .vector("a", 1)
+        .scalar("b");
+    if model == Model::Gaussian {
+        b = b.scalar("nu");
+    }
+    let atom = |beta1: f64, beta0: f64, a: f64, bb: f64, nu: f64| {
+        let mut v: Vec<(&str, Vec<f64>)> = vec![
+            ("beta1", vec![beta1]),
+            ("beta0", vec![beta0]),
+            ("a", vec![a]),
+            ("b", vec![bb]),
+        ];
+        if model == Model::Gaussian {
+            v.push(("nu", vec![nu]));
+        }
+        v
+    };
+    for a in [
+        atom(1.5, 0.0, -1.0, 0.5, 0.3),
+        atom(-1.0, -0.5, 2.0, -0.5, 0.5),
+    ] {
+        let refs: Vec<(&str, &[f64])> = a.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        b = b.atom(&refs);
+    }
+    b.build().unwrap()
+}
+
+/// Central finite differences of `cost` at `flat`.
+fn numeric_gradient(cost: impl Fn(&[f64]) -> f64, flat: &[f64]) -> Vec<f64> {
+    (0..flat.len())
+        .map(|i| {
+            let h = 1e-6 * (1.0 + flat[i].abs());
+            let (mut up, mut down) = (flat.to_vec(), flat.to_vec());
+            up[i] += h;
+            down[i] -= h;
+            (cost(&up) - cost(&down)) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn assert_close(analytic: &[f64], numeric: &[f64], what: &str) {
+    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
+        assert!(
+            (a - n).abs() <= 1e-5 * (1.0 + n.abs()),
+            "{what}: coordinate {i}: analytic {a}, numeric {n}"
+        );
+    }
+}
+
+#[test]
+fn gradients_with_a_fixed_component_match_finite_differences() {
+    for outside in [false, true] {
+        // least squares
+        let case = with_fixed(Model::Regression, outside);
+        let model = MixtureModel::new(&case);
+        let truth = model.truth(&case.atoms);
+        assert_eq!(truth[0].len(), 4 + usize::from(outside));
+        let data = model
+            .simulate(&truth, 300, 0.1, &mut ChaCha8Rng::seed_from_u64(5))
+            .unwrap();
+        let at = perturbed(&truth, 0.3, 6);
+        let layout = model.layout(at.len());
+        let flat = layout.flatten(&at);
+        let problem = LeastSquares {
+            model: &model,
+            data: &data,
+            layout: layout.clone(),
+            cache: Mutex::new(None),
+        };
+        let (_, g) = problem.compute(&flat);
+        let numeric = numeric_gradient(|p| problem.compute(p).0, &flat);
+        assert_close(&g, &numeric, &format!("least squares, outside {outside}"));
+        // the expected complete log-likelihood of EM
+        let case = with_fixed(Model::Gaussian, outside);
+        let model = MixtureModel::new(&case);
+        let truth = model.truth(&case.atoms);
+        let data = model
+            .simulate(&truth, 300, 0.0, &mut ChaCha8Rng::seed_from_u64(7))
+            .unwrap();
+        let (lw, le) = log_terms(&model, &data, &truth);
+        assert_eq!(lw[0].len(), 3, "two atoms and the fixed component");
+        let (r, _) = e_step(&lw, &le);
+        let at = perturbed(&truth, 0.2, 8);
+        let layout = model.layout(at.len());
+        let flat = layout.flatten(&at);
+        let q = ExpectedLogLik {
+            model: &model,
+            data: &data,
+            r: &r,
+            layout,
+        };
+        let (_, g) = q.compute(&flat);
+        let numeric = numeric_gradient(|p| q.compute(p).0, &flat);
+        assert_close(&g, &numeric, &format!("EM's Q, outside {outside}"));
+    }
+}
+
+#[test]
+fn em_with_a_fixed_component_recovers_its_share_and_the_atoms() {
+    for outside in [false, true] {
+        let case = with_fixed(Model::Gaussian, outside);
+        let model = MixtureModel::new(&case);
+        let truth = model.truth(&case.atoms);
+        let data = model
+            .simulate(&truth, 4000, 0.0, &mut ChaCha8Rng::seed_from_u64(9))
+            .unwrap();
+        let init = perturbed(&truth, 0.1, 10);
+        let quick = FitSettings {
+            tolerance: 1e-6,
+            max_iters: 100,
+            ..settings(false)
+        };
+        let fit = fit(&model, &data, init, &quick);
+        assert_eq!(
+            fit.method, "em-lbfgs",
+            "no fast path beside a fixed component"
+        );
+        assert_ne!(fit.status.name(), "failed", "{fit:?}");
+        // at least as likely as the truth
+        let (lw, le) = log_terms(&model, &data, &truth);
+        let at_truth = e_step(&lw, &le).1;
+        assert!(
+            fit.objective >= at_truth - 1e-6,
+            "{} < {at_truth}",
+            fit.objective
+        );
+        for (fitted, true_atom) in fit.atoms.iter().zip(&truth) {
+            // expert slope and intercept (indices 2, 3)
+            for v in [2, 3] {
+                assert!(
+                    (fitted[v] - true_atom[v]).abs() < 0.3,
+                    "outside {outside}: {:?} against {truth:?}",
+                    fit.atoms
+                );
+            }
+        }
+        if outside {
+            let share = model.share(&fit.atoms[0]).unwrap();
+            assert!((share - 0.3).abs() < 0.05, "share {share}");
+        }
+    }
+}
+
+#[test]
+fn least_squares_beside_a_fixed_component_recovers_the_truth() {
+    for outside in [false, true] {
+        let case = with_fixed(Model::Regression, outside);
+        let model = MixtureModel::new(&case);
+        let truth = model.truth(&case.atoms);
+        let data = model
+            .simulate(&truth, 20_000, 0.05, &mut ChaCha8Rng::seed_from_u64(11))
+            .unwrap();
+        let init = perturbed(&truth, 0.1, 12);
+        let fit = fit(&model, &data, init, &settings(false));
+        assert_ne!(fit.status.name(), "failed", "{fit:?}");
+        // the mean squared error reaches the noise level
+        assert!(
+            -fit.objective < 0.05f64.powi(2) * 1.05,
+            "{}",
+            -fit.objective
+        );
+        if outside {
+            let share = model.share(&fit.atoms[0]).unwrap();
+            assert!((share - 0.3).abs() < 0.05, "share {share}");
+        }
+    }
+}
