@@ -156,8 +156,13 @@ impl Verification {
     }
 }
 
-/// A case edited in code still fits its model (files are validated on load).
-fn check_shape(case: &Case) -> Result<(), CaseShape> {
+/// A case edited in code still fits its model (files are validated on load): enough atoms of
+/// the right length, the expert keys the model needs (the fixed component's too), a finite
+/// input box. Every public entry point that takes a [`Case`] calls it first.
+///
+/// # Errors
+/// The first mismatch found.
+pub fn check_shape(case: &Case) -> Result<(), CaseShape> {
     let in_gate = case.fixed.as_ref().is_some_and(case::Fixed::in_gate);
     let want = if case.normalized && !in_gate { 2 } else { 1 };
     if case.atoms.len() < want {
@@ -186,6 +191,18 @@ fn check_shape(case: &Case) -> Result<(), CaseShape> {
             ))
         }
         _ => {}
+    }
+    if let Some(f) = &case.fixed {
+        let complete = match case.model {
+            case::Model::Regression => f.mean.is_some(),
+            case::Model::Gaussian => f.mean.is_some() && f.variance.is_some(),
+            case::Model::Multinomial => f.logits.len() == case.classes,
+        };
+        if !complete {
+            return Err(CaseShape::Missing(
+                "fixed component's expression (the keys its model needs)",
+            ));
+        }
     }
     if !(case.low.is_finite() && case.high.is_finite() && case.low < case.high) {
         return Err(CaseShape::InputBox {

@@ -57,6 +57,10 @@ fn reliability_case_names_never_write_outside_out_and_never_twice() {
     );
     d.write("cases/a.toml", &text);
     d.write("cases/b.toml", &text);
+    d.write(
+        "cases/index.toml",
+        &text.replace("name = \"softmax-linear\"", "name = \"readme\""),
+    );
     let run = d.run(&["report", "cases", "--out", "out"]);
     assert_eq!(run.code(), 2, "{}", run.stderr());
     let err = run.stderr();
@@ -66,6 +70,13 @@ fn reliability_case_names_never_write_outside_out_and_never_twice() {
     );
     assert!(err.contains("b.toml") && err.contains("a.toml"), "{err}");
     assert!(!d.path().join("escaped.md").exists());
+    // a case named after the index page would overwrite it
+    assert!(
+        err.contains("index.toml") && err.contains("README.md is the index page"),
+        "{err}"
+    );
+    let index = std::fs::read_to_string(d.path().join("out/README.md")).unwrap();
+    assert!(index.contains("softmax-linear.md"), "{index}");
     assert!(d.path().join("out/softmax-linear.md").exists());
     // moeid new: a name is a file name, not a path
     let new = d.run(&["new", "../../somewhere/x"]);
@@ -157,6 +168,32 @@ fn reliability_the_library_returns_errors_for_cases_edited_into_nonsense() {
             Ok(Ok(_)) => panic!("{what}: verified"),
             Err(_) => panic!("{what}: panicked"),
         }
+        if what == "order 99" {
+            continue; // the rate check does not use the analysed order
+        }
+        // the rate check's entry points refuse the same cases at the door
+        let tiny = moeid::rates::RateOverrides {
+            fitted: Some(vec![2]),
+            n: Some(vec![200]),
+            replicates: Some(1),
+            ..Default::default()
+        };
+        let settings = moeid::rates::RateSettings::resolve(&base, &tiny, None);
+        let quiet = moeid::rates::Progress::Quiet;
+        let run = std::panic::catch_unwind(|| moeid::rates::run(&c, &settings, None, None, quiet));
+        match run {
+            Ok(Err(e)) => assert!(
+                e.to_string().contains("does not fit its model"),
+                "{what}: {e}"
+            ),
+            Ok(Ok(_)) => panic!("{what}: rates::run ran"),
+            Err(_) => panic!("{what}: rates::run panicked"),
+        }
+        let check = std::panic::catch_unwind(|| moeid::rates::check(&c, &tiny, None, quiet));
+        assert!(
+            matches!(check, Ok(Err(_))),
+            "{what}: rates::check did not return an error"
+        );
     }
     let zero = moeid::Options {
         order: Some(0),
@@ -182,6 +219,12 @@ fn reliability_numeric_helpers_on_bad_input_return() {
     let r = moeid::rank::analyse(&nan, &moeid::rank::Tolerance::default());
     assert_eq!(r.rank, 0);
     assert!(moeid::rates::slope::ols(&[1.0, 2.0, 3.0], &[1.0, 2.0]).is_nan());
+    // three sizes and two rows of losses: no slope, not one from the shorter input
+    let rows = vec![vec![1.0, 1.1], vec![0.5, 0.6]];
+    assert!(moeid::rates::slope::slope(&[100, 200, 400], &rows, 10, 1).is_none());
+    // an absurd resample count is capped, not an allocation failure
+    let three = vec![vec![1.0, 1.1], vec![0.5, 0.6], vec![0.2, 0.3]];
+    assert!(moeid::rates::slope::slope(&[100, 200, 400], &three, usize::MAX, 1).is_some());
 }
 
 /// The corpus found it: when several derivative terms are not finite, the one the message

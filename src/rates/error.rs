@@ -9,6 +9,8 @@ use std::path::PathBuf;
 pub enum RateError {
     /// The model cannot be simulated or fitted as asked.
     Unsupported(String),
+    /// A case edited in code that no longer fits its model (files are checked on load).
+    Case(crate::CaseShape),
     /// A setting out of its range.
     Setting {
         /// The setting (`fitted`, `n`, `replicates`, `restarts`).
@@ -33,6 +35,7 @@ impl fmt::Display for RateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RateError::Unsupported(m) | RateError::Merge(m) => f.write_str(m),
+            RateError::Case(c) => write!(f, "the case does not fit its model: {c}"),
             RateError::Setting {
                 setting,
                 value,

@@ -62,7 +62,11 @@ pub fn slope(n: &[usize], losses: &[Vec<f64>], resamples: usize, seed: u64) -> O
     slope_of(Centre::Mean, n, losses, resamples, seed)
 }
 
-/// [`slope`] with the replicates at each size summarised by `centre`.
+/// Most bootstrap resamples a slope draws (more are not more accurate at 95%).
+pub const MAX_RESAMPLES: usize = 100_000;
+
+/// [`slope`] with the replicates at each size summarised by `centre`. `None` also when `n` and
+/// `losses` differ in length.
 pub fn slope_of(
     centre: Centre,
     n: &[usize],
@@ -70,6 +74,10 @@ pub fn slope_of(
     resamples: usize,
     seed: u64,
 ) -> Option<Slope> {
+    if n.len() != losses.len() {
+        return None;
+    }
+    let resamples = resamples.min(MAX_RESAMPLES);
     let pairs: Vec<(f64, &Vec<f64>)> = n
         .iter()
         .zip(losses)

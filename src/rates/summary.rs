@@ -225,6 +225,7 @@ pub fn stored(
     prediction: Option<(&Prediction, &str)>,
     checkpoint: &Path,
 ) -> Result<Option<RateReport>, RateError> {
+    crate::check_shape(case).map_err(RateError::Case)?;
     if !checkpoint.exists() {
         return Ok(None);
     }

@@ -284,6 +284,7 @@ pub fn simulable(case: &Case) -> Result<(), RateError> {
 /// # Errors
 /// [`RateError::Unsupported`] naming what to change.
 pub fn feasible(case: &Case, settings: &RateSettings) -> Result<(), RateError> {
+    crate::check_shape(case).map_err(RateError::Case)?;
     let k_star = case.atoms.len();
     if settings.restarts == 0
         || settings.replicates == 0

@@ -639,7 +639,7 @@ pub fn remove_stray_temporaries(dir: &std::path::Path) {
 }
 
 /// Why `name` cannot be a file name inside a chosen folder: empty, a path (separators, `..`,
-/// absolute), or a control character.
+/// absolute), a control character, or `README` (the report index's page, in any case).
 pub fn unsafe_file_name(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         Some("it is empty")
@@ -651,6 +651,8 @@ pub fn unsafe_file_name(name: &str) -> Option<&'static str> {
         Some("it starts with `.`")
     } else if name.chars().any(char::is_control) {
         Some("it contains a control character")
+    } else if name.eq_ignore_ascii_case("README") {
+        Some("README.md is the index page")
     } else {
         None
     }
