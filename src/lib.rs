@@ -301,7 +301,7 @@ pub fn cost(case: &Case, options: &Options) -> Result<Cost, Error> {
         terms: s.joint,
         samples: s.samples,
         cells: s.max_cells,
-        seconds: Cost::range(atoms, params, s.joint, s.samples, s.max_cells),
+        seconds: Cost::range(atoms, params, s.order, s.joint, s.samples, s.max_cells),
     })
 }
 

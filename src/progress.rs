@@ -81,18 +81,40 @@ impl Cost {
     /// longer than a strongly identifiable cell), so the range is wide. Fitted to single-thread
     /// timings of the catalogue and of 2 to 8 dimensional designs at orders 2 and 3 (78 of 79
     /// inside; README, "Performance"): it tells a second from an hour, not the exact second.
+    /// The upper end also holds an escalation of the families to high precision, which unclear
+    /// f64 decisions need (most of them at order 4): $T$ columns at about $T$ points, order-$r$
+    /// jets at 128 and 256 bits, $\approx 4\cdot10^{-5}\,T^2 r^2$ s (softmax × tanh at order 4:
+    /// 28.6 s for 6 parameters per atom, over 4 minutes for 8).
     pub fn range(
         atoms: usize,
         params: usize,
+        order: usize,
         terms: usize,
         samples: usize,
         cells: usize,
     ) -> (f64, f64) {
         let svd = samples as f64 * (terms as f64).powi(2);
         let (a, p, c) = (atoms as f64, params as f64, cells as f64);
+        let escalation = 4e-5 * (terms as f64 * order as f64).powi(2);
         (
             1.5e-9 * svd + 5e-4 * a * p * p,
-            8e-9 * svd + 0.012 * a * p * p * c * c,
+            8e-9 * svd + 0.012 * a * p * p * c * c + escalation,
         )
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::Cost;
+
+    /// Measured single-thread times must fall inside the range (README, "Cost and progress"):
+    /// an escalated order-4 design (softmax × tanh, 6 parameters per atom, 28.6 s) and a
+    /// catalogue-sized order-2 case (well under a second).
+    #[test]
+    fn the_range_holds_an_escalated_order_4_design() {
+        let (low, high) = Cost::range(2, 6, 4, 254, 1260, 3);
+        assert!(low < 28.6 && 28.6 < high, "({low}, {high})");
+        let (low, high) = Cost::range(2, 5, 2, 40, 300, 3);
+        assert!(low < 0.1 && high < 5.0, "({low}, {high})");
     }
 }

@@ -111,8 +111,9 @@ impl RateSettings {
                 .collect(),
             _ => Vec::new(),
         };
+        // (the orbit's scores are the atoms' alone: none beside a fixed component, see Orbit)
         let orbit: Vec<usize> = match (prediction, r.init_decay) {
-            (Some(p), None) => fitted
+            (Some(p), None) if case.fixed.is_none() => fitted
                 .iter()
                 .copied()
                 .filter(|&f| matches!(p.at(f + 1 - k.min(f)), Rate::NotIdentifiable(_)))
