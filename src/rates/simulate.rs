@@ -44,8 +44,33 @@ fn normal(rng: &mut impl Rng) -> f64 {
 }
 
 /// Why data cannot be drawn.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SimulationError(pub String);
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimulationError {
+    /// A gaussian or multinomial mixture whose gate weights do not sum to one.
+    #[error("a gaussian or multinomial mixture needs weights that sum to one: set `gate.normalized = true` (rate checks of unnormalized gates support regression models)")]
+    Unnormalized,
+    /// A Gaussian component's variance is not positive at a sample.
+    #[error("the variance of {component} is {value} at sample {sample} (x = {x:?})")]
+    Variance {
+        /// `atom 2` or `the fixed component`.
+        component: String,
+        /// The variance.
+        value: f64,
+        /// The sample.
+        sample: usize,
+        /// Its input.
+        x: Vec<f64>,
+    },
+    /// A simulated response is not finite.
+    #[error("the simulated response is not finite at sample {sample} (x = {x:?})")]
+    NotFinite {
+        /// The sample.
+        sample: usize,
+        /// Its input.
+        x: Vec<f64>,
+    },
+}
 
 impl MixtureModel {
     /// Gate probabilities $g_i(x)$ of `atoms` at `x` (normalized or not).
@@ -129,9 +154,7 @@ impl MixtureModel {
         rng: &mut impl Rng,
     ) -> Result<Data, SimulationError> {
         if self.model != Model::Regression && !self.normalized {
-            return Err(SimulationError(
-                "a gaussian or multinomial mixture needs weights that sum to one: set `gate.normalized = true` (rate checks of unnormalized gates support regression models)".into(),
-            ));
+            return Err(SimulationError::Unnormalized);
         }
         let mut data = Data {
             dim: self.dim,
@@ -167,11 +190,6 @@ impl MixtureModel {
                         }
                     }
                     let (mean, variance, logits, theta) = self.component(l, atoms);
-                    let which = if l < atoms.len() {
-                        format!("atom {}", l + 1)
-                    } else {
-                        "the fixed component".into()
-                    };
                     if self.model == Model::Gaussian {
                         let m = mean
                             .expect("gaussian has a mean")
@@ -182,9 +200,16 @@ impl MixtureModel {
                             &mut scratch,
                         );
                         if v.is_nan() || v <= 0.0 {
-                            return Err(SimulationError(format!(
-                                "the variance of {which} is {v} at sample {sample} (x = {x:?})"
-                            )));
+                            return Err(SimulationError::Variance {
+                                component: if l < atoms.len() {
+                                    format!("atom {}", l + 1)
+                                } else {
+                                    "the fixed component".into()
+                                },
+                                value: v,
+                                sample,
+                                x,
+                            });
                         }
                         data.y.push(m + v.sqrt() * normal(rng));
                     } else {
@@ -209,9 +234,7 @@ impl MixtureModel {
                 }
             }
             if data.y.last().is_some_and(|v| !v.is_finite()) {
-                return Err(SimulationError(format!(
-                    "the simulated response is not finite at sample {sample} (x = {x:?})"
-                )));
+                return Err(SimulationError::NotFinite { sample, x });
             }
             data.x.extend(x);
         }

@@ -189,7 +189,16 @@ fn run_task(c: &Shared, k: usize, n: usize, r: usize) -> FitRecord {
     let truth = model.truth(&case.atoms);
     let data: Data = match model.simulate(&truth, n, s.noise, &mut rng) {
         Ok(d) => d,
-        Err(e) => return record("failed", "simulation", 0, None, Vec::new(), Some(e.0)),
+        Err(e) => {
+            return record(
+                "failed",
+                "simulation",
+                0,
+                None,
+                Vec::new(),
+                Some(e.to_string()),
+            )
+        }
     };
     let settings = FitSettings {
         tolerance: s.tolerance,

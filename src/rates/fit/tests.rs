@@ -247,7 +247,8 @@ fn unnormalized_probability_models_are_refused_with_a_reason() {
     let err = model
         .simulate(&case.atoms, 10, 0.0, &mut ChaCha8Rng::seed_from_u64(1))
         .unwrap_err();
-    assert!(err.0.contains("normalized = true"));
+    assert_eq!(err, super::super::simulate::SimulationError::Unnormalized);
+    assert!(err.to_string().contains("normalized = true"));
 }
 
 /// A search heading to infinity makes the backtracking line search halve about a thousand
