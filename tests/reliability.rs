@@ -339,3 +339,40 @@ fn reliability_verify_estimate_prints_sizes_and_runs_nothing() {
     assert_eq!(run.code(), 2);
     assert!(run.stderr().contains("bad.toml"), "{}", run.stderr());
 }
+
+/// The audit found it: `sqrt(b)` at b = 0 has an infinite derivative in b only, but the AD
+/// multiplied it by the zero derivative part of every other direction, and the NaN was blamed on
+/// the first term evaluated (`∂u/∂beta1[0]`). A function of a constant is now a constant.
+#[test]
+fn reliability_a_singular_derivative_is_blamed_on_its_own_parameter() {
+    let d = Dir::new();
+    let text =
+        std::fs::read_to_string(root().join("cases/softmax-2503.03213/ffn-tanh.toml")).unwrap();
+    let text = text.replace(
+        "mean = \"tanh(dot(a, x) + b)\"",
+        "mean = \"tanh(dot(a, x)) + sqrt(b)\"",
+    );
+    // the first atom's b (the second `b = ` line; the first declares the parameter)
+    let mut seen = 0;
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("b = ") {
+                seen += 1;
+                if seen == 2 {
+                    return "b = 0.0".to_string();
+                }
+            }
+            l.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("sqrt(b)") && text.contains("b = 0.0"),
+        "{text}"
+    );
+    d.write("case.toml", &text);
+    let run = d.run(&["verify", "case.toml"]);
+    assert_eq!(run.code(), 2, "{}", run.stdout());
+    assert!(run.stderr().contains("∂u/∂b at atom 1"), "{}", run.stderr());
+}

@@ -38,6 +38,14 @@ pub trait Number:
     fn constant(&self, v: f64) -> Self;
     /// The value (the real part of a dual number), rounded to `f64`.
     fn re(&self) -> f64;
+    /// Whether every derivative part is exactly zero (a constant). `false` when not known.
+    fn derivative_free(&self) -> bool {
+        false
+    }
+    /// Whether the value and every derivative part are exactly zero.
+    fn all_zero(&self) -> bool {
+        self.re() == 0.0 && self.derivative_free()
+    }
     /// $e^z$
     fn exp(&self) -> Self;
     /// $\ln z$
@@ -116,6 +124,9 @@ pub trait Number:
 }
 
 impl Number for f64 {
+    fn derivative_free(&self) -> bool {
+        true
+    }
     fn constant(&self, v: f64) -> Self {
         v
     }
@@ -175,19 +186,35 @@ macro_rules! forward_dual_num {
         fn exp(&self) -> Self {
             DualNum::exp(self)
         }
+        // A function of a constant is a constant: without this, a derivative that is infinite
+        // where the function is finite (sqrt and powf at 0, ln at 0) times a zero derivative
+        // part would be NaN in every direction, and a NaN in ∂u/∂b from `sqrt(b)` would be
+        // blamed on the first term evaluated, not on b.
         fn ln(&self) -> Self {
+            if Number::derivative_free(self) {
+                return Self::from(Number::re(self).ln());
+            }
             DualNum::ln(self)
         }
         fn ln_1p(&self) -> Self {
+            if Number::derivative_free(self) {
+                return Self::from(Number::re(self).ln_1p());
+            }
             DualNum::ln_1p(self)
         }
         fn sqrt(&self) -> Self {
+            if Number::derivative_free(self) {
+                return Self::from(Number::re(self).sqrt());
+            }
             DualNum::sqrt(self)
         }
         fn powi(&self, n: i32) -> Self {
             DualNum::powi(self, n)
         }
         fn powf(&self, a: f64) -> Self {
+            if Number::derivative_free(self) {
+                return Self::from(Number::re(self).powf(a));
+            }
             DualNum::powf(self, a)
         }
         fn sin(&self) -> Self {
@@ -211,6 +238,9 @@ where
     fn re(&self) -> f64 {
         Number::re(&self.re)
     }
+    fn derivative_free(&self) -> bool {
+        self.re.derivative_free() && self.eps.all_zero()
+    }
     fn erf(&self) -> Self {
         let (d1, _, _) = erf_derivatives(&self.re);
         Dual::new(self.re.erf(), self.eps * d1)
@@ -225,6 +255,12 @@ where
     forward_dual_num!();
     fn re(&self) -> f64 {
         Number::re(&self.re)
+    }
+    fn derivative_free(&self) -> bool {
+        self.re.derivative_free()
+            && self.eps1.all_zero()
+            && self.eps2.all_zero()
+            && self.eps1eps2.all_zero()
     }
     fn erf(&self) -> Self {
         let (d1, d2, _) = erf_derivatives(&self.re);
@@ -245,6 +281,20 @@ where
     forward_dual_num!();
     fn re(&self) -> f64 {
         Number::re(&self.re)
+    }
+    fn derivative_free(&self) -> bool {
+        self.re.derivative_free()
+            && [
+                &self.eps1,
+                &self.eps2,
+                &self.eps3,
+                &self.eps1eps2,
+                &self.eps1eps3,
+                &self.eps2eps3,
+                &self.eps1eps2eps3,
+            ]
+            .iter()
+            .all(|e| e.all_zero())
     }
     fn erf(&self) -> Self {
         let (d1, d2, d3) = erf_derivatives(&self.re);
@@ -399,5 +449,30 @@ mod tests {
         let z: f64 = 0.8;
         let want = 0.5 * z * (1.0 + libm::erf(z / 2f64.sqrt()));
         assert!((Number::gelu(&z) - want).abs() < 1e-16);
+    }
+}
+
+#[cfg(test)]
+mod constant_tests {
+    use super::*;
+    use num_dual::{Dual64, HyperDual64};
+
+    #[test]
+    fn a_function_of_a_constant_is_a_constant() {
+        // sqrt at 0 of a constant: no NaN from 0 × ∞ in the derivative parts
+        let zero = Dual64::from(0.0);
+        let r = Number::sqrt(&zero);
+        assert_eq!((r.re, r.eps), (0.0, 0.0));
+        // a variable at 0 still has its singular derivative
+        let var = Dual64::new(0.0, 1.0);
+        assert!(!Number::sqrt(&var).eps.is_finite());
+        // nested: a constant of a second-order dual
+        let c = HyperDual64::from(0.0);
+        assert!(Number::derivative_free(&c));
+        let r = Number::ln(&HyperDual64::from(0.0));
+        assert!(r.re == f64::NEG_INFINITY && r.eps1 == 0.0 && r.eps1eps2 == 0.0);
+        assert!(!Number::derivative_free(&HyperDual64::new(
+            1.0, 0.0, 0.0, 1.0
+        )));
     }
 }
