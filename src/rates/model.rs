@@ -16,7 +16,7 @@
 //! Gradients come from reverse mode on the tapes ([`Tape::gradient`]).
 
 use crate::case::{Case, Model, Role};
-use crate::expr::{Expr, ExprKind, Func, Op, Tape, TapeBuilder, Unary};
+use crate::expr::{Expr, ExprKind, Func, Op, Slot, Tape, TapeBuilder, Unary};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -138,13 +138,18 @@ pub struct MixtureModel {
     pub fixed: Option<FixedPart>,
 }
 
-fn compile(e: &Expr, case: &Case) -> Tape {
-    let mut b = TapeBuilder::new();
-    let s = b
-        .compile(e, &case.env())
+/// `e` pushed onto `b` as one scalar slot (a NaN constant if it does not compile: cases are
+/// validated on load).
+fn scalar(b: &mut TapeBuilder, e: &Expr, case: &Case) -> Slot {
+    b.compile(e, &case.env())
         .ok()
         .and_then(|v| v.scalar())
-        .unwrap_or_else(|| b.push(Op::Const(f64::NAN)));
+        .unwrap_or_else(|| b.push(Op::Const(f64::NAN)))
+}
+
+fn compile(e: &Expr, case: &Case) -> Tape {
+    let mut b = TapeBuilder::new();
+    let s = scalar(&mut b, e, case);
     b.finish(s)
 }
 
@@ -154,11 +159,7 @@ fn log_weight_of(e: &Expr, case: &Case) -> Tape {
         ExprKind::Call(Func::Exp, args) => compile(&args[0], case),
         _ => {
             let mut b = TapeBuilder::new();
-            let w = b
-                .compile(e, &case.env())
-                .ok()
-                .and_then(|v| v.scalar())
-                .unwrap_or_else(|| b.push(Op::Const(f64::NAN)));
+            let w = scalar(&mut b, e, case);
             let l = b.push(Op::Unary(Unary::Log, w));
             b.finish(l)
         }

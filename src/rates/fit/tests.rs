@@ -323,6 +323,24 @@ fn with_fixed(model: Model, outside: bool) -> Case {
     b.build().unwrap()
 }
 
+/// The [`with_fixed`] case compiled, its truth in the model's parameters (η appended outside the
+/// gate) and `n` samples drawn from it.
+fn fixed_setup(
+    model: Model,
+    outside: bool,
+    n: usize,
+    noise: f64,
+    seed: u64,
+) -> (MixtureModel, Vec<Vec<f64>>, Data) {
+    let case = with_fixed(model, outside);
+    let model = MixtureModel::new(&case);
+    let truth = model.truth(&case.atoms);
+    let data = model
+        .simulate(&truth, n, noise, &mut ChaCha8Rng::seed_from_u64(seed))
+        .unwrap();
+    (model, truth, data)
+}
+
 /// Central finite differences of `cost` at `flat`.
 fn numeric_gradient(cost: impl Fn(&[f64]) -> f64, flat: &[f64]) -> Vec<f64> {
     (0..flat.len())
@@ -349,13 +367,8 @@ fn assert_close(analytic: &[f64], numeric: &[f64], what: &str) {
 fn gradients_with_a_fixed_component_match_finite_differences() {
     for outside in [false, true] {
         // least squares
-        let case = with_fixed(Model::Regression, outside);
-        let model = MixtureModel::new(&case);
-        let truth = model.truth(&case.atoms);
+        let (model, truth, data) = fixed_setup(Model::Regression, outside, 300, 0.1, 5);
         assert_eq!(truth[0].len(), 4 + usize::from(outside));
-        let data = model
-            .simulate(&truth, 300, 0.1, &mut ChaCha8Rng::seed_from_u64(5))
-            .unwrap();
         let at = perturbed(&truth, 0.3, 6);
         let layout = model.layout(at.len());
         let flat = layout.flatten(&at);
@@ -369,12 +382,7 @@ fn gradients_with_a_fixed_component_match_finite_differences() {
         let numeric = numeric_gradient(|p| problem.compute(p).0, &flat);
         assert_close(&g, &numeric, &format!("least squares, outside {outside}"));
         // the expected complete log-likelihood of EM
-        let case = with_fixed(Model::Gaussian, outside);
-        let model = MixtureModel::new(&case);
-        let truth = model.truth(&case.atoms);
-        let data = model
-            .simulate(&truth, 300, 0.0, &mut ChaCha8Rng::seed_from_u64(7))
-            .unwrap();
+        let (model, truth, data) = fixed_setup(Model::Gaussian, outside, 300, 0.0, 7);
         let (lw, le) = log_terms(&model, &data, &truth);
         assert_eq!(lw[0].len(), 3, "two atoms and the fixed component");
         let (r, _) = e_step(&lw, &le);
@@ -396,12 +404,7 @@ fn gradients_with_a_fixed_component_match_finite_differences() {
 #[test]
 fn em_with_a_fixed_component_recovers_its_share_and_the_atoms() {
     for outside in [false, true] {
-        let case = with_fixed(Model::Gaussian, outside);
-        let model = MixtureModel::new(&case);
-        let truth = model.truth(&case.atoms);
-        let data = model
-            .simulate(&truth, 4000, 0.0, &mut ChaCha8Rng::seed_from_u64(9))
-            .unwrap();
+        let (model, truth, data) = fixed_setup(Model::Gaussian, outside, 4000, 0.0, 9);
         let init = perturbed(&truth, 0.1, 10);
         let quick = FitSettings {
             tolerance: 1e-6,
@@ -442,12 +445,7 @@ fn em_with_a_fixed_component_recovers_its_share_and_the_atoms() {
 #[test]
 fn least_squares_beside_a_fixed_component_recovers_the_truth() {
     for outside in [false, true] {
-        let case = with_fixed(Model::Regression, outside);
-        let model = MixtureModel::new(&case);
-        let truth = model.truth(&case.atoms);
-        let data = model
-            .simulate(&truth, 20_000, 0.05, &mut ChaCha8Rng::seed_from_u64(11))
-            .unwrap();
+        let (model, truth, data) = fixed_setup(Model::Regression, outside, 20_000, 0.05, 11);
         let init = perturbed(&truth, 0.1, 12);
         let fit = fit(&model, &data, init, &settings(false));
         assert_ne!(fit.status.name(), "failed", "{fit:?}");
