@@ -10,6 +10,7 @@ use super::ast::{BinOp, Expr, ExprKind, Func, Span};
 use super::parse::nearest;
 use super::tape::{operands, Kink, Op, ParamSet, Slot, Tape, Unary};
 use std::fmt;
+use std::sync::Arc;
 
 /// The shape of a value: a scalar or a vector of `n` entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +192,7 @@ pub struct TapeBuilder {
     ops: Vec<Op>,
     deps: Vec<ParamSet>,
     kinks: Vec<Kink>,
+    origins: Vec<Option<Arc<str>>>,
 }
 
 fn shape_error(span: Span, message: String, help: impl Into<String>) -> CompileError {
@@ -207,6 +209,25 @@ impl TapeBuilder {
     /// An empty builder.
     pub fn new() -> TapeBuilder {
         TapeBuilder::default()
+    }
+
+    /// Number of operations so far (a mark for [`TapeBuilder::describe_since`]).
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether no operation was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Names the operations added since `mark` that no sub-expression names (e.g. `the
+    /// Gaussian density of y`), for error messages.
+    pub fn describe_since(&mut self, mark: usize, text: &str) {
+        let text: Arc<str> = text.into();
+        for o in self.origins[mark..].iter_mut().filter(|o| o.is_none()) {
+            *o = Some(text.clone());
+        }
     }
 
     /// Appends an operation (folding constants) and returns its slot.
@@ -229,6 +250,7 @@ impl TapeBuilder {
         };
         self.ops.push(op);
         self.deps.push(deps);
+        self.origins.push(None);
         (self.ops.len() - 1) as Slot
     }
 
@@ -282,6 +304,7 @@ impl TapeBuilder {
         let mut new_index = vec![0 as Slot; n];
         let mut ops = Vec::new();
         let mut deps = Vec::new();
+        let mut origins = Vec::new();
         for i in (0..n).filter(|&i| live[i]) {
             new_index[i] = ops.len() as Slot;
             let m = |s: &Slot| new_index[*s as usize];
@@ -298,12 +321,14 @@ impl TapeBuilder {
                 op @ (Op::Const(_) | Op::Input(_) | Op::Param(_)) => op.clone(),
             });
             deps.push(self.deps[i]);
+            origins.push(self.origins[i].clone());
         }
         Tape {
             output: (ops.len() - 1) as Slot,
             ops,
             deps,
             kinks: self.kinks,
+            origins,
         }
     }
 
@@ -313,6 +338,19 @@ impl TapeBuilder {
     /// Unknown names, shape mismatches and out-of-range indices, each with the span of the
     /// offending sub-expression.
     pub fn compile(&mut self, expr: &Expr, env: &Env) -> Result<Value, CompileError> {
+        let start = self.ops.len();
+        let value = self.compile_node(expr, env)?;
+        // the operations this node made itself (its operands' are already named)
+        if self.origins[start..].iter().any(Option::is_none) {
+            let text: Arc<str> = expr.to_string().into();
+            for o in self.origins[start..].iter_mut().filter(|o| o.is_none()) {
+                *o = Some(text.clone());
+            }
+        }
+        Ok(value)
+    }
+
+    fn compile_node(&mut self, expr: &Expr, env: &Env) -> Result<Value, CompileError> {
         match &expr.kind {
             ExprKind::Num(v) => Ok(Value::Scalar(self.push(Op::Const(*v)))),
             ExprKind::Name(name) => self.name(name, expr.span, env),
@@ -681,6 +719,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A non-finite value is traced to the innermost sub-expression, as written, that made it.
+    #[test]
+    fn the_first_non_finite_operation_names_its_subexpression() {
+        let t = compile("exp(beta0) * (1 + sqrt(tau - 1)) + log(beta1[0])").unwrap();
+        let x = [0.5, 0.5];
+        // tau = 0: sqrt(−1) is the first NaN (log(beta1[0]) at 2 is fine)
+        let got = t.first_non_finite(&x, &[2.0, 0.0, 0.0, 0.0]);
+        assert_eq!(got.as_deref(), Some("`sqrt(tau - 1)`"));
+        // every value finite: nothing named
+        assert_eq!(t.first_non_finite(&x, &[2.0, 0.0, 0.0, 5.0]), None);
+        // beta0 = 800: the exp overflows first
+        let got = t.first_non_finite(&x, &[2.0, 0.0, 800.0, 5.0]);
+        assert_eq!(got.as_deref(), Some("`exp(beta0)`"));
+        // a derivative part: sqrt at 0 has an infinite derivative in tau only
+        use num_dual::Dual64;
+        let theta = [2.0, 0.0, 0.0, 1.0].map(Dual64::from);
+        let mut theta_tau = theta;
+        theta_tau[3].eps = 1.0;
+        let xs = x.map(Dual64::from);
+        assert_eq!(t.first_non_finite(&xs, &theta), None);
+        let got = t.first_non_finite(&xs, &theta_tau);
+        assert_eq!(got.as_deref(), Some("`sqrt(tau - 1)`"));
     }
 
     #[test]

@@ -202,6 +202,10 @@ impl<S: Number> Number for Jet<S> {
         self.c[0].re()
     }
 
+    fn finite(&self) -> bool {
+        self.c.iter().all(Number::finite)
+    }
+
     fn exp(&self) -> Self {
         let e = self.c[0].exp();
         self.chain(vec![e; self.n_derivs()])

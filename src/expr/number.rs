@@ -46,6 +46,11 @@ pub trait Number:
     fn all_zero(&self) -> bool {
         self.re() == 0.0 && self.derivative_free()
     }
+    /// Whether the value and every derivative part are finite (only the value where the parts
+    /// are not inspected).
+    fn finite(&self) -> bool {
+        self.re().is_finite()
+    }
     /// $e^z$
     fn exp(&self) -> Self;
     /// $\ln z$
@@ -223,8 +228,20 @@ macro_rules! forward_dual_num {
         fn cos(&self) -> Self {
             DualNum::cos(self)
         }
+        // num-dual's tanh is sinh/cosh, whose derivative parts are ∞/∞ = NaN past |z| ≈ 355
+        // (a saturated unit): tanh z = (1 − e^{−2z})/(1 + e^{−2z}) for z ≥ 0, odd for z < 0.
         fn tanh(&self) -> Self {
-            DualNum::tanh(self)
+            if Number::re(self).abs() < 20.0 {
+                return DualNum::tanh(self);
+            }
+            let one = Self::from(1.0);
+            if Number::re(self) >= 0.0 {
+                let e = DualNum::exp(&(self.clone() * Self::from(-2.0)));
+                (one.clone() - e.clone()) / (one + e)
+            } else {
+                let e = DualNum::exp(&(self.clone() * Self::from(2.0)));
+                (e.clone() - one.clone()) / (e + one)
+            }
         }
     };
 }
@@ -240,6 +257,9 @@ where
     }
     fn derivative_free(&self) -> bool {
         self.re.derivative_free() && self.eps.all_zero()
+    }
+    fn finite(&self) -> bool {
+        self.re.finite() && self.eps.finite()
     }
     fn erf(&self) -> Self {
         let (d1, _, _) = erf_derivatives(&self.re);
@@ -261,6 +281,11 @@ where
             && self.eps1.all_zero()
             && self.eps2.all_zero()
             && self.eps1eps2.all_zero()
+    }
+    fn finite(&self) -> bool {
+        [&self.re, &self.eps1, &self.eps2, &self.eps1eps2]
+            .iter()
+            .all(|e| e.finite())
     }
     fn erf(&self) -> Self {
         let (d1, d2, _) = erf_derivatives(&self.re);
@@ -295,6 +320,20 @@ where
             ]
             .iter()
             .all(|e| e.all_zero())
+    }
+    fn finite(&self) -> bool {
+        [
+            &self.re,
+            &self.eps1,
+            &self.eps2,
+            &self.eps3,
+            &self.eps1eps2,
+            &self.eps1eps3,
+            &self.eps2eps3,
+            &self.eps1eps2eps3,
+        ]
+        .iter()
+        .all(|e| e.finite())
     }
     fn erf(&self) -> Self {
         let (d1, d2, d3) = erf_derivatives(&self.re);
@@ -442,6 +481,31 @@ mod tests {
         assert!(Number::softplus(&-800.0f64) >= 0.0);
         let s = Number::sigmoid(&Dual64::seed(-40.0, [true; 4]));
         assert!(s.top().is_finite() && s.top() > 0.0);
+    }
+
+    /// The audit found it: a saturated `tanh` unit (argument 392) gave NaN derivatives, since
+    /// num-dual's tanh is sinh/cosh (∞/∞).
+    #[test]
+    fn tanh_is_finite_when_saturated_and_continuous_at_the_switch() {
+        for z in [400.0, -400.0, 1e4] {
+            let t = Number::tanh(&HyperHyperDual64::seed(z, [true; 4]));
+            assert!(Number::finite(&t), "{z}: {t:?}");
+            assert_eq!(t.re, f64::signum(z));
+            assert_eq!(t.eps1eps2eps3, 0.0);
+        }
+        // both formulas at either side of |z| = 20 agree to rounding in every order (sinh/cosh
+        // loses the second derivative, ≈ −3.4e-17 at 20, to cancellation)
+        for z in [19.9999, 20.0001, -19.9999, -20.0001, 3.0] {
+            let a = Number::tanh(&HyperDual64::seed(z, [true; 4]));
+            let b = DualNum::tanh(&HyperDual64::seed(z, [true; 4]));
+            for (x, y) in [(a.re, b.re), (a.eps1, b.eps1), (a.eps1eps2, b.eps1eps2)] {
+                assert!((x - y).abs() <= 1e-15, "{z}: {x} {y}");
+            }
+        }
+        // and against the closed form 1 − tanh² at z = 21
+        let d = Number::tanh(&Dual64::seed(21.0, [true; 4])).eps;
+        let want = 1.0 / f64::cosh(21.0).powi(2);
+        assert!((d - want).abs() < 1e-12 * want, "{d} {want}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::ast::Func;
 use super::number::Number;
+use std::sync::Arc;
 
 /// A slot of the tape.
 pub type Slot = u32;
@@ -153,6 +154,9 @@ pub struct Tape {
     pub(super) deps: Vec<ParamSet>,
     pub(super) kinks: Vec<Kink>,
     pub(super) output: Slot,
+    /// Per slot, the innermost sub-expression (as written) that made it; `None` for operations
+    /// added by the program (e.g. the Gaussian density around a mean and a variance).
+    pub(super) origins: Vec<Option<Arc<str>>>,
 }
 
 impl Tape {
@@ -174,6 +178,19 @@ impl Tape {
     /// Whether the tape has no operations (never true for a compiled expression).
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// The first operation whose value or any derivative part is not finite when evaluated at
+    /// `inputs` and `theta`, as the sub-expression that made it (e.g. `sqrt(b)`), or `"an
+    /// operation of the model"` when the program added it. `None` when every slot is finite.
+    pub fn first_non_finite<N: Number>(&self, inputs: &[N], theta: &[N]) -> Option<String> {
+        let mut slots = Vec::with_capacity(self.ops.len());
+        self.eval(inputs, theta, &mut slots);
+        let i = slots.iter().position(|v| !v.finite())?;
+        Some(match &self.origins[i] {
+            Some(text) => format!("`{text}`"),
+            None => "an operation of the model (around the expressions)".to_string(),
+        })
     }
 
     /// Evaluates the function at `inputs` and `theta`, using `slots` as scratch. Constants take

@@ -19,6 +19,8 @@ pub enum FamilyError {
         point: String,
         /// The value obtained.
         value: f64,
+        /// The sub-expression where the evaluation first turns non-finite, e.g. `` `sqrt(b)` ``.
+        origin: Option<String>,
     },
     /// More family terms than [`MAX_TERMS`].
     TooManyTerms {
@@ -56,15 +58,20 @@ impl fmt::Display for FamilyError {
                 sample,
                 point,
                 value,
+                origin,
             } => write!(
                 f,
-                "{term}{} is {value} at sample {sample} ({point}); \
+                "{term}{} is {value} at sample {sample} ({point}){}; \
                  check the atom's values (a variance or temperature that must be positive, \
                  a log or sqrt of a negative number, an overflowing exp) and the input box",
                 if *atom > 0 {
                     format!(" at atom {atom}")
                 } else {
                     String::new()
+                },
+                match origin {
+                    Some(o) => format!("; it first turns non-finite in {o}"),
+                    None => String::new(),
                 }
             ),
             FamilyError::TooManyTerms {

@@ -118,7 +118,8 @@ fn expert_output(
     env: &Env,
 ) -> u32 {
     let dim = case.dim;
-    match case.model {
+    let mark = b.len();
+    let out = match case.model {
         Model::Regression => compile_scalar(b, mean.as_ref().expect("validated"), env),
         Model::Gaussian => {
             let m = compile_scalar(b, mean.as_ref().expect("validated"), env);
@@ -150,7 +151,16 @@ fn expert_output(
             let one = b.push(Op::Const(1.0));
             b.push(Op::Div(one, sum))
         }
-    }
+    };
+    b.describe_since(
+        mark,
+        match case.model {
+            Model::Regression => "the expert's mean",
+            Model::Gaussian => "the Gaussian density of y given the mean and variance",
+            Model::Multinomial => "the class probability (softmax of the logits)",
+        },
+    );
+    out
 }
 
 impl Design {
@@ -180,6 +190,7 @@ impl Design {
             let mut b = TapeBuilder::new();
             let w = compile_scalar(&mut b, &case.weight, &env);
             let e = expert(&mut b, s);
+            let mark = b.len();
             let out = if case.normalized {
                 let f = b.push(Op::Input(fstar_slot(dim)));
                 let d = b.push(Op::Sub(e, f));
@@ -187,6 +198,7 @@ impl Design {
             } else {
                 b.push(Op::Mul(w, e))
             };
+            b.describe_since(mark, "the product of the gate weight and the expert");
             u.push(b.finish(out));
             let mut b = TapeBuilder::new();
             let e = expert(&mut b, s);
@@ -362,6 +374,7 @@ impl Design {
                     self.column_jet(points, fstar, (theta, atom - 1), alpha, prec, n_points);
                 match column.iter().position(|v| !v.is_finite()) {
                     Some(i) => Err(FamilyError::NonFinite {
+                        origin: None,
                         atom,
                         term: alpha.label(&self.variables, "u"),
                         sample: i,
@@ -453,7 +466,16 @@ impl Design {
             _ => self.column_of::<HyperDual<HyperDual64>>(points, fstar, at, alpha),
         };
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            let point = (points, fstar, i);
+            let origin = match alpha.order() {
+                0 => self.origin_of::<f64>(point, at, alpha),
+                1 => self.origin_of::<Dual64>(point, at, alpha),
+                2 => self.origin_of::<HyperDual64>(point, at, alpha),
+                3 => self.origin_of::<HyperHyperDual64>(point, at, alpha),
+                _ => self.origin_of::<HyperDual<HyperDual64>>(point, at, alpha),
+            };
             return Err(FamilyError::NonFinite {
+                origin,
                 atom,
                 term: alpha.label(&self.variables, "u"),
                 sample: i,
@@ -464,6 +486,21 @@ impl Design {
         Ok(values)
     }
 
+    /// Where the column `alpha` first turns non-finite at sample `i`: the sub-expression of
+    /// the first operation of $u$ with a value or derivative part that is not finite.
+    fn origin_of<N: Derivative>(
+        &self,
+        (points, fstar, i): (&SamplePoints, &[f64], usize),
+        (theta, _): (&[f64], usize),
+        alpha: &MultiIndex,
+    ) -> Option<String> {
+        let seeded: Vec<N> = seed(theta, alpha);
+        let mut inputs = Vec::with_capacity(self.dim + 2);
+        points.fill_inputs(i, fstar[i], &mut inputs);
+        let inputs: Vec<N> = inputs.iter().map(|&v| seeded[0].constant(v)).collect();
+        self.u[points.class[i]].first_non_finite(&inputs, &seeded)
+    }
+
     fn column_of<N: Derivative>(
         &self,
         points: &SamplePoints,
@@ -471,19 +508,7 @@ impl Design {
         (theta, atom): (&[f64], usize),
         alpha: &MultiIndex,
     ) -> Vec<f64> {
-        debug_assert_eq!(N::ORDER, alpha.order());
-        let dirs = alpha.directions();
-        let seeded: Vec<N> = theta
-            .iter()
-            .enumerate()
-            .map(|(p, &v)| {
-                let mut hits = [false; 4];
-                for (h, &d) in hits.iter_mut().zip(dirs) {
-                    *h = d as usize == p;
-                }
-                N::seed(v, hits)
-            })
-            .collect();
+        let seeded: Vec<N> = seed(theta, alpha);
         let mut slots = Vec::new();
         let mut inputs = Vec::with_capacity(self.dim + 2);
         let mut inputs_n: Vec<N> = Vec::with_capacity(self.dim + 2);
@@ -502,6 +527,23 @@ impl Design {
             })
             .collect()
     }
+}
+
+/// The parameters seeded for the derivative `alpha` in the number type `N`.
+fn seed<N: Derivative>(theta: &[f64], alpha: &MultiIndex) -> Vec<N> {
+    debug_assert_eq!(N::ORDER, alpha.order());
+    let dirs = alpha.directions();
+    theta
+        .iter()
+        .enumerate()
+        .map(|(p, &v)| {
+            let mut hits = [false; 4];
+            for (h, &d) in hits.iter_mut().zip(dirs) {
+                *h = d as usize == p;
+            }
+            N::seed(v, hits)
+        })
+        .collect()
 }
 
 /// A parameter $\theta_m$ with $\partial u/\partial\theta_m = c\,u$ at the atom.

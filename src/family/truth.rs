@@ -93,6 +93,7 @@ impl Design {
                 Some(k) => {
                     let picked = self.select(&inputs, atoms, k, &mut slots).map_err(|j| {
                         FamilyError::NonFinite {
+                            origin: None,
                             atom: j + 1,
                             term: "the gate weight w (ranked by the top-K gate)".into(),
                             sample: i,
@@ -132,6 +133,7 @@ impl Design {
                     let yi = m + v.sqrt() * z;
                     if !(v > 0.0 && yi.is_finite()) {
                         return Err(FamilyError::NonFinite {
+                            origin: None,
                             atom: j + 1,
                             term: "the expert variance".into(),
                             sample: i,
@@ -205,6 +207,7 @@ impl Design {
             let f = num / den;
             if !f.is_finite() {
                 return Err(FamilyError::NonFinite {
+                    origin: None,
                     atom: 0,
                     term: "the true model output f* (every gate weight is zero)".into(),
                     sample: i,
@@ -239,9 +242,14 @@ impl Design {
                 }
                 let w: f64 = self.weight.eval(&inputs, theta, &mut slots);
                 let e: f64 = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
-                for (value, term) in [(w, "the gate weight w"), (e, "the expert output e")] {
+                let tapes = [&self.weight, &self.output[points.class[i]]];
+                for ((value, term), tape) in [(w, "the gate weight w"), (e, "the expert output e")]
+                    .into_iter()
+                    .zip(tapes)
+                {
                     if !value.is_finite() {
                         return Err(FamilyError::NonFinite {
+                            origin: tape.first_non_finite(&inputs, theta),
                             atom: j + 1,
                             term: term.into(),
                             sample: i,
@@ -256,6 +264,7 @@ impl Design {
             if let Some((w, e)) = self.fixed_at(points, i, &0.0, &mut slots) {
                 if !(w.is_finite() && e.is_finite()) {
                     return Err(FamilyError::NonFinite {
+                        origin: None,
                         atom: 0,
                         term: "the fixed component's weight or output".into(),
                         sample: i,
@@ -317,6 +326,7 @@ impl Design {
             let f = num / den;
             if !f.is_finite() {
                 return Err(FamilyError::NonFinite {
+                    origin: None,
                     atom: 0,
                     term: "the true model output f*".into(),
                     sample: i,

@@ -94,6 +94,7 @@ pub fn distinguish(
         };
         if !v.is_finite() {
             return Err(FamilyError::NonFinite {
+                origin: None,
                 atom: 0,
                 term: what.into(),
                 sample: i,
