@@ -47,6 +47,15 @@ pub enum CaseShape {
         /// Upper end.
         high: f64,
     },
+    /// The input dimension is outside `1..=MAX_DIM`.
+    Dimension(usize),
+    /// An expression that no longer compiles for the case (e.g. after its dimension changed).
+    Expression {
+        /// Its key, e.g. `expert.mean`.
+        key: String,
+        /// Why, from the compiler.
+        message: String,
+    },
 }
 
 impl fmt::Display for CaseShape {
@@ -64,6 +73,16 @@ impl fmt::Display for CaseShape {
             CaseShape::InputBox { low, high } => write!(
                 f,
                 "the input box [{low}, {high}] is empty or not finite; set low < high"
+            ),
+            CaseShape::Dimension(d) => write!(
+                f,
+                "the input dimension {d} is outside 1 to {}; set `dim` in that range",
+                crate::case::MAX_DIM
+            ),
+            CaseShape::Expression { key, message } => write!(
+                f,
+                "`{key}` does not compile for this case ({message}); the expressions must fit \
+                 the dimension and the parameters' shapes"
             ),
         }
     }

@@ -163,6 +163,9 @@ impl Verification {
 /// # Errors
 /// The first mismatch found.
 pub fn check_shape(case: &Case) -> Result<(), CaseShape> {
+    if !(1..=case::MAX_DIM).contains(&case.dim) {
+        return Err(CaseShape::Dimension(case.dim));
+    }
     let in_gate = case.fixed.as_ref().is_some_and(case::Fixed::in_gate);
     let want = if case.normalized && !in_gate { 2 } else { 1 };
     if case.atoms.len() < want {
@@ -208,6 +211,20 @@ pub fn check_shape(case: &Case) -> Result<(), CaseShape> {
         return Err(CaseShape::InputBox {
             low: case.low,
             high: case.high,
+        });
+    }
+    // The expressions were checked against the dimension and shapes they were loaded with.
+    let env = case.env();
+    for e in case.expressions() {
+        let compiled = expr::TapeBuilder::new().compile(&e.expr, &env);
+        let message = match compiled {
+            Ok(v) if v.scalar().is_some() => continue,
+            Ok(_) => "it is a vector, not a scalar".to_string(),
+            Err(err) => err.to_string(),
+        };
+        return Err(CaseShape::Expression {
+            key: e.key.clone(),
+            message,
         });
     }
     Ok(())

@@ -277,3 +277,83 @@ proptest! {
         prop_assert!(orbit.is_none(), "softmax × linear has no invariance");
     }
 }
+
+/// Runs `f` on its own thread and fails the test if it takes over a minute (a hang).
+fn within_a_minute<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("over 60 s: {what}"),
+        // the closure panicked: its message is already printed, name the input too
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("panicked: {what}"),
+    }
+}
+
+/// A regression case and a Gaussian case, the starting points of the field edits.
+fn bases() -> Vec<Case> {
+    let gaussian = include_str!("../cases/gaussian-2305.03288/softmax-gaussian-peer.toml");
+    vec![
+        Case::parse(BASE, "linear.toml").unwrap(),
+        Case::parse(gaussian, "peer.toml").unwrap(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// A `Case` edited in code (its fields are public) into any shape — dimensions, boxes,
+    /// orders, atoms of any length and value, a missing mean or variance, a top-K larger than
+    /// the atoms — through `verify`, `rates::check` and `rates::run` (the checkpointed entry):
+    /// a result or an error within a minute, never a panic or a hang.
+    #[test]
+    fn the_library_takes_any_edited_case(
+        which in 0usize..2,
+        dim in prop::option::of(prop::sample::select(vec![0usize, 1, 2, 3, 64, 65, usize::MAX])),
+        low in prop::option::of(wild()),
+        high in prop::option::of(wild()),
+        classes in prop::option::of(0usize..40),
+        order in prop::option::of(0usize..12),
+        samples in prop::option::of(prop::sample::select(vec![0usize, 1, 7, 200, 5000, usize::MAX])),
+        top_k in prop::option::of(prop::option::of(0usize..5)),
+        normalized in prop::option::of(any::<bool>()),
+        drop_mean in any::<bool>(),
+        drop_variance in any::<bool>(),
+        atoms in prop::option::of(prop::collection::vec(prop::collection::vec(wild(), 0..8), 0..4)),
+        seed in any::<u64>(),
+    ) {
+        let mut case = bases().swap_remove(which);
+        if let Some(v) = dim { case.dim = v; }
+        if let Some(v) = low { case.low = v; }
+        if let Some(v) = high { case.high = v; }
+        if let Some(v) = classes { case.classes = v; }
+        if let Some(v) = order { case.order = v; }
+        if let Some(v) = samples { case.samples = v; }
+        if let Some(v) = top_k { case.top_k = v; }
+        if let Some(v) = normalized { case.normalized = v; }
+        if drop_mean { case.mean = None; }
+        if drop_variance { case.variance = None; }
+        if let Some(v) = atoms { case.atoms = v; }
+        case.seed = seed;
+        let what = format!("{case:?}");
+        within_a_minute(what, move || {
+            let options = Options { cells: Some(1), ..Options::default() };
+            let _ = moeid::cost(&case, &options);
+            let _ = moeid::verify(&case, &options);
+            // a tiny grid, whatever the case's own
+            let overrides = moeid::rates::RateOverrides {
+                n: Some(vec![100, 150]),
+                replicates: Some(1),
+                restarts: Some(1),
+                ..Default::default()
+            };
+            let _ = moeid::rates::check(&case, &overrides, None, moeid::rates::Progress::Quiet);
+            let out = std::env::temp_dir().join(format!("moeid-prop-{}-{seed}.jsonl", std::process::id()));
+            let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
+            let _ = moeid::rates::run(&case, &settings, None, Some(&out), moeid::rates::Progress::Quiet);
+            let _ = std::fs::remove_file(&out);
+        });
+    }
+}

@@ -400,4 +400,74 @@ fn reliability_a_singular_derivative_is_blamed_on_its_own_parameter() {
     let run = d.run(&["verify", "case.toml"]);
     assert_eq!(run.code(), 2, "{}", run.stdout());
     assert!(run.stderr().contains("∂u/∂b at atom 1"), "{}", run.stderr());
+    // and on the sub-expression that made it, as written
+    assert!(
+        run.stderr().contains("first turns non-finite in `sqrt(b)`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// The audit found it: a saturated `tanh` unit (a = 400: arguments up to ±400) made every
+/// derivative NaN (num-dual's tanh is sinh/cosh, ∞/∞), blamed on `∂u/∂beta1[0]`. The values
+/// are finite, so the case is analysed.
+#[test]
+fn reliability_a_saturated_tanh_is_analysed_not_nan() {
+    let d = Dir::new();
+    let text =
+        std::fs::read_to_string(root().join("cases/softmax-2503.03213/ffn-tanh.toml")).unwrap();
+    let text = text.replacen("a = [1.5]", "a = [400.0]", 1);
+    assert!(text.contains("a = [400.0]"), "{text}");
+    d.write("case.toml", &text);
+    let run = d.run(&["verify", "case.toml", "--cells", "1"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!run.stdout().contains("NaN"), "{}", run.stdout());
+}
+
+/// The audit found it: a format-1 checkpoint (records without checksums, still read) accepted
+/// edited records silently. They are still read — they are the user's fits — but the summary
+/// says how many were taken on trust and how to have them checked.
+#[test]
+fn reliability_records_without_checksums_are_counted_not_silently_trusted() {
+    let d = Dir::new();
+    let case = peer(&d);
+    let args = [
+        "rates",
+        case,
+        "--n",
+        "300..600:2",
+        "--replicates",
+        "1",
+        "--out",
+        "c.jsonl",
+    ];
+    let first = d.run(&args);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    assert!(!first.stdout().contains("without a checksum"));
+    // the same file as an older moeid wrote it: format 1, no checksums
+    let text = std::fs::read_to_string(d.path().join("c.jsonl")).unwrap();
+    let old: String = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            if o.contains_key("moeid_checkpoint") {
+                o.insert("moeid_checkpoint".into(), 1.into());
+            }
+            o.remove("checksum");
+            v.to_string() + "\n"
+        })
+        .collect();
+    let records = old.lines().count() - 1;
+    assert!(records > 0);
+    d.write("c.jsonl", &old);
+    let again = d.run(&args);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(
+        again
+            .stdout()
+            .contains(&format!("{records} checkpoint records without a checksum")),
+        "{}",
+        again.stdout()
+    );
 }

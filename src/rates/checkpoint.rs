@@ -138,6 +138,9 @@ pub struct Contents {
     pub records: Vec<FitRecord>,
     /// Lines set aside as damaged.
     pub damaged: usize,
+    /// Records read without a checksum to check (a format-1 file, written before records
+    /// carried one): taken as written.
+    pub unchecked: usize,
 }
 
 fn err(path: &Path, message: String) -> RateError {
@@ -163,7 +166,7 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
             )
         })?;
     let mut records = Vec::new();
-    let mut damaged = 0;
+    let (mut damaged, mut unchecked) = (0, 0);
     for line in lines {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -182,6 +185,7 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
                         || (r.atoms.len() == r.k
                             && r.atoms.iter().all(|a| params.is_none_or(|p| a.len() == p)))) =>
             {
+                unchecked += usize::from(r.checksum.is_none());
                 records.push(r)
             }
             _ => damaged += 1,
@@ -193,6 +197,7 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
         header,
         records,
         damaged,
+        unchecked,
     })
 }
 
@@ -256,6 +261,7 @@ pub fn open(
                 header: header.clone(),
                 records: Vec::new(),
                 damaged: 0,
+                unchecked: 0,
             },
         ));
     }
@@ -416,5 +422,7 @@ mod tests {
         let c = read(&p, Some(1)).unwrap();
         assert_eq!(c.records.len(), 1);
         assert_eq!(c.damaged, 0);
+        // and counted, so the summary can say they were taken on trust
+        assert_eq!(c.unchecked, 1);
     }
 }

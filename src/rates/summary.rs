@@ -160,6 +160,8 @@ pub struct RateReport {
     pub fitted_now: usize,
     /// Checkpoint records set aside as damaged (and refitted when the check ran).
     pub damaged: usize,
+    /// Checkpoint records read without a checksum (a format-1 file), taken as written.
+    pub unchecked: usize,
     /// The command that reproduces the checkpoint, when there is one.
     pub command: Option<String>,
 }
@@ -249,6 +251,7 @@ pub fn stored(
     s.replicates = contents.header.replicates;
     let mut report = summarise(case, &model, &s, &contents.records, prediction, 0);
     report.damaged = contents.damaged;
+    report.unchecked = contents.unchecked;
     report.command = Some(contents.header.command);
     Ok(Some(report))
 }
@@ -568,6 +571,7 @@ pub(super) fn summarise(
         rows,
         fitted_now,
         damaged: 0,
+        unchecked: 0,
         command: None,
     }
 }

@@ -17,7 +17,7 @@ use super::model::MixtureModel;
 use super::orbit::Orbit;
 use super::simulate::Data;
 use super::summary::{summarise, RateReport};
-use super::{Prediction, RateError, RateSettings};
+use super::{Prediction, RateError, RateSettings, Unsupported};
 use crate::case::Case;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -270,17 +270,16 @@ pub const MAX_SWEEP_VALUES: usize = 1_000_000_000;
 /// weights do not sum to one.
 pub fn simulable(case: &Case) -> Result<(), RateError> {
     if let Some(k) = case.top_k {
-        return Err(RateError::Unsupported(format!(
-            "case {}: rate checks do not fit top-K sparse gates yet (`gate.top_k = {k}`); `moeid verify` analyses them with the selected set held fixed (identifiability, computed rates)",
-            case.name
-        )));
+        return Err(RateError::Unsupported(Unsupported::TopK {
+            case: case.name.clone(),
+            k,
+        }));
     }
     if case.model != crate::case::Model::Regression && !case.normalized {
-        return Err(RateError::Unsupported(format!(
-            "case {}: a {} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)",
-            case.name,
-            case.model.name()
-        )));
+        return Err(RateError::Unsupported(Unsupported::Unnormalized {
+            case: case.name.clone(),
+            model: case.model.name(),
+        }));
     }
     Ok(())
 }
@@ -301,27 +300,27 @@ pub fn feasible(case: &Case, settings: &RateSettings) -> Result<(), RateError> {
         || settings.fitted.is_empty()
         || settings.fitted.iter().any(|&k| k < k_star)
     {
-        return Err(RateError::Unsupported(format!(
-            "case {}: a rate check needs at least one restart, one replicate, one sample size and fitted sizes of at least k* = {k_star} (got restarts {}, replicates {}, {} sizes, fitted {:?})",
-            case.name,
-            settings.restarts,
-            settings.replicates,
-            settings.n.len(),
-            settings.fitted
-        )));
+        return Err(RateError::Unsupported(Unsupported::NothingToFit {
+            case: case.name.clone(),
+            k_star,
+            restarts: settings.restarts,
+            replicates: settings.replicates,
+            sizes: settings.n.len(),
+            fitted: settings.fitted.clone(),
+        }));
     }
     simulable(case)?;
     let (n_max, k_max) = largest_fit(settings);
     let values = fit_values(case, settings);
     if values > MAX_FIT_VALUES {
-        return Err(RateError::Unsupported(format!(
-            "case {}: one fit at n = {n_max} with {k_max} atoms in dimension {} holds about {} \
-             MB of data, more than the limit of {} MB; use smaller sample sizes (`rates.n` or --n)",
-            case.name,
-            case.dim,
-            values * 8 / 1_000_000,
-            MAX_FIT_VALUES * 8 / 1_000_000
-        )));
+        return Err(RateError::Unsupported(Unsupported::TooLarge {
+            case: case.name.clone(),
+            n: n_max,
+            k: k_max,
+            dim: case.dim,
+            megabytes: values * 8 / 1_000_000,
+            limit: MAX_FIT_VALUES * 8 / 1_000_000,
+        }));
     }
     Ok(())
 }
@@ -358,12 +357,13 @@ pub fn run(
     let model = MixtureModel::new(case);
     let fingerprint = settings.fingerprint(case);
     let params = model.variables.len();
-    let (writer, mut records, damaged) = match checkpoint {
+    let (writer, mut records, damaged, unchecked) = match checkpoint {
         Some(p) => {
             let (file, contents) = checkpoint::open(p, &settings.header(case, p), params)?;
-            (Some(Mutex::new(file)), contents.records, contents.damaged)
+            let (damaged, unchecked) = (contents.damaged, contents.unchecked);
+            (Some(Mutex::new(file)), contents.records, damaged, unchecked)
         }
-        None => (None, Vec::new(), 0),
+        None => (None, Vec::new(), 0, 0),
     };
     let orbit = if settings.orbit.is_empty() {
         None
@@ -451,6 +451,7 @@ pub fn run(
     records.dedup_by_key(|r| (r.k, r.n, r.replicate));
     let mut report = summarise(case, &model, settings, &records, prediction, fitted_now);
     report.damaged = damaged;
+    report.unchecked = unchecked;
     report.command = checkpoint.map(|p| settings.command(case, p));
     Ok(report)
 }
@@ -466,5 +467,49 @@ mod tests {
         assert_ne!(a, task_seed(1, "c", 2, 1000, 1));
         assert_ne!(a, task_seed(1, "c", 3, 1000, 0));
         assert_ne!(a, task_seed(2, "c", 2, 1000, 0));
+    }
+
+    /// What cannot run says which case of [`Unsupported`] it is, with the numbers to change.
+    #[test]
+    fn infeasible_runs_say_why_in_structure() {
+        let load = |p: &str| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            Case::load(root.join(p)).unwrap()
+        };
+        let overrides = super::super::RateOverrides::default();
+        let top = load("cases/topk-2309.13850/gaussian-top2-of-3.toml");
+        let s = RateSettings::resolve(&top, &overrides, None);
+        assert!(matches!(
+            feasible(&top, &s),
+            Err(RateError::Unsupported(Unsupported::TopK { k: 2, .. }))
+        ));
+        let case = load("cases/softmax-2503.03213/linear.toml");
+        let mut s = RateSettings::resolve(&case, &overrides, None);
+        assert!(feasible(&case, &s).is_ok());
+        s.restarts = 0;
+        let e = feasible(&case, &s).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                RateError::Unsupported(Unsupported::NothingToFit {
+                    restarts: 0,
+                    k_star: 2,
+                    ..
+                })
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("at least one restart"), "{e}");
+        s.restarts = 1;
+        s.n = vec![10_000_000];
+        s.fitted = vec![10];
+        let e = feasible(&case, &s).unwrap_err();
+        let RateError::Unsupported(Unsupported::TooLarge {
+            megabytes, limit, ..
+        }) = e
+        else {
+            panic!("{e}")
+        };
+        assert!(megabytes > limit);
     }
 }

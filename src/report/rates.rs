@@ -67,6 +67,15 @@ pub fn render(r: &RateReport) -> String {
             if r.damaged == 1 { "" } else { "s" }
         );
     }
+    if r.unchecked > 0 {
+        let _ = writeln!(
+            s,
+            "  {} checkpoint record{} without a checksum (written by an older moeid, format 1) taken as written: an edit to {} cannot be detected; rerun into a new --out to have every record checked",
+            r.unchecked,
+            if r.unchecked == 1 { "" } else { "s" },
+            if r.unchecked == 1 { "it" } else { "them" }
+        );
+    }
     let _ = writeln!(
         s,
         "  k  m  window slope [95%]     all sizes  median  trimmed  predicted  decision"
@@ -243,6 +252,7 @@ pub fn json(r: &RateReport) -> Value {
             "accelerate": r.settings.accelerate,
         },
         "damaged": r.damaged,
+        "unchecked": r.unchecked,
         "command": r.command,
         "rows": r.rows.iter().map(row_json).collect::<Vec<_>>(),
     })
