@@ -124,6 +124,24 @@ fn entries() -> Vec<Entry> {
             expected: code,
         });
     }
+    let checkpoints = std::fs::read_to_string(corpus.join("checkpoints.txt")).unwrap();
+    for line in checkpoints
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, code) = line.rsplit_once(' ').unwrap();
+        let bytes = std::fs::read(corpus.join("checkpoints").join(format!("{name}.jsonl")))
+            .unwrap_or_else(|e| panic!("checkpoints/{name}.jsonl: {e}"));
+        out.push(Entry {
+            name: format!("checkpoint {name}"),
+            args: "rates case.toml --n 300,400 --replicates 1 --out fits.jsonl"
+                .split(' ')
+                .map(String::from)
+                .collect(),
+            file: Some(("fits.jsonl".into(), bytes)),
+            expected: code.parse().unwrap(),
+        });
+    }
     let commands = std::fs::read_to_string(corpus.join("commands.txt")).unwrap();
     for line in commands
         .lines()
@@ -200,12 +218,24 @@ fn every_hostile_input_gives_its_exit_code_without_panic_or_hang() {
                 if code == 2 && stderr.trim().is_empty() {
                     problems.push("exit 2 without a message".into());
                 }
+                // a file not recognised as this run's checkpoint is left as it was
+                if let Some((name, bytes)) = &e.file {
+                    if code == 2 && std::fs::read(d.join(name)).ok().as_ref() != Some(bytes) {
+                        problems.push(format!("{name} was changed by a run that refused it"));
+                    }
+                }
                 // the foreign file is never touched
                 if std::fs::read_to_string(d.join("notes.txt")).unwrap() != "line one\nline two" {
                     problems.push("notes.txt was changed".into());
                 }
                 let line = if problems.is_empty() {
-                    let shown = if code == 0 {
+                    let shown = if code == 0 && e.args[0] == "rates" {
+                        // what became of the checkpoint's records
+                        stdout
+                            .lines()
+                            .find(|l| l.contains("checkpoint record"))
+                            .map_or("no record set aside".to_string(), |l| l.trim().to_string())
+                    } else if code == 0 {
                         stdout
                             .split(':')
                             .nth(1)

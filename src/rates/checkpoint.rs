@@ -155,6 +155,19 @@ fn err(path: &Path, message: String) -> RateError {
 fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, RateError> {
     let mut lines = text.split(|&b| b == b'\n');
     let first = lines.next().unwrap_or_default();
+    // a checkpoint of a format this version does not read: say so, not "not a checkpoint"
+    let format = std::str::from_utf8(first)
+        .ok()
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| v.get("moeid_checkpoint")?.as_u64());
+    if let Some(f) = format.filter(|f| !FORMATS_READ.iter().any(|&r| u64::from(r) == *f)) {
+        return Err(err(
+            path,
+            format!(
+                "it is a moeid checkpoint of format {f}, which this version does not read (it reads formats {FORMATS_READ:?}), so it was left as it was; use the moeid that wrote it, or write to another --out file"
+            ),
+        ));
+    }
     let header: Header = std::str::from_utf8(first)
         .ok()
         .and_then(|l| serde_json::from_str(l).ok())

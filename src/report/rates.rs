@@ -62,9 +62,14 @@ pub fn render(r: &RateReport) -> String {
     if r.damaged > 0 {
         let _ = writeln!(
             s,
-            "  {} damaged checkpoint record{} set aside and refitted",
+            "  {} damaged checkpoint record{} set aside ({} run again)",
             r.damaged,
-            if r.damaged == 1 { "" } else { "s" }
+            if r.damaged == 1 { "" } else { "s" },
+            if r.damaged == 1 {
+                "a fit it held is"
+            } else {
+                "fits they held are"
+            }
         );
     }
     if r.unchecked > 0 {
