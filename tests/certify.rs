@@ -173,3 +173,32 @@ fn exact_coefficients_in_json() {
         "\\beta_{1,0}\\thinspace \\partial_{\\beta_{1,0}} u + \\tau\\thinspace \\partial_{\\tau} u = 0"
     );
 }
+
+/// Found this stop: `deviated-2402.05220/gaussian-overlap` was DEGENERATE by default and
+/// INTERACTION when certified. Its exact relation u₁ + (1 + e^{1/2})·u₂ = 0 (the fixed density
+/// equals expert 2's and expert 2's gate is constant in x) failed at 256 bits by 1e-17: the
+/// fixed density's normalizer sqrt(2π · 0.5) had been folded into an f64 constant, while the
+/// expert's, with a variance parameter, was computed at full precision. Both runs now agree.
+#[test]
+fn a_fixed_density_equal_to_an_expert_keeps_its_exact_relation_in_high_precision() {
+    let c = case("deviated-2402.05220/gaussian-overlap.toml");
+    let plain = moeid::verify(&c, &crate::util::verdict_only()).unwrap();
+    let certified = moeid::verify(
+        &c,
+        &moeid::Options {
+            certify: true,
+            ..crate::util::verdict_only()
+        },
+    )
+    .unwrap();
+    for v in [&plain, &certified] {
+        assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    }
+    assert_eq!(certified.verdict.certificate, Certificate::Certified);
+    let joint = certified
+        .families
+        .iter()
+        .find(|f| f.atom.is_none() && f.order == certified.order)
+        .unwrap();
+    assert_eq!((joint.rank, joint.terms), (21, 24));
+}

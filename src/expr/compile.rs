@@ -193,6 +193,8 @@ pub struct TapeBuilder {
     deps: Vec<ParamSet>,
     kinks: Vec<Kink>,
     origins: Vec<Option<Arc<str>>>,
+    /// Per slot, its value when it depends on constants only (folded or not).
+    known: Vec<Option<f64>>,
 }
 
 fn shape_error(span: Span, message: String, help: impl Into<String>) -> CompileError {
@@ -230,12 +232,51 @@ impl TapeBuilder {
         }
     }
 
-    /// Appends an operation (folding constants) and returns its slot.
+    /// Appends an operation and returns its slot. An operation on constants is folded into
+    /// one constant only when the f64 result is exact: otherwise (`sqrt(2 * pi * 0.5)`, `1 /
+    /// 3`, `exp(1)`) it stays an operation, so that high-precision evaluation computes it in
+    /// its own precision — folded in f64, a fixed Gaussian density's normalizer differed from
+    /// the same density with a variance parameter by 1e-17 at 256 bits, and certification lost
+    /// an exact relation. Its value is still known to the builder (exponents, shapes).
     pub fn push(&mut self, op: Op) -> Slot {
-        if let Some(c) = self.fold(&op) {
-            return self.push_raw(Op::Const(c));
+        let value = self.fold(&op);
+        let slot = match value {
+            Some(c) if self.exact(&op, c) => self.push_raw(Op::Const(c)),
+            _ => self.push_raw(op),
+        };
+        if value.is_some() {
+            self.known[slot as usize] = value;
         }
-        self.push_raw(op)
+        slot
+    }
+
+    /// Whether folding `op` into the f64 `value` loses nothing (error-free transformations).
+    fn exact(&self, op: &Op, value: f64) -> bool {
+        // operands that are themselves kept operations stay so (their value is rounded)
+        if !operands(op)
+            .iter()
+            .all(|s| matches!(self.ops[*s as usize], Op::Const(_)))
+        {
+            return false;
+        }
+        let c = |s: &Slot| self.constant(*s).unwrap_or(f64::NAN);
+        let two_sum_exact = |x: f64, y: f64| {
+            let bb = value - x;
+            (x - (value - bb)) + (y - bb) == 0.0
+        };
+        match op {
+            Op::Neg(_) => true,
+            Op::Add(a, b) => two_sum_exact(c(a), c(b)),
+            Op::Sub(a, b) => two_sum_exact(c(a), -c(b)),
+            Op::Mul(a, b) => c(a).mul_add(c(b), -value) == 0.0,
+            Op::Div(a, b) => value.mul_add(c(b), -c(a)) == 0.0,
+            Op::PowI(a, n) => match n {
+                0 | 1 => true,
+                2 => c(a).mul_add(c(a), -value) == 0.0,
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     fn push_raw(&mut self, op: Op) -> Slot {
@@ -248,6 +289,10 @@ impl TapeBuilder {
             }
             Op::Neg(a) | Op::PowI(a, _) | Op::PowF(a, _) | Op::Unary(_, a) => d(a),
         };
+        self.known.push(match op {
+            Op::Const(c) => Some(c),
+            _ => None,
+        });
         self.ops.push(op);
         self.deps.push(deps);
         self.origins.push(None);
@@ -255,10 +300,7 @@ impl TapeBuilder {
     }
 
     fn constant(&self, s: Slot) -> Option<f64> {
-        match self.ops[s as usize] {
-            Op::Const(c) => Some(c),
-            _ => None,
-        }
+        self.known[s as usize]
     }
 
     fn fold(&self, op: &Op) -> Option<f64> {
@@ -749,5 +791,38 @@ mod tests {
     fn constants_fold() {
         let t = compile("2 * pi * tau").unwrap();
         assert_eq!(t.len(), 3);
+    }
+
+    /// Only exact folds: an inexact constant expression is kept, so high precision computes it
+    /// in its own precision (a Gaussian normalizer folded in f64 broke an exact relation at
+    /// 256 bits), while its value stays known (`x^(1/2)` is still a constant power).
+    #[test]
+    fn inexact_constants_are_computed_in_the_evaluation_precision() {
+        // 2 · 0.5 and 1 + 2 are exact: one constant each, then the product with tau
+        assert_eq!(compile("(2 * 0.5) * (1 + 2) * tau").unwrap().len(), 3);
+        // sqrt(2 pi 0.5) is not: kept as an operation
+        let t = compile("sqrt(2 * pi * 0.5) * tau").unwrap();
+        assert!(t.len() > 3, "{}", t.len());
+        let prec = 256;
+        let theta: Vec<rug::Float> = [0.0, 0.0, 0.0, 1.0]
+            .iter()
+            .map(|&v| rug::Float::with_val(prec, v))
+            .collect();
+        let x: Vec<rug::Float> = [0.0, 0.0]
+            .iter()
+            .map(|&v| rug::Float::with_val(prec, v))
+            .collect();
+        let got = t.eval(&x, &theta, &mut Vec::new());
+        let want = rug::Float::with_val(prec, std::f64::consts::PI).sqrt();
+        assert_eq!(got, want, "computed at 256 bits, not rounded to f64");
+        let rounded = rug::Float::with_val(prec, std::f64::consts::PI.sqrt());
+        assert_ne!(got, rounded);
+        // its value is known to the builder: a constant exponent is a power, not exp(w ln z)
+        let p = compile("beta0^(1/3)").unwrap();
+        assert!(
+            p.ops.iter().any(|op| matches!(op, Op::PowF(_, _))),
+            "{:?}",
+            p.ops
+        );
     }
 }
