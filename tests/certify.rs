@@ -202,3 +202,34 @@ fn a_fixed_density_equal_to_an_expert_keeps_its_exact_relation_in_high_precision
         .unwrap();
     assert_eq!((joint.rank, joint.terms), (21, 24));
 }
+
+/// Over the whole catalogue, certifying every decision changes no verdict (issue "Verdict
+/// fidelity": f64 and certified runs must agree; the gaussian-overlap case above did not).
+#[test]
+fn certified_and_default_verdicts_agree_on_every_catalogue_case() {
+    use rayon::prelude::*;
+    let differ: Vec<String> = crate::util::all_cases()
+        .par_iter()
+        .filter_map(|path| {
+            let c = moeid::Case::load(path).unwrap();
+            let plain = moeid::verify(&c, &crate::util::verdict_only()).unwrap();
+            let certified = moeid::verify(
+                &c,
+                &moeid::Options {
+                    certify: true,
+                    ..crate::util::verdict_only()
+                },
+            )
+            .unwrap();
+            (plain.verdict.kind != certified.verdict.kind).then(|| {
+                format!(
+                    "{}: {} / certified {}",
+                    c.name,
+                    plain.verdict.kind.name(),
+                    certified.verdict.kind.name()
+                )
+            })
+        })
+        .collect();
+    assert!(differ.is_empty(), "{differ:#?}");
+}
