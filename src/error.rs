@@ -47,8 +47,17 @@ pub enum CaseShape {
         /// Upper end.
         high: f64,
     },
+    /// A top-K gate that selects no atom or every atom.
+    TopK {
+        /// K.
+        k: usize,
+        /// Atoms.
+        atoms: usize,
+    },
     /// The input dimension is outside `1..=MAX_DIM`.
     Dimension(usize),
+    /// A parameter whose offset, length or the running total breaks the layout of θ.
+    Params(String),
     /// An expression that no longer compiles for the case (e.g. after its dimension changed).
     Expression {
         /// Its key, e.g. `expert.mean`.
@@ -73,6 +82,18 @@ impl fmt::Display for CaseShape {
             CaseShape::InputBox { low, high } => write!(
                 f,
                 "the input box [{low}, {high}] is empty or not finite; set low < high"
+            ),
+            CaseShape::TopK { k, atoms } => write!(
+                f,
+                "a top-{k} gate over {atoms} atoms selects {}; set `gate.top_k` from 1 to {}",
+                if *k == 0 { "no atom" } else { "every atom" },
+                atoms.saturating_sub(1)
+            ),
+            CaseShape::Params(name) => write!(
+                f,
+                "parameter `{name}` breaks the layout of θ (offsets one after another, 1 to {} \
+                 scalars in all)",
+                crate::expr::ParamSet::CAPACITY
             ),
             CaseShape::Dimension(d) => write!(
                 f,

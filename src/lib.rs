@@ -166,12 +166,30 @@ pub fn check_shape(case: &Case) -> Result<(), CaseShape> {
     if !(1..=case::MAX_DIM).contains(&case.dim) {
         return Err(CaseShape::Dimension(case.dim));
     }
+    // the parameters laid out one after another in θ, at most ParamSet::CAPACITY scalars
+    let mut offset = 0usize;
+    for p in &case.params {
+        let len = p.len();
+        if p.offset != offset || len == 0 || len > expr::ParamSet::CAPACITY {
+            return Err(CaseShape::Params(p.name.clone()));
+        }
+        offset += len;
+        if offset > expr::ParamSet::CAPACITY {
+            return Err(CaseShape::Params(p.name.clone()));
+        }
+    }
     let in_gate = case.fixed.as_ref().is_some_and(case::Fixed::in_gate);
     let want = if case.normalized && !in_gate { 2 } else { 1 };
     if case.atoms.len() < want {
         return Err(CaseShape::Atoms {
             got: case.atoms.len(),
             want,
+        });
+    }
+    if let Some(k) = case.top_k.filter(|&k| k == 0 || k >= case.atoms.len()) {
+        return Err(CaseShape::TopK {
+            k,
+            atoms: case.atoms.len(),
         });
     }
     let p = case.variables().len();

@@ -302,7 +302,7 @@ fn bases() -> Vec<Case> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
     /// A `Case` edited in code (its fields are public) into any shape — dimensions, boxes,
     /// orders, atoms of any length and value, a missing mean or variance, a top-K larger than
@@ -311,17 +311,21 @@ proptest! {
     #[test]
     fn the_library_takes_any_edited_case(
         which in 0usize..2,
-        dim in prop::option::of(prop::sample::select(vec![0usize, 1, 2, 3, 64, 65, usize::MAX])),
-        low in prop::option::of(wild()),
-        high in prop::option::of(wild()),
-        classes in prop::option::of(0usize..40),
-        order in prop::option::of(0usize..12),
-        samples in prop::option::of(prop::sample::select(vec![0usize, 1, 7, 200, 5000, usize::MAX])),
-        top_k in prop::option::of(prop::option::of(0usize..5)),
-        normalized in prop::option::of(any::<bool>()),
-        drop_mean in any::<bool>(),
-        drop_variance in any::<bool>(),
-        atoms in prop::option::of(prop::collection::vec(prop::collection::vec(wild(), 0..8), 0..4)),
+        dim in prop::option::weighted(0.25, prop::sample::select(vec![0usize, 1, 2, 3, 64, 65, usize::MAX])),
+        low in prop::option::weighted(0.25, wild()),
+        high in prop::option::weighted(0.25, wild()),
+        classes in prop::option::weighted(0.25, 0usize..40),
+        order in prop::option::weighted(0.25, 0usize..12),
+        samples in prop::option::weighted(0.25, prop::sample::select(vec![0usize, 1, 7, 200, 5000, usize::MAX])),
+        top_k in prop::option::weighted(0.25, prop::option::weighted(0.25, 0usize..5)),
+        normalized in prop::option::weighted(0.25, any::<bool>()),
+        drop_mean in prop::bool::weighted(0.1),
+        drop_variance in prop::bool::weighted(0.1),
+        atoms in prop::option::weighted(0.25, prop::collection::vec(prop::collection::vec(wild(), 0..8), 0..4)),
+        replicates in prop::option::weighted(0.25, prop::sample::select(vec![0usize, 10_001, usize::MAX])),
+        shards in prop::sample::select(vec![0usize, 1, 3, usize::MAX]),
+        param_len in prop::option::weighted(0.25, prop::sample::select(vec![0usize, 2, 129, usize::MAX])),
+        param_offset in prop::option::weighted(0.25, prop::sample::select(vec![1usize, 7, usize::MAX])),
         seed in any::<u64>(),
     ) {
         let mut case = bases().swap_remove(which);
@@ -336,22 +340,28 @@ proptest! {
         if drop_mean { case.mean = None; }
         if drop_variance { case.variance = None; }
         if let Some(v) = atoms { case.atoms = v; }
+        case.rates.replicates = Some(replicates.unwrap_or(1));
+        // the first parameter's length or offset (a parameter declared in code)
+        if let Some(n) = param_len { case.params[0].shape = moeid::expr::Shape::Vector(n); }
+        if let Some(o) = param_offset { case.params[0].offset = o; }
         case.seed = seed;
         let what = format!("{case:?}");
         within_a_minute(what, move || {
             let options = Options { cells: Some(1), ..Options::default() };
             let _ = moeid::cost(&case, &options);
             let _ = moeid::verify(&case, &options);
-            // a tiny grid, whatever the case's own
+            // a tiny grid, whatever the case's own (its replicates edited above: not overridden)
             let overrides = moeid::rates::RateOverrides {
                 n: Some(vec![100, 150]),
-                replicates: Some(1),
                 restarts: Some(1),
                 ..Default::default()
             };
             let _ = moeid::rates::check(&case, &overrides, None, moeid::rates::Progress::Quiet);
             let out = std::env::temp_dir().join(format!("moeid-prop-{}-{seed}.jsonl", std::process::id()));
             let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
+            if moeid::rates::feasible(&case, &settings).is_ok() {
+                let _ = moeid::rates::plan(&case, &settings, shards);
+            }
             let _ = moeid::rates::run(&case, &settings, None, Some(&out), moeid::rates::Progress::Quiet);
             let _ = std::fs::remove_file(&out);
         });

@@ -98,6 +98,15 @@ fn reliability_case_names_never_write_outside_out_and_never_twice() {
             run.stdout()
         );
     }
+    // the same file given twice is no clash
+    let twice = d.run(&[
+        "verify",
+        "cases/a.toml",
+        "cases/../cases/a.toml",
+        "--cells",
+        "1",
+    ]);
+    assert_eq!(twice.code(), 0, "{}", twice.stderr());
     // moeid new: a name is a file name, not a path
     let new = d.run(&["new", "../../somewhere/x"]);
     assert_eq!(new.code(), 2);

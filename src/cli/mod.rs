@@ -573,9 +573,17 @@ fn verify_in_order(
 struct Names(Vec<(String, PathBuf)>);
 
 impl Names {
-    /// The file that already has `name`, if any; otherwise records `name` for `file`.
+    /// The file that already has `name`, if any; otherwise records `name` for `file`. The same
+    /// file given twice (`verify a.toml a.toml`) is no clash.
     fn earlier(&mut self, name: &str, file: &Path) -> Option<PathBuf> {
+        let same = |a: &Path, b: &Path| {
+            a == b
+                || a.canonicalize()
+                    .ok()
+                    .is_some_and(|x| b.canonicalize().ok() == Some(x))
+        };
         match self.0.iter().find(|(n, _)| n == name) {
+            Some((_, first)) if same(first, file) => None,
             Some((_, first)) => Some(first.clone()),
             None => {
                 self.0.push((name.to_string(), file.to_path_buf()));

@@ -186,6 +186,32 @@ impl Value {
     }
 }
 
+/// At most this many characters of a sub-expression are kept to name it in messages.
+const ORIGIN_CHARS: usize = 80;
+
+/// The sub-expression as written, cut after [`ORIGIN_CHARS`] characters with `…`: rendering
+/// stops there, so naming every node of a long expression costs linear time and memory.
+fn short_text(expr: &Expr) -> String {
+    struct Limited(String, usize);
+    impl fmt::Write for Limited {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for c in s.chars() {
+                if self.1 == 0 {
+                    return Err(fmt::Error);
+                }
+                self.0.push(c);
+                self.1 -= 1;
+            }
+            Ok(())
+        }
+    }
+    let mut w = Limited(String::new(), ORIGIN_CHARS);
+    if fmt::write(&mut w, format_args!("{expr}")).is_err() {
+        w.0.push('…');
+    }
+    w.0
+}
+
 /// Builds a [`Tape`] from expressions and explicit operations.
 #[derive(Clone, Debug, Default)]
 pub struct TapeBuilder {
@@ -268,11 +294,16 @@ impl TapeBuilder {
             Op::Neg(_) => true,
             Op::Add(a, b) => two_sum_exact(c(a), c(b)),
             Op::Sub(a, b) => two_sum_exact(c(a), -c(b)),
-            Op::Mul(a, b) => c(a).mul_add(c(b), -value) == 0.0,
-            Op::Div(a, b) => value.mul_add(c(b), -c(a)) == 0.0,
+            // an fma remainder is exact only for a normal result (a product that underflows
+            // leaves a remainder below the subnormals, rounded to 0); 0 from a zero operand
+            Op::Mul(a, b) if value == 0.0 => c(a) == 0.0 || c(b) == 0.0,
+            Op::Mul(a, b) => value.abs() >= f64::MIN_POSITIVE && c(a).mul_add(c(b), -value) == 0.0,
+            Op::Div(a, _) if value == 0.0 => c(a) == 0.0,
+            Op::Div(a, b) => value.abs() >= f64::MIN_POSITIVE && value.mul_add(c(b), -c(a)) == 0.0,
             Op::PowI(a, n) => match n {
                 0 | 1 => true,
-                2 => c(a).mul_add(c(a), -value) == 0.0,
+                2 if value == 0.0 => c(a) == 0.0,
+                2 => value >= f64::MIN_POSITIVE && c(a).mul_add(c(a), -value) == 0.0,
                 _ => false,
             },
             _ => false,
@@ -384,7 +415,7 @@ impl TapeBuilder {
         let value = self.compile_node(expr, env)?;
         // the operations this node made itself (its operands' are already named)
         if self.origins[start..].iter().any(Option::is_none) {
-            let text: Arc<str> = expr.to_string().into();
+            let text: Arc<str> = short_text(expr).into();
             for o in self.origins[start..].iter_mut().filter(|o| o.is_none()) {
                 *o = Some(text.clone());
             }
@@ -817,6 +848,20 @@ mod tests {
         assert_eq!(got, want, "computed at 256 bits, not rounded to f64");
         let rounded = rug::Float::with_val(prec, std::f64::consts::PI.sqrt());
         assert_ne!(got, rounded);
+        // a product that underflows is not exact (the fma remainder rounds to 0 too)
+        assert!(compile("(1e-200 * 1e-200) * tau").unwrap().len() > 3);
+        assert_eq!(compile("(0 * 1e-200) * tau").unwrap().len(), 3);
+        // long sub-expressions are named by their first 80 characters
+        let long = format!("log({} - 1e9)", vec!["tau"; 100].join(" + "));
+        let t = compile(&long).unwrap();
+        let named = t
+            .first_non_finite(&[0.0, 0.0], &[0.0, 0.0, 0.0, 1.0])
+            .unwrap();
+        assert!(
+            named.starts_with("`log(tau + tau") && named.ends_with("…`"),
+            "{named}"
+        );
+        assert!(named.chars().count() <= 84, "{named}");
         // its value is known to the builder: a constant exponent is a power, not exp(w ln z)
         let p = compile("beta0^(1/3)").unwrap();
         assert!(

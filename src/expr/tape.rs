@@ -180,13 +180,25 @@ impl Tape {
         self.ops.is_empty()
     }
 
-    /// The first operation whose value or any derivative part is not finite when evaluated at
-    /// `inputs` and `theta`, as the sub-expression that made it (e.g. `sqrt(b)`), or `"an
+    /// The operation where the output's non-finite value (or any derivative part) arises,
+    /// evaluated at `inputs` and `theta`, as the sub-expression that made it (e.g. `sqrt(b)`), or `"an
     /// operation of the model"` when the program added it. `None` when every slot is finite.
     pub fn first_non_finite<N: Number>(&self, inputs: &[N], theta: &[N]) -> Option<String> {
         let mut slots = Vec::with_capacity(self.ops.len());
         self.eval(inputs, theta, &mut slots);
-        let i = slots.iter().position(|v| !v.finite())?;
+        // From the output back along non-finite operands to the operation that made the first
+        // non-finite value the output inherits (an overflow a later division absorbs is not
+        // it); when the output is finite, the first non-finite slot anywhere.
+        let mut i = self.output as usize;
+        if slots[i].finite() {
+            i = slots.iter().position(|v| !v.finite())?;
+        }
+        while let Some(s) = operands(&self.ops[i])
+            .into_iter()
+            .find(|s| !slots[*s as usize].finite())
+        {
+            i = s as usize;
+        }
         Some(match &self.origins[i] {
             Some(text) => format!("`{text}`"),
             None => "an operation of the model (around the expressions)".to_string(),

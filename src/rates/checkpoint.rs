@@ -179,7 +179,7 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
             )
         })?;
     let mut records = Vec::new();
-    let (mut damaged, mut unchecked) = (0, 0);
+    let mut damaged = 0;
     for line in lines {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -198,7 +198,6 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
                         || (r.atoms.len() == r.k
                             && r.atoms.iter().all(|a| params.is_none_or(|p| a.len() == p)))) =>
             {
-                unchecked += usize::from(r.checksum.is_none());
                 records.push(r)
             }
             _ => damaged += 1,
@@ -206,6 +205,7 @@ fn parse(path: &Path, text: &[u8], params: Option<usize>) -> Result<Contents, Ra
     }
     records.sort_by_key(|r| (r.k, r.n, r.replicate));
     records.dedup_by_key(|r| (r.k, r.n, r.replicate));
+    let unchecked = records.iter().filter(|r| r.checksum.is_none()).count();
     Ok(Contents {
         header,
         records,

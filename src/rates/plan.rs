@@ -105,7 +105,9 @@ impl fmt::Display for Shard {
 }
 
 /// Every fit of the check of `case` with `settings`, assigned to `shards` cost-balanced shards
-/// (1 for an unsharded run), in the order (k, n, replicate).
+/// (1 for an unsharded run), in the order (k, n, replicate). `settings` should pass
+/// [`feasible`](super::feasible) (which bounds the number of fits); shards beyond the number
+/// of fits stay empty and are not allocated.
 pub fn plan(case: &Case, settings: &RateSettings, shards: usize) -> Vec<Task> {
     let width = (case.variables().len() + case.dim) as f64;
     let mut tasks = Vec::new();
@@ -123,7 +125,7 @@ pub fn plan(case: &Case, settings: &RateSettings, shards: usize) -> Vec<Task> {
             }
         }
     }
-    let shards = shards.max(1);
+    let shards = shards.clamp(1, tasks.len().max(1));
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     order.sort_by(|&a, &b| {
         tasks[b].cost.total_cmp(&tasks[a].cost).then_with(|| {

@@ -120,20 +120,23 @@ impl RateSettings {
                 .collect(),
             _ => Vec::new(),
         };
-        let names = case.variables();
+        // (the names only with a prediction: a verified case, whose parameters are laid out)
         let spread: BTreeMap<usize, Vec<usize>> = match (prediction, r.init_decay) {
-            (Some(p), None) => fitted
-                .iter()
-                .filter_map(|&f| match p.at(f + 1 - k.min(f)) {
-                    Rate::Flat { flat, .. } if f > k => Some((
-                        f,
-                        flat.iter()
-                            .filter_map(|n| names.iter().position(|v| v == n))
-                            .collect(),
-                    )),
-                    _ => None,
-                })
-                .collect(),
+            (Some(p), None) => {
+                let names = case.variables();
+                fitted
+                    .iter()
+                    .filter_map(|&f| match p.at(f + 1 - k.min(f)) {
+                        Rate::Flat { flat, .. } if f > k => Some((
+                            f,
+                            flat.iter()
+                                .filter_map(|n| names.iter().position(|v| v == n))
+                                .collect(),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            }
             _ => BTreeMap::new(),
         };
         let regression = case.model == crate::case::Model::Regression;

@@ -309,6 +309,48 @@ pub fn feasible(case: &Case, settings: &RateSettings) -> Result<(), RateError> {
             fitted: settings.fitted.clone(),
         }));
     }
+    // the same ranges the case file and the command line are held to (a case edited in code
+    // could ask for usize::MAX replicates: a run that never ends)
+    let bad = |setting: &'static str, value: String, fix: String| {
+        Err(RateError::Setting {
+            setting,
+            value,
+            fix,
+        })
+    };
+    let k_max = k_star + super::MAX_EXTRA_ATOMS;
+    if let Some(k) = settings.fitted.iter().find(|&&k| k > k_max) {
+        return bad(
+            "fitted",
+            k.to_string(),
+            format!("fit {k_star} to {k_max} atoms"),
+        );
+    }
+    if let Some(n) = settings
+        .n
+        .iter()
+        .find(|&&n| !(1..=crate::case::MAX_N).contains(&n))
+    {
+        return bad(
+            "n",
+            n.to_string(),
+            format!("use 1 to {}", crate::case::MAX_N),
+        );
+    }
+    if settings.replicates > crate::case::MAX_REPLICATES {
+        return bad(
+            "replicates",
+            settings.replicates.to_string(),
+            format!("use 1 to {}", crate::case::MAX_REPLICATES),
+        );
+    }
+    if settings.restarts > super::MAX_RESTARTS {
+        return bad(
+            "restarts",
+            settings.restarts.to_string(),
+            format!("use 1 to {}", super::MAX_RESTARTS),
+        );
+    }
     simulable(case)?;
     let (n_max, k_max) = largest_fit(settings);
     let values = fit_values(case, settings);
