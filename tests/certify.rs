@@ -59,6 +59,20 @@ fn an_exact_relation_hidden_by_cancellation_is_found() {
         .any(|r| r.text(&v.variables) == "b·∂u/∂b − 2·u = 0"));
 }
 
+/// The case verified as it is (cells of one atom) and with every decision certified.
+fn plain_and_certified(c: &moeid::Case) -> (moeid::Verification, moeid::Verification) {
+    let plain = moeid::verify(c, &crate::util::verdict_only()).unwrap();
+    let certified = moeid::verify(
+        c,
+        &moeid::Options {
+            certify: true,
+            ..crate::util::verdict_only()
+        },
+    )
+    .unwrap();
+    (plain, certified)
+}
+
 #[test]
 fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
     for name in [
@@ -67,15 +81,7 @@ fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
         "routers/cosine.toml",
     ] {
         let c = case(name);
-        let plain = moeid::verify(&c, &crate::util::verdict_only()).unwrap();
-        let certified = moeid::verify(
-            &c,
-            &moeid::Options {
-                certify: true,
-                ..crate::util::verdict_only()
-            },
-        )
-        .unwrap();
+        let (plain, certified) = plain_and_certified(&c);
         assert_eq!(plain.verdict.kind, certified.verdict.kind, "{name}");
         assert_eq!(
             plain.verdict.certificate,
@@ -182,15 +188,7 @@ fn exact_coefficients_in_json() {
 #[test]
 fn a_fixed_density_equal_to_an_expert_keeps_its_exact_relation_in_high_precision() {
     let c = case("deviated-2402.05220/gaussian-overlap.toml");
-    let plain = moeid::verify(&c, &crate::util::verdict_only()).unwrap();
-    let certified = moeid::verify(
-        &c,
-        &moeid::Options {
-            certify: true,
-            ..crate::util::verdict_only()
-        },
-    )
-    .unwrap();
+    let (plain, certified) = plain_and_certified(&c);
     for v in [&plain, &certified] {
         assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
     }
@@ -212,15 +210,7 @@ fn certified_and_default_verdicts_agree_on_every_catalogue_case() {
         .par_iter()
         .filter_map(|path| {
             let c = moeid::Case::load(path).unwrap();
-            let plain = moeid::verify(&c, &crate::util::verdict_only()).unwrap();
-            let certified = moeid::verify(
-                &c,
-                &moeid::Options {
-                    certify: true,
-                    ..crate::util::verdict_only()
-                },
-            )
-            .unwrap();
+            let (plain, certified) = plain_and_certified(&c);
             (plain.verdict.kind != certified.verdict.kind).then(|| {
                 format!(
                     "{}: {} / certified {}",

@@ -5,10 +5,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use moeid::case::{ExpertKind, GateKind};
 use moeid::{Case, Error, Options, Verification};
+use names::Names;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod names;
 mod progress;
 mod rates;
 
@@ -567,41 +569,6 @@ fn verify_in_order(
     result.map(|()| duplicate)
 }
 
-/// The case names of one run, in file order: a name identifies a case in the output, its
-/// report page and data file, so two files with one name are an error naming both.
-#[derive(Default)]
-struct Names(Vec<(String, PathBuf)>);
-
-impl Names {
-    /// The file that already has `name`, if any; otherwise records `name` for `file`. The same
-    /// file given twice (`verify a.toml a.toml`) is no clash.
-    fn earlier(&mut self, name: &str, file: &Path) -> Option<PathBuf> {
-        let same = |a: &Path, b: &Path| {
-            a == b
-                || a.canonicalize()
-                    .ok()
-                    .is_some_and(|x| b.canonicalize().ok() == Some(x))
-        };
-        match self.0.iter().find(|(n, _)| n == name) {
-            Some((_, first)) if same(first, file) => None,
-            Some((_, first)) => Some(first.clone()),
-            None => {
-                self.0.push((name.to_string(), file.to_path_buf()));
-                None
-            }
-        }
-    }
-
-    /// The message for `file` reusing the name of `first`; `clash` says what would go wrong.
-    fn error(name: &str, file: &Path, first: &Path, clash: &str) -> String {
-        format!(
-            "error: {}: the case name `{name}` is also the name of {}, and {clash}; rename one (`name = ...`)",
-            file.display(),
-            first.display()
-        )
-    }
-}
-
 /// `verify --estimate`: the cost of each case, without running it.
 fn estimate(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
     let Some(files) = case_files(paths) else {
@@ -748,42 +715,4 @@ fn show(paths: &[PathBuf]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_definition_is_valid() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn parses_verify_and_check() {
-        let c = Cli::try_parse_from([
-            "moeid", "verify", "cases/", "--order", "3", "--format", "json",
-        ])
-        .unwrap();
-        let Command::Verify {
-            paths,
-            analysis,
-            format,
-            estimate,
-        } = c.command
-        else {
-            panic!()
-        };
-        assert_eq!(paths, [PathBuf::from("cases/")]);
-        assert_eq!((analysis.order, format), (Some(3), Format::Json));
-        assert!(!estimate);
-        assert!(Cli::try_parse_from(["moeid", "verify", "x", "--order", "5"]).is_err());
-        assert!(Cli::try_parse_from(["moeid", "check"]).is_err());
-        let c = Cli::try_parse_from(["moeid", "check", "a.toml", "--seed", "7"]).unwrap();
-        assert!(matches!(c.command, Command::Check { .. }));
-        let c = Cli::try_parse_from([
-            "moeid", "new", "mine", "--gate", "sigmoid", "--expert", "gelu",
-        ])
-        .unwrap();
-        assert!(matches!(c.command, Command::New { .. }));
-        assert!(Cli::try_parse_from(["moeid", "new", "mine", "--gate", "sigmod"]).is_err());
-    }
-}
+mod tests;
