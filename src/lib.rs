@@ -406,9 +406,14 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
                 .iter()
                 .map(|t| (fam.atom, t.clone()))
                 .collect();
-            let (rk, cert) = escalation
-                .decide(rank::analyse(&m, &tol), &terms)
-                .map_err(fail)?;
+            // The last order's null space is read for relations.
+            let f64_rank = rank::analyse(&m, &tol);
+            let (rk, cert) = if r == order {
+                escalation.decide_for_relations(f64_rank, &terms)
+            } else {
+                escalation.decide(f64_rank, &terms)
+            }
+            .map_err(fail)?;
             counts.rank_decisions += 1;
             rows.push(FamilyRow::of(Some(fam.atom), r, &rk, cert));
             if r == order {

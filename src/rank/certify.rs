@@ -1,7 +1,8 @@
 //! Escalation: borderline f64 rank decisions recomputed in high precision.
 //!
 //! A family whose f64 decision is not [`Rank::clear`] (or every family, when certification is
-//! requested) is evaluated again at 128 and 256 bits by the project's own AD over MPFR, factorised
+//! requested, or one whose null space is read for relations off too small a gap:
+//! [`Rank::relations_need_hp`]) is evaluated again at 128 and 256 bits by the project's own AD over MPFR, factorised
 //! by the pivoted QR of [`hp`], and its rank decided by precision doubling; when an entry is still
 //! unclear the pair moves to (256, 512) and (512, 1024). The decision becomes a [`Rank`] whose
 //! compact factor is $R P^T$ (rounded to f64) and whose null space comes from the high-precision
@@ -356,7 +357,32 @@ impl Escalation<'_> {
         f64_rank: Rank,
         terms: &[(usize, MultiIndex)],
     ) -> Result<(Rank, Certificate), FamilyError> {
-        if f64_rank.clear && !self.all {
+        let keep = f64_rank.clear && !self.all;
+        self.settle(f64_rank, terms, keep)
+    }
+
+    /// As [`Escalation::decide`], for a family whose null space is read for relations: also
+    /// recomputed when the gap is too small for accurate null vectors
+    /// ([`Rank::relations_need_hp`]).
+    ///
+    /// # Errors
+    /// [`FamilyError::NonFinite`].
+    pub fn decide_for_relations(
+        &mut self,
+        f64_rank: Rank,
+        terms: &[(usize, MultiIndex)],
+    ) -> Result<(Rank, Certificate), FamilyError> {
+        let keep = f64_rank.clear && !self.all && !f64_rank.relations_need_hp(&self.tol);
+        self.settle(f64_rank, terms, keep)
+    }
+
+    fn settle(
+        &mut self,
+        f64_rank: Rank,
+        terms: &[(usize, MultiIndex)],
+        keep: bool,
+    ) -> Result<(Rank, Certificate), FamilyError> {
+        if keep {
             return Ok((f64_rank, Certificate::Numerical));
         }
         self.escalations += 1;

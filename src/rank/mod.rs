@@ -15,6 +15,10 @@
 //! is within $10^3 \varepsilon\,\sigma_1$ of the floor, a discarded value exceeds
 //! [`Tolerance::noise_max`] (it may be genuine), or a column is suspiciously tiny
 //! ([`Tolerance::tiny_column`]: the rounding noise of a derivative that vanishes exactly).
+//! A clear decision whose null space is read for relations is escalated too when its gap is
+//! under [`Tolerance::relation_gap_decades`] (8): the rank is right, but null vectors off by
+//! $10^{-4}$ give relations of noise (an 18-term "gauge" relation with a $4.6\cdot10^6$
+//! coefficient in place of $u_1 + u_2 = 0$, measured on the catalogue before this rule).
 //!
 //! # References
 //! docs/theory.md §2 (numerical rank, null vectors as relations).
@@ -46,6 +50,11 @@ pub struct Tolerance {
     /// A column whose norm is below `tiny_column` times the largest (but not zero) may be
     /// rounding noise of a derivative that vanishes exactly: the decision is unclear.
     pub tiny_column: f64,
+    /// A null space read off a gap of fewer decades than this is too noisy for relations: its
+    /// vectors are off by about $10^{-\text{gap}}$, and the canonical basis tells a coefficient
+    /// from noise at $10^{-6}$ of the pivot ([`crate::relations::canonical`]), so the family is
+    /// recomputed in high precision before its relations are read ([`Rank::relations_need_hp`]).
+    pub relation_gap_decades: f64,
 }
 
 impl Default for Tolerance {
@@ -57,6 +66,7 @@ impl Default for Tolerance {
             min_gap_decades: 2.0,
             noise_max: 1e-14,
             tiny_column: 1e-8,
+            relation_gap_decades: 8.0,
         }
     }
 }
@@ -105,6 +115,13 @@ impl Rank {
     /// Dimension of the null space.
     pub fn nullity(&self) -> usize {
         self.n - self.rank
+    }
+
+    /// Whether relations read from this decision's null space need it recomputed in high
+    /// precision: there is a null space and its gap is under
+    /// [`Tolerance::relation_gap_decades`].
+    pub fn relations_need_hp(&self, tol: &Tolerance) -> bool {
+        self.rank + self.zero_columns.len() < self.n && self.gap_decades < tol.relation_gap_decades
     }
 }
 
@@ -349,6 +366,43 @@ mod tests {
         let r = analyse(&K, &Tolerance::default());
         assert_eq!(r.rank, 2, "{:?}", r.singular_values);
         assert!(r.gap_decades > 10.0);
+    }
+
+    #[test]
+    fn a_clear_rank_over_a_small_gap_sends_its_null_space_to_high_precision() {
+        // col4 = col0 + 1e-8·e (e a fresh direction: independent, σ ≈ 1e-8) and col5 = col2 +
+        // col3 (exact, σ at the rounding floor): the rank is clear, the null vector is not.
+        let mut J = random(80, 6, 9);
+        let e = random(80, 1, 10);
+        for i in 0..80 {
+            J[(i, 4)] = J[(i, 0)] + 1e-8 * e[(i, 0)];
+            J[(i, 5)] = J[(i, 2)] + J[(i, 3)];
+        }
+        let tol = Tolerance::default();
+        let r = analyse(&J, &tol);
+        assert_eq!(r.rank, 5, "{:?}", r.singular_values);
+        assert!(r.clear, "gap {}", r.gap_decades);
+        assert!(
+            r.gap_decades < tol.relation_gap_decades,
+            "{}",
+            r.gap_decades
+        );
+        assert!(r.relations_need_hp(&tol));
+        // the same dependence beside well-conditioned columns needs nothing more
+        let mut K = random(80, 6, 9);
+        for i in 0..80 {
+            K[(i, 5)] = K[(i, 2)] + K[(i, 3)];
+        }
+        let r = analyse(&K, &tol);
+        assert!(r.clear && !r.relations_need_hp(&tol), "{}", r.gap_decades);
+        // a null space of identically zero columns only is exact, whatever the live gap
+        let mut Z = random(80, 3, 9);
+        Z.column_mut(1).fill(0.0);
+        let near = Z.column(0) + Z.column(2) * 1e-9;
+        Z.column_mut(2).copy_from(&near);
+        let r = analyse(&Z, &tol);
+        assert_eq!(r.zero_columns, [1]);
+        assert!(!r.relations_need_hp(&tol));
     }
 
     #[test]

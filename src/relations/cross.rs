@@ -27,7 +27,8 @@ pub(super) fn cross_atom(
         .iter()
         .map(|&(a, t)| (a, families[a].terms[t].clone()))
         .collect();
-    let (r, cert) = escalation.decide(rank::analyse(&J, &settings.rank), &joint_terms)?;
+    let (r, cert) =
+        escalation.decide_for_relations(rank::analyse(&J, &settings.rank), &joint_terms)?;
     let terms: Vec<&MultiIndex> = cols.iter().map(|&(a, t)| &families[a].terms[t]).collect();
     let mut idx: Vec<usize> = (0..cols.len()).collect();
     idx.sort_by_key(|&c| {
