@@ -525,3 +525,54 @@ fn a_shared_parameter_cannot_make_an_interaction() {
     let v = verify("zero-init-2502.03029/gated-ffn.toml");
     assert_eq!(v.verdict.kind.name(), "identifiable");
 }
+
+/// A Gaussian gate's couplings have coefficients with several parameters and a common
+/// denominator (issue "Verdict fidelity"): s·∂²u/∂c∂a = c·∂u/∂a + (s − c²)·∂u/∂b + 2s²·∂²u/∂s∂b
+/// and 4s²·∂²u/∂s∂ν = 2(c² − s)·∂u/∂ν + ∂²u/∂a² − 2c·∂²u/∂a∂b, the same exact form at both atoms;
+/// the gauge relations whose exact form is not found say so in the text output.
+#[test]
+fn a_gaussian_gate_couplings_are_exact_and_numeric_relations_say_so() {
+    let v = verify("gaussian-gate-2305.07572/gaussian-gate-gaussian-expert.toml");
+    for atom in 0..2 {
+        all_exact(&v, atom);
+        has(
+            &v,
+            atom,
+            RelationClass::Coupling,
+            "s·∂²u/∂c[0]∂a[0] − c[0]·∂u/∂a[0] + (−s + c[0]^2)·∂u/∂b − 2·s^2·∂²u/∂s∂b = 0",
+        );
+        has(
+            &v,
+            atom,
+            RelationClass::Coupling,
+            "4·s^2·∂²u/∂s∂nu + (2·s − 2·c[0]^2)·∂u/∂nu − ∂²u/∂a[0]² + 2·c[0]·∂²u/∂a[0]∂b = 0",
+        );
+    }
+    let numeric: Vec<_> = v
+        .relations
+        .cross
+        .iter()
+        .filter(|r| !r.exact_form_found())
+        .collect();
+    assert!(!numeric.is_empty(), "the gauge relations with decimals");
+    let text = moeid::report::text::render(&v);
+    for r in numeric {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&r.text_with(&v.variables, 6)))
+            .expect("printed");
+        assert!(
+            line.ends_with("(structural; exact form not found)"),
+            "{line}"
+        );
+    }
+    assert!(text.contains(moeid::report::text::STATUS_LEGEND));
+    // a case whose relations are all exact prints no legend
+    let v = verify("gaussian-2305.03288/softmax-gaussian.toml");
+    assert!(v
+        .relations
+        .atoms
+        .iter()
+        .all(|a| a.relations.iter().all(|r| r.exact_form_found())));
+    assert!(!moeid::report::text::render(&v).contains("exact form not found"));
+}

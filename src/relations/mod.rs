@@ -122,6 +122,26 @@ impl Relation {
     }
 
     /// Whether the relation involves more than one atom.
+    /// Whether the printed relation is exact: a verified exact form, a single term
+    /// (`∂²u/∂a² = 0`) or a singular term. Otherwise its coefficients are decimals valid at this
+    /// configuration only.
+    pub fn exact_form_found(&self) -> bool {
+        self.class == RelationClass::Singular
+            || self.terms.len() == 1
+            || self.exact.as_ref().is_some_and(|e| e.verified)
+    }
+
+    /// Its status as printed: `structural`, `at this point` or `untested` (none for singular
+    /// terms).
+    pub fn status(&self) -> &'static str {
+        match (self.class, self.structural) {
+            (RelationClass::Singular, _) => "",
+            (_, Some(true)) => "structural",
+            (_, Some(false)) => "at this point",
+            (_, None) => "untested",
+        }
+    }
+
     pub fn is_cross_atom(&self) -> bool {
         self.terms.iter().any(|t| t.atom != self.terms[0].atom)
     }

@@ -222,13 +222,18 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         let mut items: Vec<String> = Vec::new();
         for ar in &v.relations.atoms {
             for r in ar.relations.iter().filter(|r| r.class == class) {
-                let status = match r.structural {
-                    Some(true) => "structural",
-                    Some(false) => "at this point",
-                    None => "untested",
+                let status = if r.exact_form_found() {
+                    r.status().to_string()
+                } else {
+                    format!("{}; exact form not found", r.status())
+                };
+                let status = if status.is_empty() {
+                    status
+                } else {
+                    format!(" ({status})")
                 };
                 let mut line = format!(
-                    "- atom {}: {} ({status})",
+                    "- atom {}: {}{status}",
                     ar.atom + 1,
                     relation_md(r, &v.variables)
                 );

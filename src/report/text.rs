@@ -13,8 +13,15 @@ struct Line {
     text: String,
     atoms: Vec<usize>,
     structural: Option<bool>,
+    status: &'static str,
+    exact: bool,
     combinations: Vec<String>,
 }
+
+/// What the verdict's relation statuses mean, printed under the relations.
+pub const STATUS_LEGEND: &str = "structural: the same terms are related at perturbed atoms; \
+     at this point: at these atoms only; exact form not found: the decimals are this \
+     configuration's coefficients";
 
 /// The relations as shown, identical ones at several atoms merged; numeric coefficients to
 /// `digits` significant digits.
@@ -39,6 +46,8 @@ fn lines(v: &Verification, digits: usize) -> Vec<Line> {
             text,
             atoms: atom.into_iter().collect(),
             structural: r.structural,
+            status: r.status(),
+            exact: r.exact_form_found(),
             combinations,
         });
     };
@@ -104,14 +113,8 @@ pub fn summary(v: &Verification) -> String {
         v.verdict.certificate.name()
     );
     for l in lines(v, 4) {
-        let status = match (l.class, l.structural) {
-            (RelationClass::Singular, _) => String::new(),
-            (_, Some(true)) => "structural".into(),
-            (_, Some(false)) => "at this point".into(),
-            (_, None) => "untested".into(),
-        };
         let atoms = atoms_label(&l.atoms, v.case.atoms.len());
-        let tail = [atoms.as_str(), status.as_str()]
+        let tail = [atoms.as_str(), l.status]
             .iter()
             .filter(|x| !x.is_empty())
             .cloned()
@@ -269,14 +272,13 @@ pub fn render(v: &Verification) -> String {
             .min(60);
         for (i, l) in ls.iter().enumerate() {
             let label = if i == 0 { "relations" } else { "" };
-            let status = match (l.class, l.structural) {
-                (RelationClass::Singular, _) => "",
-                (_, Some(true)) => "structural",
-                (_, Some(false)) => "at this point",
-                (_, None) => "untested",
+            let status = if l.exact {
+                l.status.to_string()
+            } else {
+                format!("{}; exact form not found", l.status)
             };
             let atoms = atoms_label(&l.atoms, c.atoms.len());
-            let mut tail = [atoms.as_str(), status]
+            let mut tail = [atoms.as_str(), status.as_str()]
                 .iter()
                 .filter(|x| !x.is_empty())
                 .cloned()
@@ -296,6 +298,10 @@ pub fn render(v: &Verification) -> String {
             if !l.combinations.is_empty() {
                 let _ = writeln!(s, "{:24}identifiable: {}", "", l.combinations.join(", "));
             }
+        }
+        // Decimals beside "structural" need saying what each word means.
+        if ls.iter().any(|l| !l.exact) {
+            let _ = writeln!(s, "{:13}({STATUS_LEGEND})", "");
         }
     }
     if let Some(d) = &v.distinguishability {

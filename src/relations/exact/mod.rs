@@ -252,7 +252,9 @@ fn basis(live: &[usize]) -> Vec<Basis> {
 }
 
 /// Two-term candidates: $(m, m\,\sigma(\theta_s))$ for monomials of degree ≤ 4 (the
-/// $(q_1 + q_2 \sigma)\,m$ of sigmoid gates), and pairs of monomials of degree ≤ 2.
+/// $(q_1 + q_2 \sigma)\,m$ of sigmoid gates), and pairs of monomials, one of degree ≤ 2 and
+/// one of degree ≤ 3, of total degree ≤ 4 (the $1 - c^2/s$ of a Gaussian gate's relation);
+/// lower degrees for many variables.
 fn pairs(live: &[usize]) -> Vec<(Basis, Basis)> {
     let (_, d2) = degrees(live.len());
     let mut out = Vec::new();
@@ -267,10 +269,15 @@ fn pairs(live: &[usize]) -> Vec<(Basis, Basis)> {
             ));
         }
     }
-    let low = monomials(live, d2.min(2));
-    for (a, x) in low.iter().enumerate() {
-        for y in &low[a + 1..] {
-            out.push((x.clone(), y.clone()));
+    // `monomials` lists by degree, so the degree-≤2 ones are a prefix of the degree-≤3 ones.
+    let low = monomials(live, d2.min(2)).len();
+    let mid = monomials(live, d2.min(3));
+    let most = (2 * d2.min(2)).max(d2.min(4));
+    for (a, x) in mid[..low].iter().enumerate() {
+        for y in &mid[a + 1..] {
+            if x.degree() + y.degree() <= most {
+                out.push((x.clone(), y.clone()));
+            }
         }
     }
     out.sort_by_key(|(a, b)| a.degree() + b.degree());
@@ -340,6 +347,71 @@ fn fit(
     None
 }
 
+/// Fits `values[i] ≈ (q_1 x + q_2 y)/D` at `thetas[i]` over monomials `x, y, D` of `low`
+/// (degree ≤ 2): a coefficient with a common denominator, $-(1 - c^2/s)/(2s) = (c^2 -
+/// s)/(2s^2)$, whose two terms alone have degrees 1 and 4. Simplest first: denominators by
+/// degree, then pairs by their total degree.
+fn fit_with_denominator(values: &[f64], thetas: &[&Vec<f64>], low: &[Basis]) -> Option<Coef> {
+    let cols: Vec<Option<Vec<f64>>> = low
+        .iter()
+        .map(|b| {
+            let c: Vec<f64> = thetas.iter().map(|t| b.eval(t.as_slice())).collect();
+            c.iter().all(|x| x.is_finite()).then_some(c)
+        })
+        .collect();
+    let mut pairs: Vec<(usize, usize)> = (0..low.len())
+        .flat_map(|a| (a + 1..low.len()).map(move |b| (a, b)))
+        .filter(|&(a, b)| cols[a].is_some() && cols[b].is_some())
+        .collect();
+    pairs.sort_by_key(|&(a, b)| low[a].degree() + low[b].degree());
+    let scale = values.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    for (d, den) in low.iter().enumerate().filter(|(_, b)| !b.powers.is_empty()) {
+        let Some(dc) = &cols[d] else { continue };
+        if dc.contains(&0.0) {
+            continue;
+        }
+        let w: Vec<f64> = values.iter().zip(dc).map(|(v, d)| v * d).collect();
+        for &(a, b) in &pairs {
+            let (Some(x), Some(y)) = (&cols[a], &cols[b]) else {
+                continue;
+            };
+            let (mut sxx, mut sxy, mut syy, mut sxw, mut syw) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for i in 0..w.len() {
+                sxx += x[i] * x[i];
+                sxy += x[i] * y[i];
+                syy += y[i] * y[i];
+                sxw += x[i] * w[i];
+                syw += y[i] * w[i];
+            }
+            let det = sxx * syy - sxy * sxy;
+            if det.abs() <= 1e-12 * sxx * syy {
+                continue;
+            }
+            let qa = (sxw * syy - syw * sxy) / det;
+            let qb = (syw * sxx - sxw * sxy) / det;
+            let (Some(ra), Some(rb)) = (rational(qa, MAX_DEN, 1e-6), rational(qb, MAX_DEN, 1e-6))
+            else {
+                continue;
+            };
+            if *ra.numer() == 0 || *rb.numer() == 0 {
+                continue;
+            }
+            let agrees = values.iter().enumerate().all(|(i, v)| {
+                let pred = (coef::value(ra) * x[i] + coef::value(rb) * y[i]) / dc[i];
+                (pred - v).abs() <= FIT_TOL * scale.max(v.abs())
+            });
+            if agrees {
+                let inverse: Vec<(usize, i32)> = den.powers.iter().map(|&(v, e)| (v, -e)).collect();
+                let num = Coef {
+                    terms: vec![(ra, low[a].clone()), (rb, low[b].clone())],
+                };
+                return Some(num.scale(Rational::ONE, &inverse));
+            }
+        }
+    }
+    None
+}
+
 /// Recognises the exact form of `rel` (see the module docs), verifying it at 128 and 256 bits.
 /// `extra` lists parameters besides the relation's directions that coefficients may involve
 /// (masses, shared parameters). With `high_precision` the stratum coefficients are solved in
@@ -369,12 +441,18 @@ pub fn recognise(
         samples.push((cfg.clone(), c));
     }
     let cross = rel.is_cross_atom();
-    let (singles, doubles) = if cross {
+    let (singles, doubles, low) = if cross {
         // Cross-atom relations mix atoms: only rational constants are tried.
-        (vec![Basis::one()], Vec::new())
+        (vec![Basis::one()], Vec::new(), Vec::new())
     } else {
         let live = variables(&atoms[rel.terms[0].atom], rel, extra);
-        (basis(&live), pairs(&live))
+        // Common denominators only where the full degrees are tried (few variables).
+        let low = if degrees(live.len()).1 >= 4 {
+            monomials(&live, 2)
+        } else {
+            Vec::new()
+        };
+        (basis(&live), pairs(&live), low)
     };
     let mut coefs = Vec::new();
     for (k, t) in rel.terms.iter().enumerate() {
@@ -386,7 +464,10 @@ pub fn recognise(
         }
         let values: Vec<f64> = samples.iter().map(|(_, c)| c[k]).collect();
         let thetas: Vec<&Vec<f64>> = samples.iter().map(|(cfg, _)| &cfg[t.atom]).collect();
-        coefs.push(fit(&values, &thetas, &singles, &doubles)?);
+        coefs.push(
+            fit(&values, &thetas, &singles, &doubles)
+                .or_else(|| fit_with_denominator(&values, &thetas, &low))?,
+        );
     }
     let verified = verify(design, points, fresh, rel, &coefs);
     let (text, latex) = render(rel, &coefs, &design.variables);
@@ -523,5 +604,30 @@ mod tests {
             c.factor_text(&["tau".into(), "beta1".into(), "b".into()]),
             "(beta1/tau^2)"
         );
+    }
+
+    #[test]
+    fn fitting_finds_a_common_denominator() {
+        // (c² − s)/(2s²): terms of degrees 1 and 4, beyond the pairs; found over D = s²
+        let thetas: Vec<Vec<f64>> = (0..7)
+            .map(|i| vec![0.5 - 0.13 * i as f64, 0.3 + 0.05 * i as f64, 0.7])
+            .collect();
+        let refs: Vec<&Vec<f64>> = thetas.iter().collect();
+        let live = [0, 1, 2];
+        let v: Vec<f64> = thetas
+            .iter()
+            .map(|t| (t[0] * t[0] - t[1]) / (2.0 * t[1] * t[1]))
+            .collect();
+        assert!(fit(&v, &refs, &basis(&live), &pairs(&live)).is_none());
+        let c = fit_with_denominator(&v, &refs, &monomials(&live, 2)).unwrap();
+        let names = ["c".to_string(), "s".into(), "b".into()];
+        assert_eq!(c.factor_text(&names), "(−1/(2·s) + c^2/(2·s^2))");
+        for t in &thetas {
+            let want = (t[0] * t[0] - t[1]) / (2.0 * t[1] * t[1]);
+            assert!((c.eval(t.as_slice()) - want).abs() < 1e-12);
+        }
+        // a value that is no such ratio is not forced into one
+        let v: Vec<f64> = thetas.iter().map(|t| (t[0] + t[1]).exp()).collect();
+        assert!(fit_with_denominator(&v, &refs, &monomials(&live, 2)).is_none());
     }
 }
