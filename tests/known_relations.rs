@@ -576,3 +576,23 @@ fn a_gaussian_gate_couplings_are_exact_and_numeric_relations_say_so() {
         .all(|a| a.relations.iter().all(|r| r.exact_form_found())));
     assert!(!moeid::report::text::render(&v).contains("exact form not found"));
 }
+
+/// The heat equation of Gaussian experts with the variance written exp(l): one relation,
+/// ∂²u/∂b² = 2e^{−l}·∂u/∂l, found exactly at every atom (not a decimal per atom).
+#[test]
+fn a_variance_written_exp_l_gives_one_exact_heat_equation() {
+    let text = std::fs::read_to_string(crate::util::root().join("tests/designs/exp-variance.toml"))
+        .unwrap();
+    let case = moeid::Case::parse(&text, "exp-variance.toml").unwrap();
+    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    for atom in 0..2 {
+        has(
+            &v,
+            atom,
+            RelationClass::Interaction,
+            "∂²u/∂b² = 2·exp(−l)·∂u/∂l",
+        );
+        all_exact(&v, atom);
+    }
+    assert_eq!(v.verdict.kind.name(), "interaction");
+}

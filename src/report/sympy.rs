@@ -5,7 +5,7 @@
 //! and $\sigma(\theta)$ as `1/(1 + exp(-θ))`. A relation is `Eq(Σ c·∂u, 0)` with the cleared
 //! coefficients of its exact text (or its decimal coefficients when it has no exact form).
 
-use crate::relations::exact::{cleared, Basis, Coef};
+use crate::relations::exact::{cleared, Basis, Coef, Factor};
 use crate::relations::{Relation, RelationClass, Term};
 use std::fmt::Write;
 
@@ -18,8 +18,18 @@ fn symbol(name: &str) -> String {
 
 fn basis(b: &Basis, names: &[String]) -> Vec<String> {
     let mut factors = Vec::new();
-    if let Some(s) = b.sigmoid {
-        factors.push(format!("(1/(1 + exp(-{})))", symbol(&names[s])));
+    match b.factor {
+        Some(Factor::Sigmoid(s)) => {
+            factors.push(format!("(1/(1 + exp(-{})))", symbol(&names[s])));
+        }
+        Some(Factor::Exp(s, k)) => {
+            factors.push(format!(
+                "exp({}{})",
+                if k < 0 { "-" } else { "" },
+                symbol(&names[s])
+            ));
+        }
+        None => {}
     }
     for &(v, e) in &b.powers {
         factors.push(if e == 1 {
@@ -111,14 +121,14 @@ mod tests {
                     Rational::new(-2, 3),
                     Basis {
                         powers: vec![(1, -1)],
-                        sigmoid: None,
+                        factor: None,
                     },
                 ),
                 (
                     Rational::new(1, 1),
                     Basis {
                         powers: vec![(1, 2)],
-                        sigmoid: Some(0),
+                        factor: Some(Factor::Sigmoid(0)),
                     },
                 ),
             ],
@@ -128,5 +138,15 @@ mod tests {
             "-2/3*Symbol('tau')**(-1) + (1/(1 + exp(-Symbol('beta1[0]'))))*Symbol('tau')**(2)"
         );
         assert_eq!(symbol("it's"), "Symbol('it\\'s')");
+        let e = Coef {
+            terms: vec![(
+                Rational::new(2, 1),
+                Basis {
+                    powers: Vec::new(),
+                    factor: Some(Factor::Exp(1, -1)),
+                },
+            )],
+        };
+        assert_eq!(coefficient(&e, &names), "2*exp(-Symbol('tau'))");
     }
 }

@@ -53,25 +53,64 @@ pub fn rational(x: f64, max_den: i64, tol: f64) -> Option<Rational> {
     None
 }
 
-/// A basis function: $\prod_v \theta_v^{e_v}$, optionally times $\sigma(\theta_s)$.
+/// A transcendental factor of a basis function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factor {
+    /// $\sigma(\theta_v)$ (the constants a sigmoid gate produces).
+    Sigmoid(usize),
+    /// $e^{k\theta_v}$, $k = \pm 1$ (a variance or weight written `exp(l)`).
+    Exp(usize, i32),
+}
+
+impl Factor {
+    fn eval<N: Number>(self, theta: &[N]) -> N {
+        match self {
+            Factor::Sigmoid(v) => theta[v].sigmoid(),
+            Factor::Exp(v, k) => (theta[v].clone() * theta[v].constant(f64::from(k))).exp(),
+        }
+    }
+
+    /// As text (`sigmoid(b)`, `exp(−l)`) or LaTeX (`\sigma(b)`, `e^{-l}`).
+    pub(super) fn text(self, names: &[String], latex: bool) -> String {
+        let name = |v: usize| {
+            if latex {
+                latex_name(&names[v])
+            } else {
+                names[v].clone()
+            }
+        };
+        match (self, latex) {
+            (Factor::Sigmoid(v), true) => format!("\\sigma({})", name(v)),
+            (Factor::Sigmoid(v), false) => format!("sigmoid({})", name(v)),
+            (Factor::Exp(v, k), true) => {
+                format!("e^{{{}{}}}", if k < 0 { "-" } else { "" }, name(v))
+            }
+            (Factor::Exp(v, k), false) => {
+                format!("exp({}{})", if k < 0 { "−" } else { "" }, name(v))
+            }
+        }
+    }
+}
+
+/// A basis function: $\prod_v \theta_v^{e_v}$, optionally times a [`Factor`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Basis {
     /// `(variable, exponent)`, sorted, nonzero exponents.
     pub powers: Vec<(usize, i32)>,
-    /// The variable of a $\sigma(\theta_s)$ factor.
-    pub sigmoid: Option<usize>,
+    /// A $\sigma(\theta_s)$ or $e^{\pm\theta_s}$ factor.
+    pub factor: Option<Factor>,
 }
 
 impl Basis {
     pub(super) fn one() -> Basis {
         Basis {
             powers: Vec::new(),
-            sigmoid: None,
+            factor: None,
         }
     }
 
     pub(super) fn degree(&self) -> i32 {
-        self.powers.iter().map(|p| p.1.abs()).sum::<i32>() + i32::from(self.sigmoid.is_some()) * 3
+        self.powers.iter().map(|p| p.1.abs()).sum::<i32>() + i32::from(self.factor.is_some()) * 3
     }
 
     pub(super) fn eval<N: Number>(&self, theta: &[N]) -> N {
@@ -79,8 +118,8 @@ impl Basis {
         for &(var, e) in &self.powers {
             v = v * theta[var].powi(e);
         }
-        if let Some(s) = self.sigmoid {
-            v = v * theta[s].sigmoid();
+        if let Some(f) = self.factor {
+            v = v * f.eval(theta);
         }
         v
     }
@@ -192,7 +231,7 @@ impl Coef {
                         r * q,
                         Basis {
                             powers: p,
-                            sigmoid: b.sigmoid,
+                            factor: b.factor,
                         },
                     )
                 })
@@ -259,7 +298,7 @@ impl Coef {
         }
         let m = Basis {
             powers: self.terms[0].1.powers.clone(),
-            sigmoid: None,
+            factor: None,
         };
         let inner = Coef {
             terms: self
@@ -270,7 +309,7 @@ impl Coef {
                         *q,
                         Basis {
                             powers: Vec::new(),
-                            sigmoid: b.sigmoid,
+                            factor: b.factor,
                         },
                     )
                 })
@@ -324,12 +363,8 @@ pub(super) fn term_text(q: Rational, b: &Basis, names: &[String], latex: bool) -
     if *q.denom() != 1 {
         den.push(q.denom().to_string());
     }
-    if let Some(s) = b.sigmoid {
-        num.push(if latex {
-            format!("\\sigma({})", name(s))
-        } else {
-            format!("sigmoid({})", name(s))
-        });
+    if let Some(f) = b.factor {
+        num.push(f.text(names, latex));
     }
     for &(v, e) in &b.powers {
         let base = name(v);

@@ -9,8 +9,10 @@
 //! rationals $q$ over a basis of
 //! - monomials $\prod_v \theta_v^{e_v}$ with $\sum |e_v| \le 2$ (reciprocals included) in the
 //!   parameters that are nonzero at the truth, and
-//! - $\sigma(\theta_v)$ times such monomials (the constants a sigmoid gate produces),
+//! - $\sigma(\theta_v)$ times such monomials (the constants a sigmoid gate produces), or
+//!   $e^{\pm\theta_v}$ times them (a variance or weight written `exp(l)`),
 //!
+//! and failing those by two monomials over a common monomial denominator (`fit_with_denominator`);
 //! simplest forms first. A recognised form is accepted only when it also holds in high precision
 //! at a fresh stratum point, with a residual that falls like $2^{-p}$ from 128 to 256 bits.
 //!
@@ -32,7 +34,7 @@ use rug::Float;
 mod coef;
 mod render;
 
-pub use coef::{latex_name, rational, Basis, Coef, Rational};
+pub use coef::{latex_name, rational, Basis, Coef, Factor, Rational};
 pub use render::cleared;
 use render::{combinations, render};
 /// A relation with exact coefficients.
@@ -197,7 +199,7 @@ fn monomials(live: &[usize], degree: i32) -> Vec<Basis> {
         for p in &next {
             out.push(Basis {
                 powers: p.clone(),
-                sigmoid: None,
+                factor: None,
             });
         }
         frontier = next;
@@ -235,16 +237,18 @@ fn variables(theta: &[f64], rel: &Relation, extra: &[usize]) -> Vec<usize> {
 }
 
 /// The single-term basis: monomials of degree ≤ 4 in `live` (lower for many variables), and
-/// $\sigma(\theta_s)$ times monomials of degree ≤ 2; simplest first.
+/// $\sigma(\theta_s)$ or $e^{\pm\theta_s}$ times monomials of degree ≤ 2; simplest first.
 fn basis(live: &[usize]) -> Vec<Basis> {
     let (d1, _) = degrees(live.len());
     let mut all = monomials(live, d1);
     for &s in live {
         for m in monomials(live, d1.min(2)) {
-            all.push(Basis {
-                powers: m.powers,
-                sigmoid: Some(s),
-            });
+            for factor in [Factor::Sigmoid(s), Factor::Exp(s, -1), Factor::Exp(s, 1)] {
+                all.push(Basis {
+                    powers: m.powers.clone(),
+                    factor: Some(factor),
+                });
+            }
         }
     }
     all.sort_by_key(Basis::degree);
@@ -264,7 +268,7 @@ fn pairs(live: &[usize]) -> Vec<(Basis, Basis)> {
                 m.clone(),
                 Basis {
                     powers: m.powers.clone(),
-                    sigmoid: Some(s),
+                    factor: Some(Factor::Sigmoid(s)),
                 },
             ));
         }

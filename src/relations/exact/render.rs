@@ -178,7 +178,7 @@ pub(super) fn combinations(
     }
     let mut fields = Vec::new();
     for (t, c) in rel.terms.iter().zip(coefs) {
-        if c.terms.len() != 1 || c.terms[0].1.sigmoid.is_some() {
+        if c.terms.len() != 1 || c.terms[0].1.factor.is_some() {
             return Vec::new();
         }
         fields.push((
