@@ -3,6 +3,7 @@
 use crate::util::{case, verify, Dir};
 use moeid::family::{atom_family, Design};
 use moeid::rank::{self, Certificate, Tolerance};
+use moeid::relations::exact::Factor;
 
 /// The f64 decision for atom 0's family at the case's order.
 fn f64_rank(name: &str) -> rank::Rank {
@@ -224,6 +225,76 @@ fn relation_lines(v: &moeid::Verification) -> Vec<String> {
     lines
 }
 
+/// The fidelity rules on one verification: no printed coefficient above 10⁴ in
+/// magnitude unless the relation is marked `exact form not found`; an exact structural per-atom
+/// relation is printed with the same text and status at every atom where the parameters it involves (its
+/// directions and its coefficients' variables) are zero alike.
+fn fidelity_problems(v: &moeid::Verification) -> Vec<String> {
+    let mut out = Vec::new();
+    let big = |text: &str| {
+        text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e'))
+            .filter_map(|w| w.trim_matches('e').parse::<f64>().ok())
+            .any(|x| x.abs() > 1e4)
+    };
+    let all = v
+        .relations
+        .atoms
+        .iter()
+        .flat_map(|a| &a.relations)
+        .chain(&v.relations.cross);
+    for r in all {
+        let text = r.text(&v.variables);
+        if big(&text) && r.exact_form_found() {
+            out.push(format!("a coefficient above 1e4 without a note: {text}"));
+        }
+    }
+    let zeros = |j: usize, vars: &[usize]| -> Vec<bool> {
+        vars.iter().map(|&p| v.case.atoms[j][p] == 0.0).collect()
+    };
+    let shown = |j: usize| -> Vec<(String, &'static str)> {
+        v.relations.atoms[j]
+            .relations
+            .iter()
+            .map(|r| (r.text(&v.variables), r.status()))
+            .collect()
+    };
+    for b in &v.relations.atoms {
+        for r in &b.relations {
+            let exact = r.exact.as_ref().is_some_and(|e| e.verified);
+            // a structural relation holds at perturbed atoms, so wherever its parameters allow
+            if !exact || r.terms.len() < 2 || r.structural != Some(true) {
+                continue;
+            }
+            let mut vars: Vec<usize> = r
+                .terms
+                .iter()
+                .flat_map(|t| t.alpha.directions().iter().map(|&d| usize::from(d)))
+                .collect();
+            for c in &r.exact.as_ref().unwrap().coefs {
+                for (_, basis) in &c.terms {
+                    vars.extend(basis.powers.iter().map(|p| p.0));
+                    vars.extend(basis.factor.map(|f| match f {
+                        Factor::Sigmoid(p) | Factor::Exp(p, _) => p,
+                    }));
+                }
+            }
+            let line = (r.text(&v.variables), r.status());
+            for a in (0..v.relations.atoms.len()).filter(|&a| a != b.atom) {
+                if zeros(a, &vars) == zeros(b.atom, &vars) && !shown(a).contains(&line) {
+                    out.push(format!(
+                        "`{}` ({}) at atom {} but not at atom {} where its parameters are nonzero alike",
+                        line.0,
+                        line.1,
+                        b.atom + 1,
+                        a + 1
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn certified_and_default_verdicts_agree_on_every_catalogue_case() {
     // Verdicts and relations alike: the default (f64) output prints the same relations, in the
@@ -242,6 +313,10 @@ fn certified_and_default_verdicts_agree_on_every_catalogue_case() {
                     plain.verdict.kind.name(),
                     certified.verdict.kind.name()
                 ));
+            }
+            let problems = fidelity_problems(&plain);
+            if !problems.is_empty() {
+                return Some(format!("{}: {problems:#?}", c.name));
             }
             let (a, b) = (relation_lines(&plain), relation_lines(&certified));
             (a != b).then(|| format!("{}: relations\n{a:#?}\ncertified\n{b:#?}", c.name))

@@ -383,6 +383,15 @@ pub fn analyse(
     } else {
         (Vec::new(), None, Certificate::Numerical)
     };
+    // one relation, one text: a form recognised at one atom is tried where it was not found
+    let mut per_atom: Vec<&mut Vec<Relation>> = out.iter_mut().map(|a| &mut a.relations).collect();
+    exact::share(
+        design,
+        perturbed.points(),
+        perturbed.truth(),
+        &mut per_atom,
+        settings.seed,
+    );
     let mut invariances = shared::shared_invariances(design, families, settings);
     // Structural when the support stays dependent at perturbed atoms; the per-atom support test
     // does not sum a shared parameter's columns, so a failure there is no evidence: untested.

@@ -33,10 +33,12 @@ use rug::Float;
 
 mod coef;
 mod render;
+mod share;
 
 pub use coef::{latex_name, rational, Basis, Coef, Factor, Rational};
 pub use render::cleared;
 use render::{combinations, render};
+pub use share::share;
 /// A relation with exact coefficients.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exact {
