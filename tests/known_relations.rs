@@ -596,3 +596,29 @@ fn a_variance_written_exp_l_gives_one_exact_heat_equation() {
     }
     assert_eq!(v.verdict.kind.name(), "interaction");
 }
+
+/// A cross-atom relation's coefficients may mix its atoms' parameters: the translation gauge of
+/// `exp(beta1·x / tau + beta0)` with a shared `tau`, once each atom's invariance has removed its
+/// `∂u/∂beta1`, is `Σ_j (tau/beta1_j)·∂u_j/∂tau = 0`, written with each atom's subscript.
+#[test]
+fn a_gauge_relation_mixing_two_atoms_has_its_exact_form() {
+    let v = verify("softmax-2503.03213/dense-to-sparse.toml");
+    let text = "beta1[0]₂·∂u₁/∂tau + beta1[0]₁·∂u₂/∂tau = 0";
+    let r = v
+        .relations
+        .cross
+        .iter()
+        .find(|r| r.text(&v.variables) == text)
+        .unwrap_or_else(|| panic!("no `{text}` among {:#?}", v.relations.cross));
+    assert_eq!(r.class, RelationClass::Gauge);
+    assert_eq!(r.status(), "structural");
+    let sympy = moeid::report::sympy::relation(r, &v.variables).unwrap();
+    assert!(sympy.contains("Symbol('beta1[0]₂')"), "{sympy}");
+    // the gauge of the Gaussian gate: Σ_j s_j ∂u_j/∂c_j with the masses' terms
+    let v = verify("gaussian-gate-2305.07572/gaussian-gate-linear.toml");
+    assert!(v
+        .relations
+        .cross
+        .iter()
+        .any(|r| r.text(&v.variables) == "s₁·∂u₁/∂c[0] + (−c[0]₁ + c[0]₂)·u₂ + s₂·∂u₂/∂c[0] = 0"));
+}

@@ -203,7 +203,13 @@ def _exact_text_to_sympy(text, variables):
     s = re.sub(r"\bu([₀-₉]+)", lambda m: placeholder(u("u" + m.group(1).translate(SUB))), s)
     s = re.sub(r"(?<![A-Za-z0-9_\[])u(?![A-Za-z0-9_\[])", lambda m: placeholder(u("u")), s)
     for n in names:
-        s = re.sub(r"(?<![A-Za-z0-9_])" + re.escape(n) + r"(?![A-Za-z0-9_\[])", placeholder(syms[n]), s)
+        # a cross-atom coefficient names each atom's parameter with its subscript: `beta1[0]₂`
+        s = re.sub(
+            r"(?<![A-Za-z0-9_])" + re.escape(n) + r"([₀-₉]+)",
+            lambda m: placeholder(sympy.Symbol(n + m.group(1))),
+            s,
+        )
+        s = re.sub(r"(?<![A-Za-z0-9_])" + re.escape(n) + r"(?![A-Za-z0-9_\[₀-₉])", placeholder(syms[n]), s)
     s = s.replace("·", "*").replace("−", "-").replace("^", "**")
     table["sigmoid"] = sympy.Lambda(sympy.Symbol("_z"), 1 / (1 + sympy.exp(-sympy.Symbol("_z"))))
     lhs, rhs = s.split(" = ")

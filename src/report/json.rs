@@ -35,8 +35,8 @@ fn relation(r: &Relation, v: &Verification) -> Value {
             "coefficients": r.terms.iter().zip(&e.coefs).map(|(t, c)| json!({
                 "atom": t.atom + 1,
                 "d": t.alpha.names(&v.variables),
-                "coef": c.text(&v.variables),
-                "sympy": super::sympy::coefficient(c, &v.variables),
+                "coef": c.text(&e.names),
+                "sympy": super::sympy::coefficient(c, &e.names),
             })).collect::<Vec<_>>(),
             "identifiable_combinations": e.combinations,
         })),

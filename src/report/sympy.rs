@@ -94,7 +94,7 @@ pub fn relation(r: &Relation, names: &[String]) -> Option<String> {
     let coefficients: Vec<String> = match &r.exact {
         Some(e) if e.verified => cleared(&e.coefs)
             .iter()
-            .map(|c| coefficient(c, names))
+            .map(|c| coefficient(c, &e.names))
             .collect(),
         _ => r.terms.iter().map(|t| format!("({:?})", t.coef)).collect(),
     };

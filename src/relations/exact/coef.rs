@@ -125,8 +125,23 @@ impl Basis {
     }
 }
 
-/// A parameter name in LaTeX: `beta1[0]` → `\beta_{1,0}`, `tau` → `\tau`, `a[1]` → `a_{1}`.
+/// A parameter name in LaTeX: `beta1[0]` → `\beta_{1,0}`, `tau` → `\tau`, `a[1]` → `a_{1}`;
+/// an atom's parameter in a cross-atom coefficient, `beta1[0]₂` → `\beta^{(2)}_{1,0}`.
 pub fn latex_name(name: &str) -> String {
+    const SUBSCRIPTS: &str = "₀₁₂₃₄₅₆₇₈₉";
+    let plain = name.trim_end_matches(|c| SUBSCRIPTS.contains(c));
+    if plain.len() < name.len() {
+        let atom: String = name[plain.len()..]
+            .chars()
+            .filter_map(|c| SUBSCRIPTS.chars().position(|s| s == c))
+            .map(|d| char::from(b'0' + d as u8))
+            .collect();
+        let inner = latex_name(plain);
+        return match inner.split_once('_') {
+            Some((head, sub)) => format!("{head}^{{({atom})}}_{sub}"),
+            None => format!("{inner}^{{({atom})}}"),
+        };
+    }
     const GREEK: [&str; 24] = [
         "alpha",
         "beta",

@@ -32,10 +32,12 @@ use rand_chacha::ChaCha8Rng;
 use rug::Float;
 
 mod coef;
+mod frame;
 mod render;
 mod share;
 
 pub use coef::{latex_name, rational, Basis, Coef, Factor, Rational};
+use frame::Frame;
 pub use render::cleared;
 use render::{combinations, render};
 pub use share::share;
@@ -53,6 +55,9 @@ pub struct Exact {
     pub verified: bool,
     /// Identifiable combinations, for invariances whose field is a scaling or a translation.
     pub combinations: Vec<String>,
+    /// The names of the coefficients' variables: the parameters; for a cross-atom relation
+    /// followed by each atom's parameters with its subscript (`beta1[0]₂`).
+    pub names: Vec<String>,
 }
 
 /// Number of stratum points.
@@ -217,25 +222,6 @@ fn degrees(n: usize) -> (i32, i32) {
         7..=10 => (3, 2),
         _ => (2, 1),
     }
-}
-
-/// The variables a coefficient may depend on, when nonzero at the truth: all of them for a small
-/// atom; for a larger one the relation's directions, the atom's masses and shared parameters.
-fn variables(theta: &[f64], rel: &Relation, extra: &[usize]) -> Vec<usize> {
-    let live: Vec<usize> = (0..theta.len()).filter(|&v| theta[v] != 0.0).collect();
-    if live.len() <= 6 {
-        return live;
-    }
-    let mut vars: Vec<usize> = rel
-        .terms
-        .iter()
-        .flat_map(|t| t.alpha.directions().iter().map(|&d| d as usize))
-        .chain(extra.iter().copied())
-        .filter(|&v| theta[v] != 0.0)
-        .collect();
-    vars.sort_unstable();
-    vars.dedup();
-    vars
 }
 
 /// The single-term basis: monomials of degree ≤ 4 in `live` (lower for many variables), and
@@ -447,21 +433,19 @@ pub fn recognise(
         samples.push((cfg.clone(), c));
     }
     let cross = rel.is_cross_atom();
-    let (singles, doubles, low) = if cross {
-        // Cross-atom relations mix atoms: only rational constants are tried.
-        (vec![Basis::one()], Vec::new(), Vec::new())
+    let frame = Frame::of(rel, design.n_vars());
+    let live = frame.live(&frame.theta(atoms), rel, extra, &design.roles);
+    // Common denominators only where the full degrees are tried (few variables).
+    let low = if degrees(live.len()).1 >= 4 {
+        monomials(&live, 2)
     } else {
-        let live = variables(&atoms[rel.terms[0].atom], rel, extra);
-        // Common denominators only where the full degrees are tried (few variables).
-        let low = if degrees(live.len()).1 >= 4 {
-            monomials(&live, 2)
-        } else {
-            Vec::new()
-        };
-        (basis(&live), pairs(&live), low)
+        Vec::new()
     };
+    let (singles, doubles) = (basis(&live), pairs(&live));
+    let joint: Vec<Vec<f64>> = samples.iter().map(|(cfg, _)| frame.theta(cfg)).collect();
+    let thetas: Vec<&Vec<f64>> = joint.iter().collect();
     let mut coefs = Vec::new();
-    for (k, t) in rel.terms.iter().enumerate() {
+    for k in 0..rel.terms.len() {
         if k == 0 {
             coefs.push(Coef {
                 terms: vec![(Rational::ONE, Basis::one())],
@@ -469,14 +453,14 @@ pub fn recognise(
             continue;
         }
         let values: Vec<f64> = samples.iter().map(|(_, c)| c[k]).collect();
-        let thetas: Vec<&Vec<f64>> = samples.iter().map(|(cfg, _)| &cfg[t.atom]).collect();
         coefs.push(
             fit(&values, &thetas, &singles, &doubles)
                 .or_else(|| fit_with_denominator(&values, &thetas, &low))?,
         );
     }
     let verified = verify(design, points, fresh, rel, &coefs);
-    let (text, latex) = render(rel, &coefs, &design.variables);
+    let names = frame.names(&design.variables);
+    let (text, latex) = render(rel, &coefs, &names);
     let combinations =
         if rel.order() <= 1 && !cross && rel.terms.iter().all(|t| t.alpha.order() == 1) {
             combinations(rel, &coefs, &design.variables, &design.roles)
@@ -489,6 +473,7 @@ pub fn recognise(
         latex,
         verified,
         combinations,
+        names,
     })
 }
 
@@ -518,10 +503,11 @@ fn verify(
             .iter()
             .map(|t| t.iter().map(|&v| Float::with_val(prec, v)).collect())
             .collect();
+        let theta = Frame::of(rel, cfg[0].len()).theta(&thetas);
         let mut residual = vec![Float::with_val(prec, 0); n];
         let mut largest = f64::NEG_INFINITY;
-        for ((t, c), col) in rel.terms.iter().zip(coefs).zip(&cols) {
-            let k = c.eval(&thetas[t.atom]);
+        for (c, col) in coefs.iter().zip(&cols) {
+            let k = c.eval(&theta);
             for (r, x) in residual.iter_mut().zip(col) {
                 let term = k.clone() * x;
                 largest = largest.max(crate::rank::hp::log2_abs(&term));
@@ -559,6 +545,8 @@ mod tests {
         assert_eq!(latex_name("nu"), "\\nu");
         assert_eq!(latex_name("w_out"), "w_{out}");
         assert_eq!(latex_name("gain"), "\\mathrm{gain}");
+        assert_eq!(latex_name("beta1[0]₂"), "\\beta^{(2)}_{1,0}");
+        assert_eq!(latex_name("s₁₂"), "s^{(12)}");
     }
 
     #[test]

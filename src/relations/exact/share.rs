@@ -101,6 +101,7 @@ pub fn share(
                     latex,
                     verified: true,
                     combinations,
+                    names: design.variables.clone(),
                 });
                 // it holds at a fresh point of this atom's stratum: structural by definition
                 rel.structural = Some(true);
