@@ -441,7 +441,7 @@ fn a_shared_offset_in_every_score_is_an_invariance_of_the_mixture() {
         .collect();
     assert_eq!(invariances, vec!["∂u₁/∂gamma + ∂u₂/∂gamma = 0".to_string()]);
     assert!(
-        v.verdict.reason.contains("shared parameter"),
+        v.verdict.reason.contains("invariance of the mixture"),
         "{}",
         v.verdict.reason
     );
@@ -621,4 +621,44 @@ fn a_gauge_relation_mixing_two_atoms_has_its_exact_form() {
         .cross
         .iter()
         .any(|r| r.text(&v.variables) == "s₁·∂u₁/∂c[0] + (−c[0]₁ + c[0]₂)·u₂ + s₂·∂u₂/∂c[0] = 0"));
+}
+
+/// Two atoms with the same gate whose experts share a linear term `a·x`: the mixture is
+/// ½(h₁ + h₂), so trading `a` between them changes nothing — a first-order cross-atom relation
+/// that no atom shows alone and that is not the gate's gauge. Before the gauge was computed it
+/// was labelled gauge and the verdict was `interaction`; the softmax translations stay gauge.
+#[test]
+fn a_cross_atom_relation_outside_the_gauge_is_an_invariance() {
+    let text =
+        std::fs::read_to_string(crate::util::root().join("tests/designs/same-gate-trade.toml"))
+            .unwrap();
+    let case = moeid::Case::parse(&text, "same-gate-trade.toml").unwrap();
+    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    let class_of = |text: &str| {
+        v.relations
+            .cross
+            .iter()
+            .find(|r| r.text(&v.variables) == text)
+            .map(|r| r.class)
+    };
+    assert_eq!(
+        class_of("∂u₁/∂a − ∂u₂/∂a = 0"),
+        Some(RelationClass::Invariance)
+    );
+    assert!(v.verdict.reason.contains("∂u₁/∂a − ∂u₂/∂a = 0"));
+    assert_eq!(class_of("u₁ + u₂ = 0"), Some(RelationClass::Gauge));
+    assert_eq!(
+        class_of("∂u₁/∂beta1[0] + ∂u₂/∂beta1[0] = 0"),
+        Some(RelationClass::Gauge)
+    );
+    // a design with distinct gates: every cross-atom relation is the translation gauge
+    let v = verify("softmax-2503.03213/linear.toml");
+    assert!(!v.relations.cross.is_empty());
+    assert!(v
+        .relations
+        .cross
+        .iter()
+        .all(|r| r.class == RelationClass::Gauge));
+    assert_eq!(v.verdict.kind.name(), "interaction");
 }

@@ -22,6 +22,7 @@
 //! Columns are computed in parallel; the result does not depend on the thread count.
 
 mod error;
+mod gate;
 mod multi_index;
 mod points;
 mod truth;

@@ -21,6 +21,7 @@ mod cross;
 mod distinguish;
 pub mod exact;
 mod format;
+mod gauge;
 pub mod psd;
 mod shared;
 use shared::{restrict_shared, shared_entries};
@@ -399,6 +400,10 @@ pub fn analyse(
     for r in &mut invariances {
         r.structural = r.structural.filter(|&s| s);
     }
+    let mut beyond =
+        gauge::beyond_gauge(design, points, atoms, families, &out, &mut cross, settings);
+    set_structural(design, &perturbed, &mut beyond, Certificate::Numerical);
+    invariances.extend(beyond);
     // a gauge relation on the very terms of such an invariance is that invariance
     let support = |r: &Relation| {
         let mut s: Vec<(usize, MultiIndex)> =

@@ -2,8 +2,9 @@
 //!
 //! At the analysed order $r$:
 //! - **degenerate**: some atom has an invariance (a relation among terms of order $\le 1$, other
-//!   than a mass relation), the mixture has one through a shared parameter, or the atoms are not
-//!   distinct (a cross-atom relation of an unnormalized gate);
+//!   than a mass relation), the mixture has one that no single atom shows (through a shared
+//!   parameter, or a first-order cross-atom relation outside a normalized gate's gauge), or the
+//!   atoms are not distinct (a cross-atom relation of an unnormalized gate);
 //! - **interaction**: no invariance, but the exact PSD test finds a nonzero semidefinite
 //!   second-order block in some atom's null space;
 //! - **identifiable** (at order $r$): neither. Couplings, masses, gauge relations and singular
@@ -148,7 +149,7 @@ pub fn decide(
         (
             VerdictKind::Degenerate,
             format!(
-                "{} is an invariance of the mixture through a shared parameter: the model does not change along this direction, so the parameters are not identifiable",
+                "{} is an invariance of the mixture that no single atom shows: the model does not change along this direction, so the parameters are not identifiable",
                 r.text(variables)
             ),
         )
