@@ -24,7 +24,9 @@ mod format;
 mod gauge;
 pub mod psd;
 mod shared;
+mod status;
 use shared::{restrict_shared, shared_entries};
+use status::{certify_relations, recognise_all, set_structural};
 mod structural;
 
 use crate::family::{AtomFamily, Design, FamilyError, MultiIndex, SamplePoints};
@@ -422,79 +424,6 @@ pub fn analyse(
         joint_certificate,
         failed_perturbations: perturbed.failed,
     })
-}
-
-/// Structural or at this point, tested in f64 or, for escalated families, in high precision.
-fn set_structural(
-    design: &Design,
-    perturbed: &structural::Perturbations,
-    relations: &mut [Relation],
-    cert: Certificate,
-) {
-    if cert == Certificate::Numerical {
-        for rel in relations.iter_mut() {
-            rel.structural = perturbed.persists(design, rel);
-        }
-    } else {
-        let refs: Vec<&Relation> = relations.iter().collect();
-        let found = perturbed.persists_hp(design, &refs);
-        for (rel, s) in relations.iter_mut().zip(found) {
-            rel.structural = s;
-        }
-    }
-}
-
-/// Exact forms of every relation (see [`exact`]), in parallel.
-fn recognise_all(
-    design: &Design,
-    perturbed: &structural::Perturbations,
-    relations: &mut [Relation],
-    extra: &[usize],
-    seed: u64,
-) {
-    use rayon::prelude::*;
-    let found: Vec<Option<exact::Exact>> = relations
-        .par_iter()
-        .enumerate()
-        .map(|(k, rel)| {
-            if rel.class == RelationClass::Singular {
-                return None;
-            }
-            let hp = rel.certificate != Certificate::Numerical;
-            exact::recognise(
-                design,
-                perturbed.points(),
-                perturbed.truth(),
-                rel,
-                extra,
-                seed.wrapping_add(k as u64),
-                hp,
-            )
-        })
-        .collect();
-    for (rel, e) in relations.iter_mut().zip(found) {
-        rel.exact = e;
-    }
-}
-
-/// The certificates of `relations` (each on its own support) for a family decided with `cert`.
-fn certify_relations(
-    relations: &mut [Relation],
-    cert: Certificate,
-    escalation: &mut Escalation,
-) -> Result<(), FamilyError> {
-    for rel in relations
-        .iter_mut()
-        .filter(|r| r.class != RelationClass::Singular)
-    {
-        let support: Vec<(usize, MultiIndex)> = rel
-            .terms
-            .iter()
-            .map(|t| (t.atom, t.alpha.clone()))
-            .collect();
-        rel.certificate = escalation.relation(cert, &support)?;
-    }
-    Ok(())
 }
 
 fn atom_relations(
