@@ -4,6 +4,7 @@
 //! one object per case, fields documented in README.md. Both are deterministic for a seed.
 
 pub mod cells;
+pub mod files;
 pub mod json;
 pub mod latex;
 pub mod markdown;

@@ -102,3 +102,59 @@ impl Frame {
         vars
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::MultiIndex;
+    use crate::rank::Certificate;
+    use crate::relations::{RelationClass, Term};
+
+    fn relation(terms: &[(usize, &[u16])]) -> Relation {
+        Relation {
+            class: RelationClass::Gauge,
+            structural: Some(true),
+            terms: terms
+                .iter()
+                .map(|&(atom, d)| Term {
+                    atom,
+                    alpha: MultiIndex::new(d.to_vec()),
+                    coef: 1.0,
+                })
+                .collect(),
+            residual: 0.0,
+            pure_power: false,
+            kink: None,
+            certificate: Certificate::Numerical,
+            exact: None,
+        }
+    }
+
+    #[test]
+    fn a_cross_atom_frame_names_each_atom_and_keeps_shared_parameters_once() {
+        // parameters beta1, tau (shared), b; a relation of atoms 1 and 3 (0-based 0 and 2)
+        let roles = [Role::PerExpert, Role::Shared, Role::PerExpert];
+        let names: Vec<String> = ["beta1", "tau", "b"].map(String::from).to_vec();
+        let rel = relation(&[(0, &[1]), (2, &[1])]);
+        let f = Frame::of(&rel, 3);
+        assert_eq!(
+            f.names(&names),
+            ["beta1", "tau", "b", "beta1₁", "tau₁", "b₁", "beta1₃", "tau₃", "b₃"]
+        );
+        let cfg = vec![
+            vec![2.0, 0.5, 0.0],
+            vec![9.0, 0.5, 9.0],
+            vec![-1.0, 0.5, 0.3],
+        ];
+        let theta = f.theta(&cfg);
+        assert_eq!(theta, [2.0, 0.5, 0.0, 2.0, 0.5, 0.0, -1.0, 0.5, 0.3]);
+        // beta1 of each atom, tau once (as the plain variable), b of atom 3 only (zero at atom 1)
+        assert_eq!(f.live(&theta, &rel, &[], &roles), [1, 3, 6, 8]);
+        // a per-atom relation is written in its atom's own parameters
+        let own = relation(&[(2, &[0]), (2, &[2])]);
+        let f = Frame::of(&own, 3);
+        assert_eq!(f.names(&names), names);
+        assert_eq!(f.theta(&cfg), cfg[2]);
+        assert_eq!(f.live(&cfg[2], &own, &[], &roles), [0, 1, 2]);
+    }
+}

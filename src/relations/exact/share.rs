@@ -112,3 +112,77 @@ pub fn share(
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::MultiIndex;
+    use crate::rank::Certificate;
+    use crate::relations::exact::{Basis, Coef, Rational};
+    use crate::relations::Term;
+
+    fn relation(atom: usize, coefs: &[f64]) -> Relation {
+        // ∂u/∂a (pivot), ∂u/∂b, u
+        let dirs: [&[u16]; 3] = [&[0], &[1], &[]];
+        Relation {
+            class: RelationClass::Coupling,
+            structural: Some(true),
+            terms: dirs
+                .iter()
+                .zip(coefs)
+                .map(|(d, &coef)| Term {
+                    atom,
+                    alpha: MultiIndex::new(d.to_vec()),
+                    coef,
+                })
+                .collect(),
+            residual: 0.0,
+            pure_power: false,
+            kink: None,
+            certificate: Certificate::Numerical,
+            exact: None,
+        }
+    }
+
+    fn monomial(q: i64, powers: Vec<(usize, i32)>) -> Coef {
+        Coef {
+            terms: vec![(
+                Rational::from_integer(q),
+                Basis {
+                    powers,
+                    factor: None,
+                },
+            )],
+        }
+    }
+
+    #[test]
+    fn a_form_found_at_one_atom_matches_another_atoms_decimals() {
+        // the form ∂u/∂a − 2·b·∂u/∂b + (1/a)·u = 0, found at atom 2 (a = 2, b = 0.5)
+        let mut form = relation(1, &[1.0, -1.0, 0.5]);
+        let coefs = vec![
+            monomial(1, vec![]),
+            monomial(-2, vec![(1, 1)]),
+            monomial(1, vec![(0, -1)]),
+        ];
+        form.exact = Some(Exact {
+            coefs: coefs.clone(),
+            text: String::new(),
+            latex: String::new(),
+            verified: true,
+            combinations: Vec::new(),
+            names: Vec::new(),
+        });
+        // atom 1 at a = 4, b = 0.25: coefficients 1, −0.5, 0.25, written with pivot 2
+        let numeric = relation(0, &[2.0, -1.0, 0.5]);
+        assert_eq!(matching(&numeric, &form, &[4.0, 0.25]), Some(coefs));
+        // other decimals, other terms or another pivot: no match
+        assert!(matching(&relation(0, &[1.0, -1.0, 0.5]), &form, &[4.0, 0.25]).is_none());
+        let mut other = numeric.clone();
+        other.terms[2].alpha = MultiIndex::new(vec![1, 1]);
+        assert!(matching(&other, &form, &[4.0, 0.25]).is_none());
+        let mut swapped = numeric.clone();
+        swapped.terms.swap(0, 1);
+        assert!(matching(&swapped, &form, &[4.0, 0.25]).is_none());
+    }
+}
