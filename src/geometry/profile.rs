@@ -13,6 +13,7 @@
 use super::expansion::{Frame, Samples};
 use super::lm::{self, Stop};
 use super::system::Curve;
+use super::Identified;
 use crate::expr::{Number, TaylorSpace};
 use crate::family::Design;
 use nalgebra::{DMatrix, DVector};
@@ -390,4 +391,39 @@ pub fn numerator_hp(
         den += b.clone() * b;
     }
     (num / den).sqrt().to_f64()
+}
+
+/// What stays identified, read from the flat configurations found (one per flat coordinate):
+/// a coordinate that never spreads keeps its value; one whose mass-weighted mean offset stays
+/// zero wherever it spreads keeps its average; otherwise some non-linear combination.
+pub fn identified(frame: &Frame, flats: &[&Flat]) -> Vec<Identified> {
+    (0..frame.dim())
+        .map(|c| {
+            let var = frame.coords[c];
+            let mut spreads = false;
+            let mut average = true;
+            for f in flats {
+                let spread = f.delta.iter().map(|d| d[c].abs()).fold(0.0, f64::max);
+                let total: f64 = f.mass.iter().sum();
+                let mean: f64 = f
+                    .delta
+                    .iter()
+                    .zip(&f.mass)
+                    .map(|(d, p)| d[c] * p)
+                    .sum::<f64>()
+                    / total;
+                // A flat configuration found by f64 steps carries ~1e-8 of noise in the
+                // directions that do not move; a flat direction spreads by O(ε).
+                if spread >= 1e-4 * f.eps {
+                    spreads = true;
+                    average &= mean.abs() <= 1e-4 * spread;
+                }
+            }
+            match (spreads, average) {
+                (false, _) => Identified::Equal(var),
+                (true, true) => Identified::Average(var),
+                (true, false) => Identified::Nonlinear(var),
+            }
+        })
+        .collect()
 }

@@ -19,7 +19,7 @@ use super::expansion::{Expansion, Frame, Samples};
 use super::lm::{self, Stop};
 use super::profile::{self, Flat};
 use super::system::{Curve, System};
-use super::{Cell, Coordinate, Identified, Outcome, Reason, Settings, Witness};
+use super::{Cell, Coordinate, Outcome, Reason, Settings, Witness};
 use crate::family::Design;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -405,7 +405,7 @@ impl<'a> AtomSearch<'a> {
                 continue;
             }
             let s1 = states[k].coord.order;
-            let stretched = stretch(&states[k].curve);
+            let stretched = states[k].curve.stretched();
             let st = self.climb(m, k, 2, (2 * s1, stretched), r1, &mut pool, None);
             if st.reason.is_none() && ratio(&st) > s1 as f64 {
                 states[k] = st;
@@ -501,7 +501,7 @@ impl<'a> AtomSearch<'a> {
         cell.reason = reason;
         let flats: Vec<&Flat> = states.iter().filter_map(|s| s.flat.as_ref()).collect();
         if !flats.is_empty() {
-            cell.identified = identified(&self.frame, &flats);
+            cell.identified = profile::identified(&self.frame, &flats);
         }
         cell.witness = self.witness(m, generic, &states, cell.outcome);
         cell.coordinates = states.into_iter().map(|s| s.coord).collect();
@@ -596,77 +596,6 @@ impl State {
             reason: None,
         }
     }
-}
-
-/// The curve with $t \to t^2$ (orders doubled).
-fn stretch(c: &Curve) -> Curve {
-    let coef = c
-        .coef
-        .iter()
-        .map(|a| {
-            a.iter()
-                .map(|s| {
-                    let mut out = vec![0.0; 2 * s.len() - 1];
-                    for (l, v) in s.iter().enumerate() {
-                        out[2 * l] = *v;
-                    }
-                    out
-                })
-                .collect()
-        })
-        .collect();
-    let corr = c
-        .corr
-        .iter()
-        .map(|s| {
-            let mut out = vec![0.0; 2 * s.len() + 1];
-            for (l, v) in s.iter().enumerate() {
-                out[2 * (l + 1) - 1] = *v;
-            }
-            out
-        })
-        .collect();
-    Curve {
-        coef,
-        mu: c.mu.clone(),
-        corr,
-        order: 2 * c.order,
-    }
-}
-
-/// What stays identified, read from the flat configurations found (one per flat coordinate):
-/// a coordinate that never spreads keeps its value; one whose mass-weighted mean offset stays
-/// zero wherever it spreads keeps its average; otherwise some non-linear combination.
-fn identified(frame: &Frame, flats: &[&Flat]) -> Vec<Identified> {
-    (0..frame.dim())
-        .map(|c| {
-            let var = frame.coords[c];
-            let mut spreads = false;
-            let mut average = true;
-            for f in flats {
-                let spread = f.delta.iter().map(|d| d[c].abs()).fold(0.0, f64::max);
-                let total: f64 = f.mass.iter().sum();
-                let mean: f64 = f
-                    .delta
-                    .iter()
-                    .zip(&f.mass)
-                    .map(|(d, p)| d[c] * p)
-                    .sum::<f64>()
-                    / total;
-                // A flat configuration found by f64 steps carries ~1e-8 of noise in the
-                // directions that do not move; a flat direction spreads by O(ε).
-                if spread >= 1e-4 * f.eps {
-                    spreads = true;
-                    average &= mean.abs() <= 1e-4 * spread;
-                }
-            }
-            match (spreads, average) {
-                (false, _) => Identified::Equal(var),
-                (true, true) => Identified::Average(var),
-                (true, false) => Identified::Nonlinear(var),
-            }
-        })
-        .collect()
 }
 
 /// Sample points for expansions: at least twice the monomials of the largest degree.

@@ -527,3 +527,42 @@ impl<'a> System<'a> {
         (r.iter().all(|v| v.is_finite()) && jac.iter().all(|v| v.is_finite())).then_some((r, jac))
     }
 }
+
+impl Curve {
+    /// The curve with $t \to t^2$ (orders doubled).
+    pub fn stretched(&self) -> Curve {
+        let c = self;
+        let coef = c
+            .coef
+            .iter()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        let mut out = vec![0.0; 2 * s.len() - 1];
+                        for (l, v) in s.iter().enumerate() {
+                            out[2 * l] = *v;
+                        }
+                        out
+                    })
+                    .collect()
+            })
+            .collect();
+        let corr = c
+            .corr
+            .iter()
+            .map(|s| {
+                let mut out = vec![0.0; 2 * s.len() + 1];
+                for (l, v) in s.iter().enumerate() {
+                    out[2 * (l + 1) - 1] = *v;
+                }
+                out
+            })
+            .collect();
+        Curve {
+            coef,
+            mu: c.mu.clone(),
+            corr,
+            order: 2 * c.order,
+        }
+    }
+}
