@@ -647,6 +647,13 @@ fn a_cross_atom_relation_outside_the_gauge_is_an_invariance() {
         Some(RelationClass::Invariance)
     );
     assert!(v.verdict.reason.contains("∂u₁/∂a − ∂u₂/∂a = 0"));
+    // the cells of each atom cannot see it; the prediction carries it at every cell size
+    for rate in &v.predicted.by_size {
+        assert_eq!(
+            rate,
+            &moeid::rates::Rate::NotIdentifiable(vec!["a".to_string()])
+        );
+    }
     assert_eq!(class_of("u₁ + u₂ = 0"), Some(RelationClass::Gauge));
     assert_eq!(
         class_of("∂u₁/∂beta1[0] + ∂u₂/∂beta1[0] = 0"),

@@ -134,6 +134,34 @@ impl Prediction {
         self.by_size.get(1).unwrap_or(&self.by_size[0])
     }
 
+    /// The prediction once the mixture has invariances that no single atom shows (cross-atom
+    /// relations of class invariance, docs/theory.md §3): the parameters they move are not
+    /// identifiable at any cell size, whatever the cells of each atom say. `moved` lists them;
+    /// they are named in `variables`' order.
+    pub fn with_mixture_invariances(
+        mut self,
+        moved: &[String],
+        variables: &[String],
+    ) -> Prediction {
+        if moved.is_empty() {
+            return self;
+        }
+        for r in &mut self.by_size {
+            let before: &[String] = match r {
+                Rate::None(_) => continue,
+                Rate::NotIdentifiable(v) => v,
+                _ => &[],
+            };
+            let vars = variables
+                .iter()
+                .filter(|n| moved.contains(n) || before.contains(n))
+                .cloned()
+                .collect();
+            *r = Rate::NotIdentifiable(vars);
+        }
+        self
+    }
+
     /// The rate for cells of `m` atoms (the largest analysed size beyond it).
     pub fn at(&self, m: usize) -> &Rate {
         &self.by_size[m.clamp(1, self.by_size.len()) - 1]
