@@ -64,12 +64,14 @@ impl Frame {
 
     /// The variables a coefficient may depend on, when nonzero at `theta` (this frame's values):
     /// for a small atom (a few atoms) all of them; else the relation's directions, the atoms'
-    /// masses and shared parameters (`extra`).
+    /// masses and shared parameters (`extra`), and for a cross-atom relation the gate's own
+    /// parameters (`gate`: a gauge relation's coefficients come from the gate).
     pub(super) fn live(
         &self,
         theta: &[f64],
         rel: &Relation,
         extra: &[usize],
+        gate: &[usize],
         roles: &[Role],
     ) -> Vec<usize> {
         let limit = if self.cross() { CROSS_VARIABLES } else { 6 };
@@ -92,6 +94,7 @@ impl Frame {
                     .iter()
                     .map(|&d| d as usize)
                     .chain(extra.iter().copied())
+                    .chain(gate.iter().copied().filter(|_| self.cross()))
                     .filter_map(|v| self.var(t.atom, v, roles))
                     .collect::<Vec<_>>()
             })
@@ -149,12 +152,12 @@ mod tests {
         let theta = f.theta(&cfg);
         assert_eq!(theta, [2.0, 0.5, 0.0, 2.0, 0.5, 0.0, -1.0, 0.5, 0.3]);
         // beta1 of each atom, tau once (as the plain variable), b of atom 3 only (zero at atom 1)
-        assert_eq!(f.live(&theta, &rel, &[], &roles), [1, 3, 6, 8]);
+        assert_eq!(f.live(&theta, &rel, &[], &[], &roles), [1, 3, 6, 8]);
         // a per-atom relation is written in its atom's own parameters
         let own = relation(&[(2, &[0]), (2, &[2])]);
         let f = Frame::of(&own, 3);
         assert_eq!(f.names(&names), names);
         assert_eq!(f.theta(&cfg), cfg[2]);
-        assert_eq!(f.live(&cfg[2], &own, &[], &roles), [0, 1, 2]);
+        assert_eq!(f.live(&cfg[2], &own, &[], &[], &roles), [0, 1, 2]);
     }
 }

@@ -434,7 +434,12 @@ pub fn recognise(
     }
     let cross = rel.is_cross_atom();
     let frame = Frame::of(rel, design.n_vars());
-    let live = frame.live(&frame.theta(atoms), rel, extra, &design.roles);
+    let gate = if cross {
+        design.gate_only()
+    } else {
+        Vec::new()
+    };
+    let live = frame.live(&frame.theta(atoms), rel, extra, &gate, &design.roles);
     // Common denominators only where the full degrees are tried (few variables).
     let low = if degrees(live.len()).1 >= 4 {
         monomials(&live, 2)
