@@ -11,6 +11,14 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// Verifies a design of `tests/designs/` (not in the catalogue), cells of one atom only.
+fn verify_design(file: &str) -> Verification {
+    let path = crate::util::root().join("tests/designs").join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    let case = moeid::Case::parse(&text, file).unwrap();
+    moeid::verify(&case, &crate::util::verdict_only()).unwrap()
+}
+
 /// The reported relations of `atom` (0-based) as (class, text).
 fn texts(v: &Verification, atom: usize) -> Vec<(RelationClass, String)> {
     v.relations.atoms[atom]
@@ -581,10 +589,7 @@ fn a_gaussian_gate_couplings_are_exact_and_numeric_relations_say_so() {
 /// ∂²u/∂b² = 2e^{−l}·∂u/∂l, found exactly at every atom (not a decimal per atom).
 #[test]
 fn a_variance_written_exp_l_gives_one_exact_heat_equation() {
-    let text = std::fs::read_to_string(crate::util::root().join("tests/designs/exp-variance.toml"))
-        .unwrap();
-    let case = moeid::Case::parse(&text, "exp-variance.toml").unwrap();
-    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    let v = verify_design("exp-variance.toml");
     for atom in 0..2 {
         has(
             &v,
@@ -629,11 +634,7 @@ fn a_gauge_relation_mixing_two_atoms_has_its_exact_form() {
 /// was labelled gauge and the verdict was `interaction`; the softmax translations stay gauge.
 #[test]
 fn a_cross_atom_relation_outside_the_gauge_is_an_invariance() {
-    let text =
-        std::fs::read_to_string(crate::util::root().join("tests/designs/same-gate-trade.toml"))
-            .unwrap();
-    let case = moeid::Case::parse(&text, "same-gate-trade.toml").unwrap();
-    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    let v = verify_design("same-gate-trade.toml");
     assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
     let class_of = |text: &str| {
         v.relations

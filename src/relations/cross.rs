@@ -48,24 +48,7 @@ pub(super) fn cross_atom(
     };
     let mut out = Vec::new();
     for s in rels {
-        let mut rel = Relation {
-            class,
-            structural: None,
-            terms: s
-                .entries
-                .iter()
-                .map(|&(c, v)| Term {
-                    atom: cols[c].0,
-                    alpha: terms[c].clone(),
-                    coef: v * r.scale[s.pivot] / r.scale[c],
-                })
-                .collect(),
-            residual: s.residual,
-            pure_power: false,
-            kink: None,
-            certificate: Certificate::Numerical,
-            exact: None,
-        };
+        let mut rel = from_scaled(&s, &r.scale, class, |c| (cols[c].0, terms[c].clone()));
         // Per-atom relations cannot appear here (each atom keeps independent terms only); a
         // one-atom relation would mean the reduction failed numerically: keep it, classified.
         if !rel.is_cross_atom() {

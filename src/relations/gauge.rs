@@ -223,23 +223,10 @@ pub(super) fn beyond_gauge(
     }
     beyond
         .into_iter()
-        .map(|s| Relation {
-            class: RelationClass::Invariance,
-            structural: None,
-            terms: s
-                .entries
-                .iter()
-                .map(|&(c, v)| Term {
-                    atom: families[cols[c].0].atom,
-                    alpha: terms[c].clone(),
-                    coef: v * r.scale[s.pivot] / r.scale[c],
-                })
-                .collect(),
-            residual: s.residual,
-            pure_power: false,
-            kink: None,
-            certificate: Certificate::Numerical,
-            exact: None,
+        .map(|s| {
+            from_scaled(&s, &r.scale, RelationClass::Invariance, |c| {
+                (families[cols[c].0].atom, terms[c].clone())
+            })
         })
         .filter(Relation::is_cross_atom)
         .collect()

@@ -572,6 +572,53 @@ fn tie_masses(relations: &mut [Relation]) {
 }
 
 /// Converts a scaled relation to original units and classifies it.
+/// A canonical null vector as a relation of class `class`, unclassified further: column `c` is
+/// the term `term(c)` (atom, multi-index); coefficients back in unscaled coordinates (`scale`:
+/// the column norms), the pivot's 1.
+fn from_scaled(
+    s: &ScaledRelation,
+    scale: &[f64],
+    class: RelationClass,
+    term: impl Fn(usize) -> (usize, MultiIndex),
+) -> Relation {
+    Relation {
+        class,
+        structural: None,
+        terms: s
+            .entries
+            .iter()
+            .map(|&(c, v)| {
+                let (atom, alpha) = term(c);
+                Term {
+                    atom,
+                    alpha,
+                    coef: v * scale[s.pivot] / scale[c],
+                }
+            })
+            .collect(),
+        residual: s.residual,
+        pure_power: false,
+        kink: None,
+        certificate: Certificate::Numerical,
+        exact: None,
+    }
+}
+
+/// A structural coupling with these terms, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_relation(terms: Vec<Term>) -> Relation {
+    Relation {
+        class: RelationClass::Coupling,
+        structural: Some(true),
+        terms,
+        residual: 0.0,
+        pure_power: false,
+        kink: None,
+        certificate: Certificate::Numerical,
+        exact: None,
+    }
+}
+
 fn to_relation(
     s: &ScaledRelation,
     fam: &AtomFamily,
@@ -581,29 +628,13 @@ fn to_relation(
     first_norms: &[f64],
     shared: &[usize],
 ) -> Relation {
-    let terms: Vec<Term> = s
-        .entries
-        .iter()
-        .map(|&(c, v)| Term {
-            atom: fam.atom,
-            alpha: fam.terms[c].clone(),
-            coef: v * r.scale[s.pivot] / r.scale[c],
-        })
-        .collect();
-    let pure_power = terms.iter().any(|t| {
+    let mut rel = from_scaled(s, &r.scale, RelationClass::Coupling, |c| {
+        (fam.atom, fam.terms[c].clone())
+    });
+    rel.pure_power = rel.terms.iter().any(|t| {
         let d = t.alpha.directions();
         d.len() == 2 && d[0] == d[1]
     });
-    let mut rel = Relation {
-        class: RelationClass::Coupling,
-        structural: None,
-        terms,
-        residual: s.residual,
-        pure_power,
-        kink: None,
-        certificate: Certificate::Numerical,
-        exact: None,
-    };
     rel.class = classify(&rel, masses, first_norms, shared, settings.psd_tol);
     rel
 }

@@ -11,16 +11,7 @@ fn term(atom: usize, dirs: &[u16], coef: f64) -> Term {
 }
 
 fn relation(terms: Vec<Term>) -> Relation {
-    Relation {
-        class: RelationClass::Coupling,
-        structural: Some(true),
-        terms,
-        residual: 0.0,
-        pure_power: false,
-        kink: None,
-        certificate: Certificate::Numerical,
-        exact: None,
-    }
+    test_relation(terms)
 }
 
 fn names() -> Vec<String> {

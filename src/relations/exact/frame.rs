@@ -110,14 +110,11 @@ impl Frame {
 mod tests {
     use super::*;
     use crate::family::MultiIndex;
-    use crate::rank::Certificate;
-    use crate::relations::{RelationClass, Term};
+    use crate::relations::{test_relation, Term};
 
     fn relation(terms: &[(usize, &[u16])]) -> Relation {
-        Relation {
-            class: RelationClass::Gauge,
-            structural: Some(true),
-            terms: terms
+        test_relation(
+            terms
                 .iter()
                 .map(|&(atom, d)| Term {
                     atom,
@@ -125,12 +122,7 @@ mod tests {
                     coef: 1.0,
                 })
                 .collect(),
-            residual: 0.0,
-            pure_power: false,
-            kink: None,
-            certificate: Certificate::Numerical,
-            exact: None,
-        }
+        )
     }
 
     #[test]

@@ -117,18 +117,14 @@ pub fn share(
 mod tests {
     use super::*;
     use crate::family::MultiIndex;
-    use crate::rank::Certificate;
     use crate::relations::exact::{Basis, Coef, Rational};
-    use crate::relations::Term;
+    use crate::relations::{test_relation, Term};
 
     fn relation(atom: usize, coefs: &[f64]) -> Relation {
         // ∂u/∂a (pivot), ∂u/∂b, u
         let dirs: [&[u16]; 3] = [&[0], &[1], &[]];
-        Relation {
-            class: RelationClass::Coupling,
-            structural: Some(true),
-            terms: dirs
-                .iter()
+        test_relation(
+            dirs.iter()
                 .zip(coefs)
                 .map(|(d, &coef)| Term {
                     atom,
@@ -136,12 +132,7 @@ mod tests {
                     coef,
                 })
                 .collect(),
-            residual: 0.0,
-            pure_power: false,
-            kink: None,
-            certificate: Certificate::Numerical,
-            exact: None,
-        }
+        )
     }
 
     fn monomial(q: i64, powers: Vec<(usize, i32)>) -> Coef {
