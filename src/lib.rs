@@ -448,6 +448,9 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     if let Some(d) = &distinguishability {
         verdict = verdict::with_fixed(verdict, d);
     }
+    if let Some(level) = &relations.groups {
+        verdict = verdict::with_groups(verdict, level, design.group_variables());
+    }
     progress::enter(progress, "local geometry");
     let cells = geometry::analyse(
         &design,

@@ -252,6 +252,7 @@ fn every_message() {
             &format!("normalized = true\ntop_k = {k}\n"),
         )
     };
+    let grouped = include_str!("../cases/softmax-2503.03213/hierarchical.toml");
     let cases: Vec<(&str, String)> = vec![
         ("missing_normalized", BASE.replace("normalized = true\n", "")),
         ("top_k_zero", top_k("0")),
@@ -317,6 +318,28 @@ fn every_message() {
         ),
         ("bad_number", BASE.replace("dot(a, x) + b", "dot(a, x) + 1e999 * b")),
         ("wrong_arity", BASE.replace("dot(a, x) + b", "dot(a) + b")),
+        (
+            "group_parameter_in_the_expert_gate",
+            grouped.replace("weight = \"exp(dot(beta1, x) + beta0)\"", "weight = \"exp(dot(beta1, x) + beta0 + gamma0)\""),
+        ),
+        (
+            "per_expert_parameter_in_the_group_weight",
+            grouped.replace("exp(dot(gamma1, x) + gamma0)", "exp(dot(gamma1, x) + gamma0 + b)"),
+        ),
+        ("groups_without_group_weight", grouped.replace("group_weight = \"exp(dot(gamma1, x) + gamma0)\"\n", "")),
+        (
+            "group_weight_without_groups",
+            grouped.split("\n[[groups]]\n").next().unwrap().to_string()
+                + "\n[[atoms]]\n"
+                + grouped.split_once("\n[[atoms]]\n").unwrap().1,
+        ),
+        ("atom_without_group", grouped.replacen("group = 2\n", "", 1)),
+        ("group_out_of_range", grouped.replacen("group = 2\n", "group = 3\n", 1)),
+        ("group_without_value", grouped.replacen("gamma0 = 0.2\n", "", 1)),
+        ("empty_group", grouped.replace("group = 2\n", "group = 1\n")),
+        ("groups_unnormalized", grouped.replace("normalized = true", "normalized = false")),
+        ("groups_with_top_k", grouped.replace("normalized = true", "normalized = true\ntop_k = 2")),
+        ("group_key_without_groups", BASE.replacen("[[atoms]]\n", "[[atoms]]\ngroup = 1\n", 1)),
         ("per_expert_value_in_shared", plus("[shared]\nb = 1.0")),
         ("unknown_name_in_shared", plus("[shared]\nzz = 1.0")),
         (

@@ -670,3 +670,63 @@ fn a_cross_atom_relation_outside_the_gauge_is_an_invariance() {
         .all(|r| r.class == RelationClass::Gauge));
     assert_eq!(v.verdict.kind.name(), "interaction");
 }
+
+#[test]
+fn a_group_slope_written_as_a_product_is_an_invariance_of_the_group_level() {
+    // W = exp(gamma1·gamma2·x + gamma0): only the product moves the mixture, one direction per
+    // group, (gamma1, −gamma2)/norm up to sign; the common intercept shift is the group gauge
+    let v = verify_design("group-scale-trade.toml");
+    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    assert!(v.verdict.reason.contains("group parameters"));
+    let level = v.relations.groups.as_ref().unwrap();
+    assert!(level.clear);
+    assert_eq!(level.invariances.len(), 2);
+    let truth = &v.case.groups.as_ref().unwrap().values;
+    for (g, dir) in level.invariances.iter().enumerate() {
+        // variables: gamma1[0], gamma0, gamma2
+        assert!(
+            dir.iter().all(|&(grp, var, _)| grp == g && var != 1),
+            "{dir:?}"
+        );
+        let (g1, g2) = (truth[g][0], truth[g][2]);
+        let coef = |var| dir.iter().find(|e| e.1 == var).unwrap().2;
+        // γ2·δγ1 + γ1·δγ2 = 0
+        assert!((g2 * coef(0) + g1 * coef(2)).abs() < 1e-6, "{dir:?}");
+    }
+    // the experts of each group are untouched by it
+    assert!(v
+        .relations
+        .cross
+        .iter()
+        .all(|r| r.class != RelationClass::Invariance));
+}
+
+#[test]
+fn the_hierarchical_softmax_has_a_gauge_per_group_and_identifiable_groups() {
+    let path = crate::util::root().join("cases/softmax-2503.03213/hierarchical.toml");
+    let case = moeid::Case::load(path).unwrap();
+    let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
+    assert_eq!(
+        v.verdict.kind.name(),
+        "identifiable",
+        "{}",
+        v.verdict.reason
+    );
+    let level = v.relations.groups.as_ref().unwrap();
+    // the gauge: the same shift of both groups' gamma1 and of both gamma0
+    assert_eq!((level.gauge, level.invariances.len()), (2, 0));
+    let gauges: Vec<String> = v
+        .relations
+        .cross
+        .iter()
+        .filter(|r| r.class == RelationClass::Gauge)
+        .map(|r| r.text(&v.variables))
+        .collect();
+    // within each group, never across groups
+    assert!(gauges.contains(&"u₁ + u₂ = 0".to_string()), "{gauges:?}");
+    assert!(gauges.contains(&"u₃ + u₄ = 0".to_string()), "{gauges:?}");
+    assert!(
+        !gauges.iter().any(|g| g.contains("u₂") && g.contains("u₃")),
+        "{gauges:?}"
+    );
+}

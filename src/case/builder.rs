@@ -166,6 +166,7 @@ impl CaseBuilder {
             Role::PerExpert => None,
             Role::Mass => Some("mass"),
             Role::Shared => Some("shared"),
+            Role::Group => Some("group"),
         };
         if let Some(r) = role {
             t.insert("role".into(), Value::String(r.into()));

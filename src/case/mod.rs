@@ -91,6 +91,9 @@ pub enum Role {
     Mass,
     /// One value for all experts, e.g. a temperature.
     Shared,
+    /// One value per group of experts (`[[groups]]`), used by `gate.group_weight` only: the
+    /// top level of a hierarchical gate (docs/theory.md §10).
+    Group,
 }
 
 /// A declared parameter.
@@ -169,6 +172,55 @@ impl Fixed {
     }
 }
 
+/// A hierarchical gate (`[[groups]]` and `gate.group_weight`, docs/theory.md §10): the experts
+/// are split into groups; the gate is a normalized gate over the groups times a normalized gate
+/// over the experts within each group,
+/// $g_i(x) = \frac{W(x;\gamma_{g})}{\sum_h W(x;\gamma_h)} \cdot
+/// \frac{w(x;\theta_i)}{\sum_{j \in g} w(x;\theta_j)}$ for expert $i$ of group $g$.
+#[derive(Clone, Debug)]
+pub struct Groups {
+    /// `gate.group_weight`: the weight $W(x;\gamma)$ of a group, in `x` and the group
+    /// parameters.
+    pub weight: Expression,
+    /// The parameters with `role = "group"`, offsets into one group's vector $\gamma$.
+    pub params: Vec<Param>,
+    /// Each group's true $\gamma^*_g$, in `[[groups]]` order.
+    pub values: Vec<Vec<f64>>,
+    /// The group (0-based) of each atom.
+    pub of_atom: Vec<usize>,
+}
+
+impl Groups {
+    /// Names of the scalar group parameters, in the order of $\gamma$.
+    pub fn variables(&self) -> Vec<String> {
+        scalar_names(&self.params)
+    }
+
+    /// The names `gate.group_weight` can use: `x` and the group parameters.
+    pub fn env(&self, dim: usize) -> Env {
+        env_of(dim, &self.params)
+    }
+
+    /// The atoms (0-based) of group `g`.
+    pub fn members(&self, g: usize) -> Vec<usize> {
+        (0..self.of_atom.len())
+            .filter(|&j| self.of_atom[j] == g)
+            .collect()
+    }
+}
+
+/// `beta1[0]`, `beta0`, ... for the scalar entries of `params`.
+fn scalar_names(params: &[Param]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in params {
+        match p.shape {
+            Shape::Scalar => out.push(p.name.clone()),
+            Shape::Vector(n) => out.extend((0..n).map(|i| format!("{}[{i}]", p.name))),
+        }
+    }
+    out
+}
+
 /// A validated case.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -205,10 +257,12 @@ pub struct Case {
     pub logits: Vec<Expression>,
     /// A fixed component beside the atoms (`[fixed]`), if any.
     pub fixed: Option<Fixed>,
-    /// Declared parameters, in declaration order.
+    /// Declared parameters, in declaration order (group parameters are in `groups`).
     pub params: Vec<Param>,
     /// The true atoms: each a full flattened parameter vector (shared entries included).
     pub atoms: Vec<Vec<f64>>,
+    /// A hierarchical gate's groups, if the case has `[[groups]]`.
+    pub groups: Option<Groups>,
     /// Highest derivative order analysed.
     pub order: usize,
     /// Seed of every random choice.
@@ -288,14 +342,7 @@ impl Case {
 
     /// Names of the scalar parameters, in the order of $\theta$: `beta1[0]`, `beta0`, ...
     pub fn variables(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for p in &self.params {
-            match p.shape {
-                Shape::Scalar => out.push(p.name.clone()),
-                Shape::Vector(n) => out.extend((0..n).map(|i| format!("{}[{i}]", p.name))),
-            }
-        }
-        out
+        scalar_names(&self.params)
     }
 
     /// Role of each scalar parameter, in the order of $\theta$.

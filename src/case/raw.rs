@@ -35,6 +35,9 @@ impl<V> Default for Ordered<V> {
     }
 }
 
+/// An array of tables of values in document order (`[[atoms]]`, `[[groups]]`).
+pub type Tables = Vec<Spanned<Ordered<Spanned<toml::Value>>>>;
+
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCase {
@@ -49,7 +52,9 @@ pub struct RawCase {
     #[serde(default)]
     pub fixed: Option<Spanned<RawFixed>>,
     pub params: Spanned<Ordered<Spanned<RawParam>>>,
-    pub atoms: Spanned<Vec<Spanned<Ordered<Spanned<toml::Value>>>>>,
+    pub atoms: Spanned<Tables>,
+    #[serde(default)]
+    pub groups: Option<Spanned<Tables>>,
     #[serde(default)]
     pub shared: Option<Spanned<Ordered<Spanned<toml::Value>>>>,
     #[serde(default)]
@@ -91,6 +96,7 @@ pub struct RawInputs {
 #[serde(deny_unknown_fields)]
 pub struct RawGate {
     pub weight: Spanned<String>,
+    pub group_weight: Option<Spanned<String>>,
     pub normalized: Option<bool>,
     pub top_k: Option<Spanned<i64>>,
 }

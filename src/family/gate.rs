@@ -30,7 +30,7 @@ impl Design {
         let mut out = DMatrix::zeros(points.len(), vars.len());
         for i in 0..points.len() {
             inputs.clear();
-            points.fill_inputs(i, 0.0, &mut inputs);
+            points.fill_inputs(i, super::PLAIN, &mut inputs);
             let w = self
                 .weight
                 .gradient(&inputs, theta, &mut values, &mut adjoints, &mut grad);

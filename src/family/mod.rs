@@ -23,6 +23,7 @@
 
 mod error;
 mod gate;
+mod groups;
 mod multi_index;
 mod points;
 mod truth;
@@ -74,18 +75,28 @@ pub struct Design {
     mean_variance: Option<(Tape, Tape)>,
     /// The fixed component (`[fixed]`), if any: part of $f^*$ and of every mixture.
     fixed: Option<FixedTapes>,
+    /// The groups of a hierarchical gate, if any.
+    groups: Option<groups::GroupTapes>,
     /// Kinks of $u$, deduplicated.
     pub kinks: Vec<Kink>,
 }
+
+/// The reference and scale of tape inputs that use neither.
+const PLAIN: (f64, f64) = (0.0, 1.0);
 
 /// Input slot of $y$ in the tapes of [`Design`], after the $d$ entries of $x$.
 fn y_slot(dim: usize) -> usize {
     dim
 }
 
-/// Input slot of $f^*(x, y)$.
+/// Input slot of $f^*(x, y)$ (of the group's mean $m^*_g$ for a hierarchical gate).
 fn fstar_slot(dim: usize) -> usize {
     dim + 1
+}
+
+/// Input slot of the atom's scale ($c^*_g$ of its group for a hierarchical gate, else 1).
+fn scale_slot(dim: usize) -> usize {
+    dim + 2
 }
 
 fn compile_scalar(b: &mut TapeBuilder, e: &crate::case::Expression, env: &Env) -> u32 {
@@ -195,7 +206,13 @@ impl Design {
             let out = if case.normalized {
                 let f = b.push(Op::Input(fstar_slot(dim)));
                 let d = b.push(Op::Sub(e, f));
-                b.push(Op::Mul(w, d))
+                let u = b.push(Op::Mul(w, d));
+                if case.groups.is_some() {
+                    let c = b.push(Op::Input(scale_slot(dim)));
+                    b.push(Op::Mul(c, u))
+                } else {
+                    u
+                }
             } else {
                 b.push(Op::Mul(w, e))
             };
@@ -271,6 +288,7 @@ impl Design {
             output,
             mean_variance,
             fixed,
+            groups: groups::tapes(case, compile_scalar),
             kinks,
         }
     }
@@ -280,14 +298,14 @@ impl Design {
         self.variables.len()
     }
 
-    /// $u(x_i, y_i; \theta)$ at sample `i` over any [`Number`], with $f^*(x_i, y_i)$ = `fstar`,
-    /// for a parameter vector of atom `atom`'s cell (0-based; zero where a top-K gate does not
-    /// select it).
+    /// $u(x_i, y_i; \theta)$ at sample `i` over any [`Number`], with the reference vector
+    /// `fstar` ([`Design::fstar`]), for a parameter vector of atom `atom`'s cell (0-based; zero
+    /// where a top-K gate does not select it).
     pub fn u_at<N: Number>(
         &self,
         points: &SamplePoints,
         i: usize,
-        fstar: f64,
+        fstar: &[f64],
         (theta, atom): (&[N], usize),
         slots: &mut Vec<N>,
     ) -> N {
@@ -295,8 +313,8 @@ impl Design {
         if !points.selected(i, atom) {
             return like.constant(0.0);
         }
-        let mut raw = Vec::with_capacity(self.dim + 2);
-        points.fill_inputs(i, fstar, &mut raw);
+        let mut raw = Vec::with_capacity(self.dim + 3);
+        points.fill_inputs(i, self.reference(fstar, i, atom), &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
         self.u[points.class[i]].eval(&inputs, theta, slots)
     }
@@ -316,8 +334,8 @@ impl Design {
         if !points.selected(i, atom) {
             return (like.constant(0.0), like.constant(0.0));
         }
-        let mut raw = Vec::with_capacity(self.dim + 2);
-        points.fill_inputs(i, 0.0, &mut raw);
+        let mut raw = Vec::with_capacity(self.dim + 3);
+        points.fill_inputs(i, PLAIN, &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
         let w = self.weight.eval(&inputs, theta, slots);
         let e = self.output[points.class[i]].eval(&inputs, theta, slots);
@@ -419,12 +437,16 @@ impl Design {
                     return S::from(HpScalar(0.0, prec));
                 }
                 let mut inputs: Vec<Jet<S>> = points
-                    .inputs(i, 0.0)
+                    .inputs(i, PLAIN)
                     .iter()
                     .map(|&v| Jet::seed(S::from(HpScalar(v, prec)), 0, &[]))
                     .collect();
-                let f = inputs.len() - 1;
-                inputs[f] = Jet::seed(fstar[i].clone(), 0, &[]);
+                let (f, c) = match self.reference_index(i, atom) {
+                    None => (fstar[i].clone(), S::from(HpScalar(1.0, prec))),
+                    Some((r, s)) => (fstar[r].clone(), fstar[s].clone()),
+                };
+                inputs[fstar_slot(self.dim)] = Jet::seed(f, 0, &[]);
+                inputs[scale_slot(self.dim)] = Jet::seed(c, 0, &[]);
                 self.u[points.class[i]]
                     .eval(&inputs, &seeded, &mut slots)
                     .top()
@@ -492,12 +514,12 @@ impl Design {
     fn origin_of<N: Derivative>(
         &self,
         (points, fstar, i): (&SamplePoints, &[f64], usize),
-        (theta, _): (&[f64], usize),
+        (theta, atom): (&[f64], usize),
         alpha: &MultiIndex,
     ) -> Option<String> {
         let seeded: Vec<N> = seed(theta, alpha);
-        let mut inputs = Vec::with_capacity(self.dim + 2);
-        points.fill_inputs(i, fstar[i], &mut inputs);
+        let mut inputs = Vec::with_capacity(self.dim + 3);
+        points.fill_inputs(i, self.reference(fstar, i, atom), &mut inputs);
         let inputs: Vec<N> = inputs.iter().map(|&v| seeded[0].constant(v)).collect();
         self.u[points.class[i]].first_non_finite(&inputs, &seeded)
     }
@@ -511,15 +533,15 @@ impl Design {
     ) -> Vec<f64> {
         let seeded: Vec<N> = seed(theta, alpha);
         let mut slots = Vec::new();
-        let mut inputs = Vec::with_capacity(self.dim + 2);
-        let mut inputs_n: Vec<N> = Vec::with_capacity(self.dim + 2);
+        let mut inputs = Vec::with_capacity(self.dim + 3);
+        let mut inputs_n: Vec<N> = Vec::with_capacity(self.dim + 3);
         let like = seeded[0];
         (0..points.len())
             .map(|i| {
                 if !points.selected(i, atom) {
                     return 0.0;
                 }
-                points.fill_inputs(i, fstar[i], &mut inputs);
+                points.fill_inputs(i, self.reference(fstar, i, atom), &mut inputs);
                 inputs_n.clear();
                 inputs_n.extend(inputs.iter().map(|&v| like.constant(v)));
                 self.u[points.class[i]]

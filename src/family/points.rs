@@ -88,16 +88,19 @@ impl SamplePoints {
         hits as f64 / self.len() as f64
     }
 
-    pub(super) fn fill_inputs(&self, i: usize, fstar: f64, out: &mut Vec<f64>) {
+    /// The tape inputs at point `i`: $x$, $y$, then the atom's reference ($f^*$, or its
+    /// group's mean) and its scale (1 for a flat gate).
+    pub(super) fn fill_inputs(&self, i: usize, (fstar, scale): (f64, f64), out: &mut Vec<f64>) {
         out.clear();
         out.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
         out.push(self.y[i]);
         out.push(fstar);
+        out.push(scale);
     }
 
-    pub(super) fn inputs(&self, i: usize, fstar: f64) -> Vec<f64> {
+    pub(super) fn inputs(&self, i: usize, reference: (f64, f64)) -> Vec<f64> {
         let mut v = Vec::new();
-        self.fill_inputs(i, fstar, &mut v);
+        self.fill_inputs(i, reference, &mut v);
         v
     }
 

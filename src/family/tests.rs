@@ -375,3 +375,111 @@ fn a_dense_gate_selects_every_atom() {
     assert!((0..50).all(|i| (0..3).all(|j| pts.selected(i, j))));
     assert_eq!(pts.selected_share(2), 1.0);
 }
+
+/// The hierarchical softmax of the catalogue, with `groups` replaced.
+fn hierarchical(edit: impl Fn(String) -> String) -> Case {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("cases/softmax-2503.03213/hierarchical.toml"),
+    )
+    .unwrap();
+    Case::parse(&edit(text), "h.toml").unwrap()
+}
+
+#[test]
+fn one_group_is_the_flat_gate() {
+    // every atom in group 1 and a constant group weight: m*_1 = f*, c_1 = 1, so every column
+    // equals the flat softmax's
+    let grouped = hierarchical(|t| {
+        t.replace("group = 2", "group = 1")
+            .replace("exp(dot(gamma1, x) + gamma0)", "1")
+            .replace(", role = \"group\"", "")
+            .replace("gamma1 = { shape = [1] }\n", "")
+            .replace("gamma0 = { role = \"group\" }\n", "")
+            .replace(
+                "[[groups]]\ngamma1 = [1.5]\ngamma0 = 0.2\n\n",
+                "[[groups]]\n\n",
+            )
+            .replace("[[groups]]\ngamma1 = [-1.0]\ngamma0 = -0.1\n\n", "")
+    });
+    let flat = hierarchical(|t| {
+        let t = t
+            .replace("group_weight = \"exp(dot(gamma1, x) + gamma0)\"\n", "")
+            .replace("gamma1 = { shape = [1], role = \"group\" }\n", "")
+            .replace("gamma0 = { role = \"group\" }\n", "")
+            .replace("group = 1\n", "")
+            .replace("group = 2\n", "");
+        let (head, rest) = t.split_once("\n[[groups]]\n").unwrap();
+        format!(
+            "{head}\n[[atoms]]\n{}",
+            rest.split_once("\n[[atoms]]\n").unwrap().1
+        )
+    });
+    assert_eq!(grouped.groups.as_ref().unwrap().values.len(), 1);
+    assert!(flat.groups.is_none());
+    let (dg, df) = (Design::new(&grouped), Design::new(&flat));
+    assert_eq!((dg.stride(), df.stride()), (2, 1));
+    let pts = df.sample(&flat.atoms, 60, 3).unwrap();
+    let (fg, ff) = (
+        dg.fstar(&pts, &grouped.atoms).unwrap(),
+        df.fstar(&pts, &flat.atoms).unwrap(),
+    );
+    for i in 0..pts.len() {
+        assert!((fg[2 * i] - ff[i]).abs() < 1e-14, "m*_1 is f*");
+        assert!((fg[2 * i + 1] - 1.0).abs() < 1e-14, "c_1 is 1");
+    }
+    let alphas = MultiIndex::all(df.n_vars(), 2);
+    for j in 0..flat.atoms.len() {
+        let a = dg
+            .columns(&pts, &fg, &grouped.atoms[j], &alphas, j + 1)
+            .unwrap();
+        let b = df
+            .columns(&pts, &ff, &flat.atoms[j], &alphas, j + 1)
+            .unwrap();
+        assert!((a - b).amax() < 1e-12);
+    }
+}
+
+#[test]
+fn an_expert_of_a_group_is_measured_against_its_group_mean() {
+    let c = hierarchical(|t| t);
+    let d = Design::new(&c);
+    assert_eq!(d.group_count(), 2);
+    assert_eq!(d.groups_of_atoms(), &[0, 0, 1, 1]);
+    let pts = d.sample(&c.atoms, 40, 5).unwrap();
+    let fs = d.fstar(&pts, &c.atoms).unwrap();
+    assert_eq!(fs.len(), 40 * 4);
+    let mut slots = Vec::new();
+    for i in 0..pts.len() {
+        let x = pts.x[i];
+        let parts: Vec<(f64, f64)> = c
+            .atoms
+            .iter()
+            .map(|a| ((a[0] * x + a[1]).exp(), (a[2] * x + a[3]).tanh()))
+            .collect();
+        let group_w = [(1.5 * x + 0.2).exp(), (-x - 0.1).exp()];
+        let a = group_w[0] + group_w[1];
+        let s: f64 = parts.iter().map(|p| p.0).sum();
+        for g in 0..2 {
+            let (p, q) = (parts[2 * g], parts[2 * g + 1]);
+            let b = p.0 + q.0;
+            let m = (p.0 * p.1 + q.0 * q.1) / b;
+            assert!((fs[4 * i + 2 * g] - m).abs() < 1e-13);
+            assert!((fs[4 * i + 2 * g + 1] - group_w[g] / a * s / b).abs() < 1e-12);
+            // u of the group's first atom: c_g w (e − m*_g)
+            let u: f64 = d.u_at(&pts, i, &fs, (&c.atoms[2 * g], 2 * g), &mut slots);
+            let want = group_w[g] / a * s / b * p.0 * (p.1 - m);
+            assert!((u - want).abs() < 1e-12, "{u} vs {want}");
+        }
+        // the mixture: Σ_g π_g m_g
+        let all: Vec<(usize, Vec<f64>)> = c.atoms.iter().cloned().enumerate().collect();
+        let f: f64 = d.grouped_output(&pts, i, &all);
+        let m: Vec<f64> = (0..2)
+            .map(|g| {
+                let (p, q) = (parts[2 * g], parts[2 * g + 1]);
+                (p.0 * p.1 + q.0 * q.1) / (p.0 + q.0)
+            })
+            .collect();
+        assert!((f - (group_w[0] * m[0] + group_w[1] * m[1]) / a).abs() < 1e-13);
+    }
+}

@@ -56,7 +56,7 @@ impl Design {
     ) -> Option<(N, N)> {
         let f = self.fixed.as_ref()?;
         let mut raw = Vec::with_capacity(self.dim + 2);
-        points.fill_inputs(i, 0.0, &mut raw);
+        points.fill_inputs(i, super::PLAIN, &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
         let theta = std::slice::from_ref(like);
         let w = f.weight.eval(&inputs, theta, slots);
@@ -88,7 +88,7 @@ impl Design {
                 x.push(rng.random_range(self.low..self.high));
             }
             let mut inputs = x[at..].to_vec();
-            inputs.extend([0.0, 0.0]);
+            inputs.extend([0.0, 0.0, 1.0]);
             let chosen = match self.top_k {
                 Some(k) => {
                     let picked = self.select(&inputs, atoms, k, &mut slots).map_err(|j| {
@@ -202,6 +202,9 @@ impl Design {
         if !self.normalized {
             return Ok(vec![0.0; points.len()]);
         }
+        if self.is_grouped() {
+            return self.grouped_reference(points, atoms, points.len());
+        }
         let mut out = Vec::with_capacity(points.len());
         for (i, (num, den)) in self.gated(points, atoms)?.into_iter().enumerate() {
             let f = num / den;
@@ -234,7 +237,7 @@ impl Design {
         let mut slots = Vec::new();
         let mut out = Vec::with_capacity(points.len());
         for i in 0..points.len() {
-            let inputs = points.inputs(i, 0.0);
+            let inputs = points.inputs(i, super::PLAIN);
             let (mut num, mut den) = (0.0, 0.0);
             for (j, theta) in atoms.iter().enumerate() {
                 if !points.selected(i, j) {
@@ -301,11 +304,14 @@ impl Design {
             .iter()
             .map(|t| t.iter().map(|&v| Float::with_val(prec, v)).collect())
             .collect();
+        if self.is_grouped() {
+            return self.grouped_reference(points, &thetas, n_points);
+        }
         let mut slots = Vec::new();
         let mut out = Vec::with_capacity(n_points);
         for i in 0..n_points {
             let inputs: Vec<Float> = points
-                .inputs(i, 0.0)
+                .inputs(i, super::PLAIN)
                 .iter()
                 .map(|&v| Float::with_val(prec, v))
                 .collect();

@@ -119,7 +119,8 @@ impl Samples {
         let n = n.min(self.points.len());
         Samples {
             points: self.points.first(n),
-            fstar: self.fstar[..n].to_vec(),
+            // entries per point: 1, or 2 per group for a hierarchical gate
+            fstar: self.fstar[..n * (self.fstar.len() / self.points.len().max(1))].to_vec(),
             weight: self.weight[..n].to_vec(),
         }
     }
@@ -129,7 +130,7 @@ impl Samples {
         let mut slots = Vec::new();
         (0..self.points.len())
             .map(|i| {
-                design.u_at(&self.points, i, self.fstar[i], (theta, atom), &mut slots)
+                design.u_at(&self.points, i, &self.fstar, (theta, atom), &mut slots)
                     * self.weight[i]
             })
             .collect()
@@ -225,7 +226,7 @@ fn acts_as_mass(design: &Design, s: &Samples, (theta, atom): (&[f64], usize), va
             })
             .collect();
         let c = design
-            .u_at(&s.points, i, s.fstar[i], (&th, atom), &mut slots)
+            .u_at(&s.points, i, &s.fstar, (&th, atom), &mut slots)
             .coefficients();
         u.push(c[0]);
         du.push(c[1]);
@@ -448,7 +449,7 @@ impl Expansion {
                 let mut slots = Vec::new();
                 let w = s.weight[i];
                 let mut row = design
-                    .u_at(&s.points, i, s.fstar[i], (&theta, frame.atom), &mut slots)
+                    .u_at(&s.points, i, &s.fstar, (&theta, frame.atom), &mut slots)
                     .coefficients();
                 row.iter_mut().for_each(|v| *v *= w);
                 row

@@ -60,6 +60,9 @@ pub fn configuration(
 
 /// The mixture's output at sample `i`; each atom with the true atom whose cell it belongs to.
 fn mixture<N: Number>(design: &Design, s: &Samples, i: usize, atoms: &[(usize, Vec<N>)]) -> N {
+    if design.is_grouped() {
+        return design.grouped_output(&s.points, i, atoms);
+    }
     let mut slots = Vec::new();
     let like = atoms[0].1[0].clone();
     let (mut num, mut den) = (like.constant(0.0), like.constant(0.0));
@@ -285,13 +288,7 @@ pub fn flat(
             let theta = frame.taylor(&space, &frame.theta_at(&delta[i]));
             for row in 0..n {
                 let mut g = design
-                    .u_at(
-                        &s.points,
-                        row,
-                        s.fstar[row],
-                        (&theta, frame.atom),
-                        &mut slots,
-                    )
+                    .u_at(&s.points, row, &s.fstar, (&theta, frame.atom), &mut slots)
                     .coefficients();
                 g.iter_mut().for_each(|v| *v *= s.weight[row]);
                 r[row] += mu[i] * g[0] / norm;
@@ -379,10 +376,10 @@ pub fn numerator_hp(
     let (mut num, mut den) = (Float::with_val(bits, 0), Float::with_val(bits, 0));
     let mut slots = Vec::new();
     for i in 0..s.points.len() {
-        let base = design.u_at(&s.points, i, s.fstar[i], (&truth, frame.atom), &mut slots);
+        let base = design.u_at(&s.points, i, &s.fstar, (&truth, frame.atom), &mut slots);
         let mut r = -base.clone();
         for (a, &p) in atoms.iter().zip(mass) {
-            r += design.u_at(&s.points, i, s.fstar[i], (a, frame.atom), &mut slots)
+            r += design.u_at(&s.points, i, &s.fstar, (a, frame.atom), &mut slots)
                 * Float::with_val(bits, p);
         }
         let w = Float::with_val(bits, s.weight[i]);

@@ -15,6 +15,14 @@ pub enum Unsupported {
         /// Its K.
         k: usize,
     },
+    /// Hierarchical gates are not fitted (the fits know flat gates only).
+    #[error("case {case}: rate checks do not fit hierarchical gates ([[groups]], {groups} groups) yet; `moeid verify` analyses them (identifiability, computed rates of the experts within each group, the group parameters' first-order check)")]
+    Grouped {
+        /// The case.
+        case: String,
+        /// Its number of groups.
+        groups: usize,
+    },
     /// A probability model (Gaussian, multinomial) whose gate weights do not sum to one.
     #[error("case {case}: a {model} mixture needs gate weights that sum to one; rate checks of unnormalized gates support regression models (set `gate.normalized = true` or `model = \"regression\"`)")]
     Unnormalized {

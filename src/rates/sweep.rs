@@ -275,6 +275,12 @@ pub fn simulable(case: &Case) -> Result<(), RateError> {
             k,
         }));
     }
+    if let Some(g) = &case.groups {
+        return Err(RateError::Unsupported(Unsupported::Grouped {
+            case: case.name.clone(),
+            groups: g.values.len(),
+        }));
+    }
     if case.model != crate::case::Model::Regression && !case.normalized {
         return Err(RateError::Unsupported(Unsupported::Unnormalized {
             case: case.name.clone(),

@@ -1,6 +1,6 @@
 //! Relation coefficients and linear combinations as text: `a·X + b·Y − Z`, subscripts.
 
-pub(super) fn subscript(n: usize) -> String {
+pub(crate) fn subscript(n: usize) -> String {
     n.to_string()
         .chars()
         .map(|c| {
@@ -10,7 +10,7 @@ pub(super) fn subscript(n: usize) -> String {
 }
 
 /// `a·X + b·Y − Z` with coefficients of 6 significant digits (1 omitted).
-pub(super) fn linear_combination(
+pub(crate) fn linear_combination(
     terms: impl Iterator<Item = (f64, String)>,
     digits: usize,
 ) -> String {

@@ -50,7 +50,8 @@ impl Known {
 }
 
 /// The gauge vectors: null vectors of $[L_1, -L_j]$ stacked over $j \ge 2$, with $L_j$ the
-/// log-weight derivatives of atom $j$ in the gate-only parameters; each as
+/// log-weight derivatives of atom $j$ in the gate-only parameters (for a hierarchical gate,
+/// $[L_f, -L_j]$ with $f$ the first atom of $j$'s group: the gauge of each group); each as
 /// `(family, variable, coefficient)` entries. `None` when undecided.
 fn gauge_vectors(
     design: &Design,
@@ -65,12 +66,23 @@ fn gauge_vectors(
         .map(|f| design.log_weight_gradient(points, &atoms[f.atom], gate))
         .collect::<Option<_>>()?;
     let (rows, g, k) = (points.len(), gate.len(), families.len());
-    let mut C = DMatrix::zeros(rows * (k - 1), g * k);
-    for j in 1..k {
+    // a hierarchical gate normalizes within each group: the gauge ties the atoms of a group
+    let group = |f: usize| {
+        design
+            .groups_of_atoms()
+            .get(families[f].atom)
+            .copied()
+            .unwrap_or(0)
+    };
+    let pairs: Vec<(usize, usize)> = (1..k)
+        .filter_map(|j| (0..j).find(|&f| group(f) == group(j)).map(|f| (f, j)))
+        .collect();
+    let mut C = DMatrix::zeros(rows * pairs.len().max(1), g * k);
+    for (q, &(f, j)) in pairs.iter().enumerate() {
         for i in 0..rows {
             for v in 0..g {
-                C[((j - 1) * rows + i, v)] = l[0][(i, v)];
-                C[((j - 1) * rows + i, j * g + v)] = -l[j][(i, v)];
+                C[(q * rows + i, f * g + v)] = l[f][(i, v)];
+                C[(q * rows + i, j * g + v)] = -l[j][(i, v)];
             }
         }
     }

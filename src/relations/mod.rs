@@ -22,6 +22,7 @@ mod distinguish;
 pub mod exact;
 mod format;
 mod gauge;
+mod groups;
 pub mod psd;
 mod shared;
 mod status;
@@ -35,7 +36,8 @@ use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
 pub use distinguish::{distinguish, Distinguishability, SpanTest};
 pub use format::{format_coef, format_coef_digits, format_share};
-use format::{linear_combination, subscript};
+pub(crate) use format::{linear_combination, subscript};
+pub use groups::GroupLevel;
 use nalgebra::{DMatrix, DVector};
 pub use psd::PsdOutcome;
 use std::fmt;
@@ -265,6 +267,8 @@ pub struct Relations {
     pub joint_certificate: Certificate,
     /// Perturbed configurations that could not be evaluated (and were redrawn).
     pub failed_perturbations: usize,
+    /// The group level's first-order test of a hierarchical gate.
+    pub groups: Option<GroupLevel>,
 }
 
 /// Pivot priority of the terms: highest order first; masses first among first-order terms;
@@ -417,12 +421,14 @@ pub fn analyse(
         g.class != RelationClass::Gauge || invariances.iter().all(|i| support(i) != support(g))
     });
     cross.extend(invariances);
+    let groups = groups::group_level(design, points, atoms, families, settings);
     Ok(Relations {
         atoms: out,
         cross,
         joint,
         joint_certificate,
         failed_perturbations: perturbed.failed,
+        groups,
     })
 }
 

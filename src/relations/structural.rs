@@ -112,7 +112,7 @@ impl Perturbations {
         // A dependence among a few columns is decided by a few dozen points.
         let points = self.points.first(2 * rel.terms.len() + 30);
         for cfg in &self.configs {
-            let fstar = &cfg.fstar[..points.len()];
+            let fstar = &cfg.fstar[..points.len() * design.stride()];
             let mut J = DMatrix::zeros(points.len(), rel.terms.len());
             let mut ok = true;
             for (c, t) in rel.terms.iter().enumerate() {

@@ -180,6 +180,23 @@ pub fn render(v: &Verification) -> Value {
         "notes": v.notes,
         "samples": v.counts.samples,
     });
+    // Only hierarchical gates carry the key: the groups and the group level's test.
+    if let (Some(g), Some(level)) = (&c.groups, &v.relations.groups) {
+        let names = g.variables();
+        out["groups"] = json!({
+            "weight": g.weight.text,
+            "params": names,
+            "values": g.values,
+            "group_of_atom": g.of_atom.iter().map(|k| k + 1).collect::<Vec<_>>(),
+            "gauge": level.gauge,
+            "clear": level.clear,
+            "identifiable": level.clear && level.invariances.is_empty(),
+            "invariances": level.invariances.iter().map(|d| {
+                d.iter().map(|&(grp, var, coef)| json!({"group": grp + 1, "param": names[var], "coef": coef})).collect::<Vec<_>>()
+            }).collect::<Vec<_>>(),
+            "text": super::text::group_outcome(level, &names),
+        });
+    }
     // Only cases with a fixed component carry the key, so other outputs are unchanged.
     if let Some(d) = &v.distinguishability {
         out["fixed"] = span_test(&d.test);

@@ -152,6 +152,14 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
             );
         }
     }
+    if let (Some(g), Some(level)) = (&c.groups, &v.relations.groups) {
+        s.push_str(&line("group weight", "W(x;\\gamma)", &g.weight));
+        let _ = writeln!(
+            s,
+            "- groups: {}",
+            super::text::group_outcome(level, &g.variables())
+        );
+    }
     let _ = writeln!(s, "- analysed function: {u}\n");
     let _ = writeln!(
         s,
@@ -284,6 +292,12 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
     let _ = writeln!(s, "Rule: {}. Source: {}.\n", p.rule, p.source);
     let data = format!("reports/data/{}.jsonl", c.name);
     match rates {
+        // a model the rate check cannot fit: say why, not a command that would refuse
+        None if crate::rates::simulable(c).is_err() => {
+            if let Err(e) = crate::rates::simulable(c) {
+                let _ = writeln!(s, "No empirical check: {e}.\n");
+            }
+        }
         None => {
             let settings = crate::rates::RateSettings::resolve(
                 c,

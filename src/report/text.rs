@@ -133,6 +133,15 @@ pub fn summary(v: &Verification) -> String {
     if let Some(d) = &v.distinguishability {
         let _ = writeln!(s, "  fixed       {}", fixed_outcome(d));
     }
+    if let Some(level) = &v.relations.groups {
+        let names = v
+            .case
+            .groups
+            .as_ref()
+            .map(|g| g.variables())
+            .unwrap_or_default();
+        let _ = writeln!(s, "  groups      {}", group_outcome(level, &names));
+    }
     let _ = writeln!(
         s,
         "  predicted   exact-specified {}; over-specified {}",
@@ -182,6 +191,46 @@ pub fn cost(path: &std::path::Path, c: &crate::Cost) -> String {
         c.cells,
         seconds(c.seconds.0),
         seconds(c.seconds.1)
+    )
+}
+
+/// The group level of a hierarchical gate in words (no floats but a direction's coefficients,
+/// to 2 digits).
+pub fn group_outcome(level: &crate::relations::GroupLevel, variables: &[String]) -> String {
+    let groups = level.columns / variables.len().max(1);
+    let what = format!(
+        "{groups} groups × {} ({})",
+        variables.len(),
+        variables.join(", ")
+    );
+    if !level.clear {
+        return format!("{what}: undecided (a rank gap is unclear in f64)");
+    }
+    if level.invariances.is_empty() {
+        return format!(
+            "{what}: first-order independent of each other and of the experts' terms apart from the group gauge (dimension {}): identifiable, n^-1/2 with the number of groups known",
+            level.gauge
+        );
+    }
+    let dirs: Vec<String> = level
+        .invariances
+        .iter()
+        .map(|d| {
+            crate::relations::linear_combination(
+                d.iter().map(|&(g, v, c)| {
+                    (
+                        c,
+                        format!("δ{}{}", variables[v], crate::relations::subscript(g + 1)),
+                    )
+                }),
+                2,
+            )
+        })
+        .collect();
+    format!(
+        "{what}: NOT identifiable: beyond the group gauge (dimension {}), the mixture does not move at first order along {}",
+        level.gauge,
+        dirs.join("; ")
     )
 }
 
@@ -316,6 +365,15 @@ pub fn render(v: &Verification) -> String {
                 "; the rank gap is unclear"
             }
         );
+    }
+    if let Some(level) = &v.relations.groups {
+        let names = v
+            .case
+            .groups
+            .as_ref()
+            .map(|g| g.variables())
+            .unwrap_or_default();
+        let _ = writeln!(s, "  groups     {}", group_outcome(level, &names));
     }
     let p = &v.predicted;
     let _ = writeln!(

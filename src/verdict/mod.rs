@@ -239,6 +239,40 @@ pub fn with_fixed(mut verdict: Verdict, d: &Distinguishability) -> Verdict {
     verdict
 }
 
+/// The verdict with a hierarchical gate's group level (docs/theory.md §10): a direction of the
+/// group parameters beyond the group gauge along which the mixture does not move at first order
+/// is an invariance, so the verdict becomes degenerate (an invariance the experts already have
+/// keeps its own reason). Decided in f64: the certificate is at most numerical.
+pub fn with_groups(
+    mut verdict: Verdict,
+    level: &crate::relations::GroupLevel,
+    group_variables: &[String],
+) -> Verdict {
+    verdict.certificate = verdict.certificate.and(if level.clear {
+        Certificate::Numerical
+    } else {
+        Certificate::Undecided
+    });
+    if level.invariances.is_empty() {
+        return verdict;
+    }
+    if verdict.kind != VerdictKind::Degenerate {
+        let mut moved: Vec<&str> = Vec::new();
+        for &(_, v, _) in level.invariances.iter().flatten() {
+            if !moved.contains(&group_variables[v].as_str()) {
+                moved.push(&group_variables[v]);
+            }
+        }
+        verdict.kind = VerdictKind::Degenerate;
+        verdict.reason = format!(
+            "the group parameters are not identifiable: {} direction(s) of ({}) beyond the group gauge leave the mixture unchanged at first order",
+            level.invariances.len(),
+            moved.join(", ")
+        );
+    }
+    verdict
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +331,7 @@ mod tests {
             joint: None,
             joint_certificate: Certificate::Numerical,
             failed_perturbations: 0,
+            groups: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 mod fixed;
+mod groups;
 mod params;
 mod settings;
 mod top_k;
@@ -133,10 +134,18 @@ impl<'a> Validator<'a> {
                 false
             }
         };
-        let params = self.params(&raw);
+        let (params, group_params): (Vec<Param>, Vec<Param>) = self
+            .params(&raw)
+            .into_iter()
+            .partition(|p| p.role != Role::Group);
         let env = env_of(dim, &params);
+        let group_env = env_of(dim, &group_params);
 
-        let weight = self.expression(&raw.gate.get_ref().weight, "gate.weight", &env);
+        let own = (group_params.as_slice(), "group");
+        let weight = self.expression_over(&raw.gate.get_ref().weight, "gate.weight", &env, own);
+        let group_weight = raw.gate.get_ref().group_weight.as_ref().and_then(|w| {
+            self.expression_over(w, "gate.group_weight", &group_env, (&params, "per-expert"))
+        });
         let expert = raw.expert.get_ref();
         let mut mean = None;
         let mut variance = None;
@@ -154,7 +163,7 @@ impl<'a> Validator<'a> {
         };
         let require =
             |v: &mut Self, s: &Option<Spanned<String>>, key: &str, m: &str, env: &Env| match s {
-                Some(s) => v.expression(s, &format!("expert.{key}"), env),
+                Some(s) => v.expression_over(s, &format!("expert.{key}"), env, own),
                 None => {
                     v.report(
                         "moeid::case::missing",
@@ -197,7 +206,8 @@ impl<'a> Validator<'a> {
                     );
                 }
                 for (i, l) in ls.get_ref().iter().enumerate() {
-                    if let Some(e) = self.expression(l, &format!("expert.logits[{i}]"), &env) {
+                    let key = format!("expert.logits[{i}]");
+                    if let Some(e) = self.expression_over(l, &key, &env, own) {
                         logits.push(e);
                     }
                 }
@@ -228,13 +238,20 @@ impl<'a> Validator<'a> {
                 .iter()
                 .any(|p| p.code.starts_with("moeid::expr"))
         {
-            let compiled = [&weight, &mean, &variance]
+            let compiled = [&weight, &mean, &variance, &group_weight]
                 .into_iter()
                 .flatten()
                 .chain(&logits);
-            self.check_usage(&raw, &params, compiled);
+            // without a group weight, its missing declaration says what the group parameters lack
+            let all: Vec<Param> = params
+                .iter()
+                .chain(group_params.iter().filter(|_| group_weight.is_some()))
+                .cloned()
+                .collect();
+            self.check_usage(&raw, &all, compiled);
         }
         let atoms = self.atoms(&raw, &params);
+        let groups = self.groups(&raw, group_params, group_weight, atoms.len());
         let (order, seed, samples) = self.settings(&raw);
         let rates = self.rates(&raw, &params, atoms.len());
         let expect = raw.expect.as_ref().and_then(|e| {
@@ -288,6 +305,7 @@ impl<'a> Validator<'a> {
             fixed,
             params,
             atoms,
+            groups,
             order,
             seed,
             samples,

@@ -6,6 +6,8 @@ impl Validator<'_> {
     pub(super) fn params(&mut self, raw: &RawCase) -> Vec<Param> {
         let mut out: Vec<Param> = Vec::new();
         let mut offset = 0;
+        // group parameters index each group's own vector
+        let mut group_offset = 0;
         if raw.params.get_ref().0.is_empty() {
             self.report(
                 "moeid::case::params",
@@ -19,7 +21,8 @@ impl Validator<'_> {
         }
         for (name, decl) in &raw.params.get_ref().0 {
             let n = name.get_ref();
-            let reserved = n == "x" || n == "pi" || expr::Func::from_name(n).is_some();
+            let reserved =
+                n == "x" || n == "pi" || n == "group" || expr::Func::from_name(n).is_some();
             let valid = n
                 .chars()
                 .next()
@@ -32,7 +35,7 @@ impl Validator<'_> {
                     format!("`{n}` cannot be a parameter name"),
                     if reserved { "reserved" } else { "not a name" },
                     Some(
-                        "names are letters, digits and `_`, and not `x`, `pi` or a function name"
+                        "names are letters, digits and `_`, and not `x`, `pi`, `group` or a function name"
                             .into(),
                     ),
                 );
@@ -81,13 +84,14 @@ impl Validator<'_> {
                 None | Some("per-expert") => Role::PerExpert,
                 Some("mass") => Role::Mass,
                 Some("shared") => Role::Shared,
+                Some("group") => Role::Group,
                 Some(other) => {
                     self.report(
                         "moeid::case::params",
                         d.role.as_ref().map(|r| r.span()).unwrap_or(decl.span()),
                         format!("unknown role `{other}` for `{n}`"),
                         "not a role",
-                        Some("role is one of: per-expert (default), mass, shared".into()),
+                        Some("role is one of: per-expert (default), mass, shared, group".into()),
                     );
                     Role::PerExpert
                 }
@@ -111,22 +115,28 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            let counter = if role == Role::Group {
+                &mut group_offset
+            } else {
+                &mut offset
+            };
             let p = Param {
                 name: n.clone(),
                 shape,
                 role,
-                offset,
+                offset: *counter,
             };
-            offset += p.len();
+            *counter += p.len();
             out.push(p);
         }
-        if offset > ParamSetCap::MAX {
+        if offset.max(group_offset) > ParamSetCap::MAX {
             self.compile = false;
             self.report(
                 "moeid::case::params",
                 raw.params.span(),
                 format!(
-                    "{offset} scalar parameters; at most {} are supported",
+                    "{} scalar parameters; at most {} are supported",
+                    offset.max(group_offset),
                     ParamSetCap::MAX
                 ),
                 "too many",
@@ -262,6 +272,10 @@ impl Validator<'_> {
             let mut theta = shared.clone();
             let what = format!("atom {}", j + 1);
             for (key, v) in &atom.get_ref().0 {
+                // the atom's group, read with the groups
+                if key.get_ref() == "group" {
+                    continue;
+                }
                 match params.iter().find(|p| p.name == *key.get_ref()) {
                     Some(p) if p.role != Role::Shared => {
                         if let Some(vals) = self.value(p, v, &what) {
