@@ -730,3 +730,40 @@ fn the_hierarchical_softmax_has_a_gauge_per_group_and_identifiable_groups() {
         "{gauges:?}"
     );
 }
+
+#[test]
+fn second_order_gauge_relations_are_explained_by_the_orbit_in_any_parametrization() {
+    // the Gaussian gate in moment parameters (c, s: a curved gauge orbit) and in natural ones
+    // (log-affine: a straight orbit) describe one model; their second-order cross relations
+    // are the orbit's, never a relation beyond it
+    let moments = {
+        let path =
+            crate::util::root().join("cases/gaussian-gate-2305.07572/gaussian-gate-linear.toml");
+        moeid::verify(
+            &moeid::Case::load(path).unwrap(),
+            &crate::util::verdict_only(),
+        )
+        .unwrap()
+    };
+    let natural = verify_design("gllim-natural.toml");
+    let second = |v: &Verification| {
+        let cross: Vec<&moeid::relations::Relation> = v
+            .relations
+            .cross
+            .iter()
+            .filter(|r| r.order() == 2)
+            .collect();
+        assert!(
+            cross.iter().all(|r| r.class == RelationClass::Gauge),
+            "{:?}",
+            cross
+                .iter()
+                .map(|r| (r.class, r.text(&v.variables)))
+                .collect::<Vec<_>>()
+        );
+        cross.len()
+    };
+    assert_eq!(second(&moments), 2);
+    assert_eq!(second(&natural), 2);
+    assert_eq!(moments.verdict.kind, natural.verdict.kind);
+}

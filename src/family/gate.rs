@@ -44,3 +44,42 @@ impl Design {
         out.iter().all(|x| x.is_finite()).then_some(out)
     }
 }
+
+impl Design {
+    /// $\partial^2 \log w / \partial\theta_a \partial\theta_b$ for every pair of `vars` at every
+    /// sample point, at `theta`: one `vars × vars` matrix per point. `None` where a weight is
+    /// zero or not finite.
+    pub fn log_weight_hessian(
+        &self,
+        points: &SamplePoints,
+        theta: &[f64],
+        vars: &[usize],
+    ) -> Option<Vec<DMatrix<f64>>> {
+        use crate::expr::Derivative;
+        use num_dual::HyperDual64;
+        let l = self.log_weight_gradient(points, theta, vars)?;
+        let n = vars.len();
+        let mut out = vec![DMatrix::zeros(n, n); points.len()];
+        let mut slots = Vec::new();
+        let mut inputs = Vec::new();
+        for a in 0..n {
+            for b in a..n {
+                let alpha = super::MultiIndex::new(vec![vars[a] as u16, vars[b] as u16]);
+                let seeded: Vec<HyperDual64> = super::seed(theta, &alpha);
+                for (i, h) in out.iter_mut().enumerate() {
+                    points.fill_inputs(i, super::PLAIN, &mut inputs);
+                    let x: Vec<HyperDual64> =
+                        inputs.iter().map(|&v| HyperDual64::from(v)).collect();
+                    let w = self.weight.eval(&x, &seeded, &mut slots);
+                    let v = w.top() / w.re - l[(i, a)] * l[(i, b)];
+                    if !v.is_finite() {
+                        return None;
+                    }
+                    h[(a, b)] = v;
+                    h[(b, a)] = v;
+                }
+            }
+        }
+        Some(out)
+    }
+}

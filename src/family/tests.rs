@@ -483,3 +483,36 @@ fn an_expert_of_a_group_is_measured_against_its_group_mean() {
         assert!((f - (group_w[0] * m[0] + group_w[1] * m[1]) / a).abs() < 1e-13);
     }
 }
+
+#[test]
+fn the_log_weight_hessian_matches_differences_of_the_gradient() {
+    let c = Case::load(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("cases/gaussian-gate-2305.07572/gaussian-gate-linear.toml"),
+    )
+    .unwrap();
+    let d = Design::new(&c);
+    let pts = d.sample(&c.atoms, 20, 1).unwrap();
+    let vars = d.gate_only();
+    let theta = &c.atoms[0];
+    let h = d.log_weight_hessian(&pts, theta, &vars).unwrap();
+    let eps = 1e-6;
+    for (b, &vb) in vars.iter().enumerate() {
+        let mut up = theta.clone();
+        up[vb] += eps;
+        let mut down = theta.clone();
+        down[vb] -= eps;
+        let gu = d.log_weight_gradient(&pts, &up, &vars).unwrap();
+        let gd = d.log_weight_gradient(&pts, &down, &vars).unwrap();
+        for i in 0..pts.len() {
+            for a in 0..vars.len() {
+                let fd = (gu[(i, a)] - gd[(i, a)]) / (2.0 * eps);
+                assert!(
+                    (h[i][(a, b)] - fd).abs() < 1e-5 * (1.0 + fd.abs()),
+                    "({a},{b}) at {i}: {} vs {fd}",
+                    h[i][(a, b)]
+                );
+            }
+        }
+    }
+}

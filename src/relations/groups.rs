@@ -6,7 +6,6 @@
 //! shift of every group's intercept), which the normalization over the groups cancels.
 
 use super::*;
-use crate::case::Role;
 
 /// What the group level's first-order test found.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,28 +40,10 @@ pub fn group_level(
         return None;
     }
     let T = design.group_columns(points, atoms).ok()?;
-    let shared = |a: &MultiIndex| {
-        a.directions()
-            .iter()
-            .any(|&d| design.roles[usize::from(d)] == Role::Shared)
-    };
     // the experts' terms of order ≤ 1 (a shared parameter's columns move every atom at once:
     // left out, as in the cross-atom test)
-    let leaf: Vec<(usize, usize)> = families
-        .iter()
-        .enumerate()
-        .flat_map(|(f, fam)| {
-            fam.terms
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.order() <= 1 && !shared(a))
-                .map(move |(t, _)| (f, t))
-        })
-        .collect();
+    let (_, L) = super::gauge::joint_columns(design, families, 1);
     let rows = points.len();
-    let L = DMatrix::from_fn(rows, leaf.len(), |i, c| {
-        families[leaf[c].0].matrix[(i, leaf[c].1)]
-    });
     let mut M = DMatrix::zeros(rows, T.ncols() + L.ncols());
     M.columns_mut(0, T.ncols()).copy_from(&T);
     M.columns_mut(T.ncols(), L.ncols()).copy_from(&L);

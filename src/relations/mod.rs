@@ -23,6 +23,7 @@ pub mod exact;
 mod format;
 mod gauge;
 mod groups;
+mod orbit;
 pub mod psd;
 mod shared;
 mod status;
@@ -410,6 +411,9 @@ pub fn analyse(
         gauge::beyond_gauge(design, points, atoms, families, &out, &mut cross, settings);
     set_structural(design, &perturbed, &mut beyond, Certificate::Numerical);
     invariances.extend(beyond);
+    let mut second =
+        orbit::beyond_orbit(design, points, atoms, families, &out, &mut cross, settings);
+    set_structural(design, &perturbed, &mut second, Certificate::Numerical);
     // a gauge relation on the very terms of such an invariance is that invariance
     let support = |r: &Relation| {
         let mut s: Vec<(usize, MultiIndex)> =
@@ -421,6 +425,7 @@ pub fn analyse(
         g.class != RelationClass::Gauge || invariances.iter().all(|i| support(i) != support(g))
     });
     cross.extend(invariances);
+    cross.extend(second);
     let groups = groups::group_level(design, points, atoms, families, settings);
     Ok(Relations {
         atoms: out,

@@ -6,7 +6,8 @@
 //!   parameter, or a first-order cross-atom relation outside a normalized gate's gauge), or the
 //!   atoms are not distinct (a cross-atom relation of an unnormalized gate);
 //! - **interaction**: no invariance, but the exact PSD test finds a nonzero semidefinite
-//!   second-order block in some atom's null space;
+//!   second-order block in some atom's null space, or a second-order cross-atom relation beyond
+//!   the gauge orbit has semidefinite blocks of one sign;
 //! - **identifiable** (at order $r$): neither. Couplings, masses, gauge relations and singular
 //!   terms do not change the verdict.
 //!
@@ -123,6 +124,11 @@ pub fn decide(
         .cross
         .iter()
         .find(|r| r.class == RelationClass::Invariance);
+    // a second-order relation between atoms beyond the gauge orbit, semidefinite blocks
+    let cross_interaction = relations
+        .cross
+        .iter()
+        .find(|r| r.class == RelationClass::Interaction);
     let count = |c: RelationClass| {
         relations
             .atoms
@@ -161,10 +167,17 @@ pub fn decide(
                 r.text(variables)
             ),
         )
-    } else if atoms.iter().any(|a| a.kind == VerdictKind::Interaction) {
-        let what = match first_interaction {
-            Some((j, r)) => format!("atom {}: {}{}", j + 1, r.text(variables), at(r)),
-            None => "a combination of relations".into(),
+    } else if atoms.iter().any(|a| a.kind == VerdictKind::Interaction)
+        || cross_interaction.is_some()
+    {
+        let what = match (first_interaction, cross_interaction) {
+            (Some((j, r)), _) => format!("atom {}: {}{}", j + 1, r.text(variables), at(r)),
+            (None, Some(r)) => format!(
+                "the cross-atom relation {}{}, beyond the gauge orbit,",
+                r.text(variables),
+                at(r)
+            ),
+            (None, None) => "a combination of relations".into(),
         };
         (
             VerdictKind::Interaction,
@@ -196,7 +209,7 @@ pub fn decide(
             certificate = certificate.and(r.certificate);
         }
     }
-    if let Some(r) = shared {
+    for r in shared.iter().chain(&cross_interaction) {
         certificate = certificate.and(r.certificate);
     }
     if relations
@@ -443,5 +456,25 @@ mod tests {
             decide(&r, 2, &names(), &[true]).certificate,
             Certificate::Numerical
         );
+    }
+
+    #[test]
+    fn a_cross_atom_interaction_beyond_the_orbit_makes_the_verdict_interaction() {
+        let inter = relation(
+            RelationClass::Interaction,
+            vec![term(0, &[0, 0], 1.0), term(1, &[1, 1], 2.0)],
+            Certificate::Numerical,
+        );
+        let r = relations(
+            vec![
+                atom(0, vec![], psd(false, true)),
+                atom(1, vec![], psd(false, true)),
+            ],
+            vec![inter],
+        );
+        let v = decide(&r, 2, &names(), &[false, false]);
+        assert_eq!(v.kind, VerdictKind::Interaction);
+        assert!(v.reason.contains("beyond the gauge orbit"), "{}", v.reason);
+        assert_eq!(v.certificate, Certificate::Numerical);
     }
 }
