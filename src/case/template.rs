@@ -30,6 +30,9 @@ pub enum GateKind {
     /// Top-K sparse softmax: `exp(beta1·x + beta0)`, the 2 largest of 3 experts kept and
     /// renormalized (`top_k = 2`).
     TopKSoftmax,
+    /// Hierarchical softmax: a softmax over 2 groups (`exp(gamma1·x + gamma0)`, group
+    /// parameters) times a softmax within each group of 2 experts.
+    HierarchicalSoftmax,
 }
 
 /// The experts `moeid new` knows.
@@ -57,7 +60,7 @@ pub enum ExpertKind {
 
 impl GateKind {
     /// Every gate, in the order `moeid new --help` lists them.
-    pub const ALL: [GateKind; 12] = [
+    pub const ALL: [GateKind; 13] = [
         GateKind::Softmax,
         GateKind::Sigmoid,
         GateKind::SoftmaxTemperature,
@@ -70,6 +73,7 @@ impl GateKind {
         GateKind::Quadratic,
         GateKind::Laplace,
         GateKind::TopKSoftmax,
+        GateKind::HierarchicalSoftmax,
     ];
 
     /// The name on the command line.
@@ -87,6 +91,7 @@ impl GateKind {
             GateKind::Quadratic => "quadratic",
             GateKind::Laplace => "laplace",
             GateKind::TopKSoftmax => "top-k-softmax",
+            GateKind::HierarchicalSoftmax => "hierarchical-softmax",
         }
     }
 
@@ -247,6 +252,12 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
             "beta1 beta0:mass",
             "top-2 sparse softmax gate",
         ),
+        GateKind::HierarchicalSoftmax => (
+            "exp(dot(beta1, x) + beta0)",
+            true,
+            "beta1 beta0:mass",
+            "hierarchical softmax gate (2 groups of 2 experts)",
+        ),
         GateKind::Cosine => (
             "exp(dot(beta1, x) / ((norm(beta1) + 0.1) * (norm(x) + 0.1)) + beta0)",
             true,
@@ -362,12 +373,19 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
         w,
         "normalized = {normalized}  # true: weights divided by their sum over experts (softmax-like); false: sigmoid-like"
     );
+    let grouped = gate == GateKind::HierarchicalSoftmax;
     let atoms = if gate == GateKind::TopKSoftmax {
         let _ = writeln!(
             w,
             "top_k = 2  # top-K: only the K largest weights are kept at each input (K below the number of atoms)"
         );
         3
+    } else if grouped {
+        let _ = writeln!(
+            w,
+            "group_weight = \"exp(dot(gamma1, x) + gamma0)\"  # the weight of a group (hierarchical gate): a softmax over groups times a softmax within each"
+        );
+        4
     } else {
         2
     };
@@ -412,6 +430,29 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
         };
         let _ = writeln!(w, "{n} = {body}  # {explain}");
     }
+    if grouped {
+        let _ = writeln!(
+            w,
+            "gamma1 = {{ shape = [{dim}], role = \"group\" }}  # one value per group, set in [[groups]]"
+        );
+        let _ = writeln!(
+            w,
+            "gamma0 = {{ role = \"group\" }}  # one value per group, set in [[groups]]"
+        );
+        for (g, (one, two, c)) in [(0.8, [0.8, -0.4], 0.2), (-0.6, [-0.5, 0.7], -0.1)]
+            .into_iter()
+            .enumerate()
+        {
+            let _ = writeln!(w);
+            let _ = writeln!(
+                w,
+                "[[groups]]  # group {}: the values of the group parameters",
+                g + 1
+            );
+            let _ = writeln!(w, "gamma1 = {}", list(&values_for(dim, g + 5, one, two)));
+            let _ = writeln!(w, "gamma0 = {c:?}");
+        }
+    }
     if names.iter().any(|(_, r)| *r == "shared") {
         let _ = writeln!(w);
         let _ = writeln!(w, "[shared]  # values of the shared parameters");
@@ -424,10 +465,15 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
     );
     let values = |atom: usize, n: &str| -> String {
         // A third atom (top-K templates) sits between the first two.
-        let pick = |one: f64, two: f64| match atom {
-            0 => one,
-            1 => two,
-            _ => 0.3 * one + 0.6 * two + 0.25,
+        // rounded to 12 significant digits, like `list`
+        let pick = |one: f64, two: f64| {
+            let v: f64 = match atom {
+                0 => one,
+                1 => two,
+                2 => 0.3 * one + 0.6 * two + 0.25,
+                _ => 0.6 * one + 0.2 * two - 0.35,
+            };
+            format!("{v:.11e}").parse().unwrap_or(v)
         };
         let pick2 = |one: [f64; 2], two: [f64; 2]| [pick(one[0], two[0]), pick(one[1], two[1])];
         let scaled = |v: Vec<f64>, by: f64| v.into_iter().map(|x| x * by).collect::<Vec<_>>();
@@ -448,12 +494,13 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
                 pick2([1.5, -0.5], [-1.0, 0.8]),
             )),
             // The third atom's lower weight leaves it out of the top 2 in mid-box.
-            "beta0" if atom == 2 => "-0.6".into(),
+            "beta0" if atom == 2 && !grouped => "-0.6".into(),
             "beta0" => format!("{:?}", pick(0.5, 0.0)),
             "gamma" => format!("{:?}", pick(0.2, -0.1)),
             "b" => format!("{:?}", pick(-0.5, 0.3)),
             "eta" => format!("{:?}", pick(0.7, -0.4)),
-            "nu" => format!("{:?}", pick(0.3, 0.5)),
+            // a variance stays positive at every atom
+            "nu" => format!("{:?}", [0.3, 0.5, 0.64, 0.36][atom.min(3)]),
             _ => "0.0".into(),
         }
     };
@@ -469,10 +516,19 @@ pub fn template(name: &str, gate: GateKind, expert: ExpertKind, dim: Option<usiz
                 w,
                 "[[atoms]]  # another true expert (normalized gates need at least two)"
             );
+        } else if grouped {
+            let _ = writeln!(w, "[[atoms]]  # a true expert of group 2");
         } else {
             let _ = writeln!(
                 w,
                 "[[atoms]]  # a third true expert (top_k must stay below the number of atoms)"
+            );
+        }
+        if grouped {
+            let _ = writeln!(
+                w,
+                "group = {}  # its group: a [[groups]] table, from 1",
+                atom / 2 + 1
             );
         }
         for (n, role) in &names {
