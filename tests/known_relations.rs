@@ -767,3 +767,16 @@ fn second_order_gauge_relations_are_explained_by_the_orbit_in_any_parametrizatio
     assert_eq!(second(&natural), 2);
     assert_eq!(moments.verdict.kind, natural.verdict.kind);
 }
+
+#[test]
+fn a_mixture_invariance_names_what_stays_identifiable() {
+    // a shared offset cancelled by the normalisation is lost whole; a slope traded between two
+    // atoms at equal rates keeps its sum
+    let text = moeid::report::text::render(&verify_design("shared-gate-offset.toml"));
+    assert!(
+        text.contains("identifiable: every parameter but gamma"),
+        "{text}"
+    );
+    let text = moeid::report::text::render(&verify_design("same-gate-trade.toml"));
+    assert!(text.contains("identifiable: a₁ + a₂"), "{text}");
+}

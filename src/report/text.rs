@@ -35,12 +35,15 @@ fn lines(v: &Verification, digits: usize) -> Vec<Line> {
             l.atoms.extend(atom);
             return;
         }
-        let combinations = r
+        let mut combinations = r
             .exact
             .as_ref()
             .filter(|e| e.verified)
             .map(|e| e.combinations.clone())
             .unwrap_or_default();
+        if combinations.is_empty() && r.class == RelationClass::Invariance && atom.is_none() {
+            combinations = mixture_combinations(r, &v.variables, &v.case.variable_roles());
+        }
         out.push(Line {
             class: r.class,
             text,
@@ -61,6 +64,50 @@ fn lines(v: &Verification, digits: usize) -> Vec<Line> {
     }
     out.sort_by_key(|l| rank_of(l.class));
     out
+}
+
+/// What stays identifiable along an invariance of the mixture that moves one parameter: a
+/// parameter shared by every expert is lost whole (`every parameter but gamma`); one parameter
+/// traded between two atoms, $c_i\,\partial u_i/\partial v + c_j\,\partial u_j/\partial v = 0$,
+/// keeps $v_i - (c_i/c_j)\,v_j$ (`a₁ + a₂` for a trade at equal rates). Empty otherwise.
+fn mixture_combinations(
+    r: &Relation,
+    variables: &[String],
+    roles: &[crate::case::Role],
+) -> Vec<String> {
+    let vars: Vec<usize> = r
+        .terms
+        .iter()
+        .filter_map(|t| match t.alpha.directions() {
+            [d] => Some(usize::from(*d)),
+            _ => None,
+        })
+        .collect();
+    if vars.len() != r.terms.len() || vars.iter().any(|&v| v != vars[0]) {
+        return Vec::new();
+    }
+    let v = vars[0];
+    if roles.get(v) == Some(&crate::case::Role::Shared) {
+        // a move of the shared parameter moves every atom alike: equal coefficients
+        let c = r.terms[0].coef;
+        let alike = r.terms.iter().all(|t| (t.coef - c).abs() <= 1e-9 * c.abs());
+        return if alike {
+            vec![format!("every parameter but {}", variables[v])]
+        } else {
+            Vec::new()
+        };
+    }
+    match r.terms.as_slice() {
+        [a, b] if a.atom != b.atom && b.coef != 0.0 => {
+            let name =
+                |atom: usize| format!("{}{}", variables[v], crate::relations::subscript(atom + 1));
+            vec![crate::relations::linear_combination(
+                [(1.0, name(a.atom)), (-a.coef / b.coef, name(b.atom))].into_iter(),
+                6,
+            )]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Display order: what decides the verdict first.
