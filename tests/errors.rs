@@ -339,6 +339,17 @@ fn every_message() {
         ("empty_group", grouped.replace("group = 2\n", "group = 1\n")),
         ("groups_unnormalized", grouped.replace("normalized = true", "normalized = false")),
         ("groups_with_top_k", grouped.replace("normalized = true", "normalized = true\ntop_k = 2")),
+        (
+            "only_group_parameters",
+            grouped
+                .replace("exp(dot(beta1, x) + beta0)", "1")
+                .replace("tanh(dot(a, x) + b)", "x[0]")
+                .replace("beta1 = { shape = [1] }\nbeta0 = { role = \"mass\" }\na = { shape = [1] }\nb = {}\n", "")
+                .replace("beta1 = [2.0]\nbeta0 = 0.5\na = [1.5]\nb = -0.5\n", "")
+                .replace("beta1 = [-0.6]\nbeta0 = -0.2\na = [-2.0]\nb = 0.3\n", "")
+                .replace("beta1 = [0.8]\nbeta0 = 0.3\na = [0.8]\nb = 0.6\n", "")
+                .replace("beta1 = [-1.2]\nbeta0 = 0.0\na = [-1.1]\nb = -0.4\n", ""),
+        ),
         ("group_key_without_groups", BASE.replacen("[[atoms]]\n", "[[atoms]]\ngroup = 1\n", 1)),
         ("per_expert_value_in_shared", plus("[shared]\nb = 1.0")),
         ("unknown_name_in_shared", plus("[shared]\nzz = 1.0")),

@@ -4,6 +4,8 @@
 //! are independent of each other and of the experts' terms of order ≤ 1, apart from the group
 //! gauge: the moves of every group's log-weight by one common function of $x$ (e.g. the same
 //! shift of every group's intercept), which the normalization over the groups cancels.
+//! A shared parameter's columns are left out (as in the cross-atom test): a group direction
+//! that only a shared parameter's move would compensate is not seen.
 
 use super::*;
 
@@ -26,8 +28,8 @@ pub struct GroupLevel {
 /// Singular value of a group direction's residual off the gauge above which it is new.
 const OUTSIDE: f64 = 1e-4;
 
-/// The group level's test, `None` for a flat gate, a gate without group parameters, or when
-/// a column cannot be evaluated.
+/// The group level's test, `None` for a flat gate or a gate without group parameters;
+/// undecided (not clear) when a column cannot be evaluated.
 pub fn group_level(
     design: &Design,
     points: &SamplePoints,
@@ -39,7 +41,16 @@ pub fn group_level(
     if count == 0 || p == 0 {
         return None;
     }
-    let T = design.group_columns(points, atoms).ok()?;
+    // a column that cannot be evaluated leaves the group parameters untested: undecided
+    let undecided = GroupLevel {
+        columns: p * count,
+        gauge: 0,
+        invariances: Vec::new(),
+        clear: false,
+    };
+    let Ok(T) = design.group_columns(points, atoms) else {
+        return Some(undecided);
+    };
     // the experts' terms of order ≤ 1 (a shared parameter's columns move every atom at once:
     // left out, as in the cross-atom test)
     let (_, L) = super::gauge::joint_columns(design, families, 1);
@@ -50,9 +61,12 @@ pub fn group_level(
     let joint = rank::analyse(&M, &settings.rank);
     let experts = rank::analyse(&L, &settings.rank);
     // the gauge: null vectors of [Λ_1, −Λ_g] stacked over the groups g ≥ 2
-    let logs: Vec<DMatrix<f64>> = (0..count)
+    let Some(logs) = (0..count)
         .map(|g| design.group_log_gradient(points, g))
-        .collect::<Option<_>>()?;
+        .collect::<Option<Vec<DMatrix<f64>>>>()
+    else {
+        return Some(undecided);
+    };
     let mut C = DMatrix::zeros(rows * (count - 1).max(1), p * count);
     for g in 1..count {
         for i in 0..rows {

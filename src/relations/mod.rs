@@ -411,8 +411,15 @@ pub fn analyse(
         gauge::beyond_gauge(design, points, atoms, families, &out, &mut cross, settings);
     set_structural(design, &perturbed, &mut beyond, Certificate::Numerical);
     invariances.extend(beyond);
-    let mut second =
-        orbit::beyond_orbit(design, points, atoms, families, &out, &mut cross, settings);
+    let mut second = orbit::beyond_orbit(
+        design,
+        points,
+        atoms,
+        families,
+        &out,
+        (&mut cross, &invariances),
+        settings,
+    );
     set_structural(design, &perturbed, &mut second, Certificate::Numerical);
     // a gauge relation on the very terms of such an invariance is that invariance
     let support = |r: &Relation| {

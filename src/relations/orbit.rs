@@ -26,14 +26,13 @@ const SOLVE_TOL: f64 = 1e-6;
 /// gauge orbit's relations and each atom's own, and returns any further such direction as a
 /// relation; both classified by their second-order blocks. Nothing changes when a decision is
 /// not clear in f64, a needed term was set aside, or the families stop at order 1.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn beyond_orbit(
     design: &Design,
     points: &SamplePoints,
     atoms: &[Vec<f64>],
     families: &[AtomFamily],
     per_atom: &[AtomRelations],
-    cross: &mut [Relation],
+    (cross, invariances): (&mut [Relation], &[Relation]),
     settings: &Settings,
 ) -> Vec<Relation> {
     if !has_gauge(design, families)
@@ -68,6 +67,13 @@ pub(super) fn beyond_orbit(
         joint.column(f, &reduced).map(|c| vec![(c, x * m.c)])
     };
     let mut known = joint.known(per_atom, 2);
+    // the first-order cross relations already decided (gauge, invariances of the mixture) are
+    // explained: only second-order relations are this test's
+    for rel in cross.iter().chain(invariances).filter(|r| r.order() <= 1) {
+        if let Some(v) = joint.embed(rel) {
+            known.push(v.iter().copied().enumerate());
+        }
+    }
     let gate = design.gate_only();
     if !gate.is_empty() {
         let Some(vectors) = gauge_vectors(design, points, atoms, families, &gate, settings) else {
@@ -155,12 +161,14 @@ pub(super) fn beyond_orbit(
         }
     }
     let p = design.n_vars();
-    joint.beyond(
+    let mut beyond = joint.beyond(
         &known,
         cross,
         |rel| rel.order() == 2,
         |rel| second_order_class(rel, p),
-    )
+    );
+    beyond.retain(|r| r.order() == 2);
+    beyond
 }
 
 /// The acceleration of an orbit curve with velocity `v` (per family, over the gate's own

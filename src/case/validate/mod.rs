@@ -138,6 +138,15 @@ impl<'a> Validator<'a> {
             .params(&raw)
             .into_iter()
             .partition(|p| p.role != Role::Group);
+        if params.is_empty() && !group_params.is_empty() {
+            self.report(
+                "moeid::case::groups",
+                raw.params.span(),
+                "every parameter has role = \"group\": the experts have nothing of their own to estimate".into(),
+                "only group parameters",
+                Some("declare the experts' own parameters (per-expert, mass or shared) beside the group ones, e.g. `beta0 = { role = \"mass\" }` in `gate.weight`".into()),
+            );
+        }
         let env = env_of(dim, &params);
         let group_env = env_of(dim, &group_params);
 
