@@ -56,6 +56,22 @@ impl<N: Number> Levels<N> {
     }
 }
 
+/// A value that is not finite at sample `i`: `(atom, term, value)`, atom 0 for the groups.
+fn non_finite(
+    points: &SamplePoints,
+    i: usize,
+    (atom, term, value): (usize, &str, f64),
+) -> FamilyError {
+    FamilyError::NonFinite {
+        origin: None,
+        atom,
+        term: term.into(),
+        sample: i,
+        point: points.describe(i),
+        value,
+    }
+}
+
 impl Design {
     /// Whether the gate is hierarchical (`[[groups]]`).
     pub fn is_grouped(&self) -> bool {
@@ -108,7 +124,8 @@ impl Design {
         i: usize,
         (atoms, gammas): (&[Vec<N>], &[Vec<N>]),
         slots: &mut Vec<N>,
-    ) -> Result<Levels<N>, (usize, &'static str, f64)> {
+    ) -> Result<Levels<N>, FamilyError> {
+        let fail = |e| non_finite(points, i, e);
         let groups = self.groups.as_ref().expect("a hierarchical gate");
         let like = atoms[0][0].clone();
         let zero = like.constant(0.0);
@@ -126,7 +143,11 @@ impl Design {
         for gamma in gammas {
             let w = groups.weight.eval(&inputs, gamma, slots);
             if !w.finite() || w.re() <= 0.0 {
-                return Err((0, "the group weight W (positive and finite)", w.re()));
+                return Err(fail((
+                    0,
+                    "the group weight W (positive and finite)",
+                    w.re(),
+                )));
             }
             levels.w.push(w);
         }
@@ -139,7 +160,7 @@ impl Design {
                 } else {
                     ("the gate weight w", w.re())
                 };
-                return Err((j + 1, term, v));
+                return Err(fail((j + 1, term, v)));
             }
             let g = groups.of_atom[j];
             levels.n[g] = levels.n[g].clone() + w.clone() * e;
@@ -166,27 +187,21 @@ impl Design {
         let mut slots = Vec::new();
         let mut out = Vec::with_capacity(n_points * self.stride());
         for i in 0..n_points {
-            let fail = |(atom, term, value): (usize, &str, f64)| FamilyError::NonFinite {
-                origin: None,
-                atom,
-                term: term.into(),
-                sample: i,
-                point: points.describe(i),
-                value,
-            };
-            let l = self
-                .levels(points, i, (atoms, &gammas), &mut slots)
-                .map_err(fail)?;
+            let l = self.levels(points, i, (atoms, &gammas), &mut slots)?;
             let (a, s, _) = l.totals();
             for g in 0..l.w.len() {
                 let m = l.mean(g);
                 let c = l.w[g].clone() / a.clone() * (s.clone() / l.b[g].clone());
                 if !(m.finite() && c.finite()) {
-                    return Err(fail((
-                        0,
-                        "the group mean m*_g (every weight of the group is zero)",
-                        m.re(),
-                    )));
+                    return Err(non_finite(
+                        points,
+                        i,
+                        (
+                            0,
+                            "the group mean m*_g (every weight of the group is zero)",
+                            m.re(),
+                        ),
+                    ));
                 }
                 out.push(m);
                 out.push(c);
@@ -250,17 +265,7 @@ impl Design {
         let mut slots = Vec::new();
         let (mut values, mut adjoints, mut grad) = (Vec::new(), Vec::new(), vec![0.0; p]);
         for i in 0..points.len() {
-            let fail = |(atom, term, value): (usize, &str, f64)| FamilyError::NonFinite {
-                origin: None,
-                atom,
-                term: term.into(),
-                sample: i,
-                point: points.describe(i),
-                value,
-            };
-            let l = self
-                .levels(points, i, (atoms, &groups.values), &mut slots)
-                .map_err(fail)?;
+            let l = self.levels(points, i, (atoms, &groups.values), &mut slots)?;
             let (a, s, f) = l.totals();
             let inputs = points.inputs(i, super::PLAIN);
             for (g, gamma) in groups.values.iter().enumerate() {
@@ -270,7 +275,11 @@ impl Design {
                 for v in 0..p {
                     let x = s / a * grad[v] * (l.mean(g) - f);
                     if !x.is_finite() {
-                        return Err(fail((0, "a derivative of the group weight", x)));
+                        return Err(non_finite(
+                            points,
+                            i,
+                            (0, "a derivative of the group weight", x),
+                        ));
                     }
                     out[(i, g * p + v)] = x;
                 }

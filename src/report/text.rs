@@ -180,14 +180,8 @@ pub fn summary(v: &Verification) -> String {
     if let Some(d) = &v.distinguishability {
         let _ = writeln!(s, "  fixed       {}", fixed_outcome(d));
     }
-    if let Some(level) = &v.relations.groups {
-        let names = v
-            .case
-            .groups
-            .as_ref()
-            .map(|g| g.variables())
-            .unwrap_or_default();
-        let _ = writeln!(s, "  groups      {}", group_outcome(level, &names));
+    if let Some(g) = groups_line(v) {
+        let _ = writeln!(s, "  groups      {g}");
     }
     let _ = writeln!(
         s,
@@ -239,6 +233,13 @@ pub fn cost(path: &std::path::Path, c: &crate::Cost) -> String {
         seconds(c.seconds.0),
         seconds(c.seconds.1)
     )
+}
+
+/// The group level's test of a hierarchical gate in words, if the case has one.
+pub fn groups_line(v: &Verification) -> Option<String> {
+    let level = v.relations.groups.as_ref()?;
+    let names = v.case.groups.as_ref()?.variables();
+    Some(group_outcome(level, &names))
 }
 
 /// The group level of a hierarchical gate in words (no floats but a direction's coefficients,
@@ -413,14 +414,8 @@ pub fn render(v: &Verification) -> String {
             }
         );
     }
-    if let Some(level) = &v.relations.groups {
-        let names = v
-            .case
-            .groups
-            .as_ref()
-            .map(|g| g.variables())
-            .unwrap_or_default();
-        let _ = writeln!(s, "  groups     {}", group_outcome(level, &names));
+    if let Some(g) = groups_line(v) {
+        let _ = writeln!(s, "  groups     {g}");
     }
     let p = &v.predicted;
     let _ = writeln!(
