@@ -29,6 +29,7 @@ fn bench_fit(c: &mut Criterion) {
         max_iters: settings.max_iters,
         generic: false,
         accelerate: true,
+        target: None,
     };
     let n = 100_000;
     let mut group = c.benchmark_group("fit");

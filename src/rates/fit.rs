@@ -32,6 +32,8 @@ pub enum FitStatus {
     Converged,
     /// The iteration cap was reached first.
     IterationCap,
+    /// The log-likelihood reached [`FitSettings::target`] (time-to-likelihood comparisons).
+    Reached,
     /// A non-finite value or a failed solver.
     Failed(String),
 }
@@ -42,6 +44,7 @@ impl FitStatus {
         match self {
             FitStatus::Converged => "converged",
             FitStatus::IterationCap => "cap",
+            FitStatus::Reached => "reached",
             FitStatus::Failed(_) => "failed",
         }
     }
@@ -59,6 +62,9 @@ pub struct FitSettings {
     /// Accelerate the fast EM path by SQUAREM (plain EM otherwise, for comparison with the
     /// peer's EM).
     pub accelerate: bool,
+    /// Stop as soon as the log-likelihood reaches this value (the fast EM path; `None` in the
+    /// rate check): the time another implementation's final likelihood takes.
+    pub target: Option<f64>,
 }
 
 /// A fitted mixture.

@@ -205,6 +205,7 @@ fn run_task(c: &Shared, k: usize, n: usize, r: usize) -> FitRecord {
         max_iters: s.max_iters,
         generic: false,
         accelerate: s.accelerate,
+        target: None,
     };
     // Sizes with an invariance: every restart starts at the same known spot on it.
     let target = orbit

@@ -528,6 +528,10 @@ impl<'a> AffineEm<'a> {
                 e.ll
             ));
         }
+        let reached = |ll: f64| settings.target.is_some_and(|t| ll >= t);
+        if status == FitStatus::IterationCap && reached(e.ll) {
+            status = FitStatus::Reached;
+        }
         while status == FitStatus::IterationCap && iterations < settings.max_iters {
             let start_ll = e.ll;
             let theta0 = atoms.clone();
@@ -545,6 +549,9 @@ impl<'a> AffineEm<'a> {
                         atoms = a;
                         self.recycle_expectation(std::mem::replace(&mut e, e_new));
                         taken.push(atoms.clone());
+                        if reached(e.ll) {
+                            break;
+                        }
                     }
                     None => {
                         fixed_point = true;
@@ -552,7 +559,11 @@ impl<'a> AffineEm<'a> {
                     }
                 }
             }
-            if settings.accelerate && taken.len() == 2 && iterations < settings.max_iters {
+            if settings.accelerate
+                && taken.len() == 2
+                && iterations < settings.max_iters
+                && !reached(e.ll)
+            {
                 let (t1, t2) = (&taken[0], &taken[1]);
                 let flat = |a: &[Vec<f64>]| a.iter().flatten().copied().collect::<Vec<f64>>();
                 let (f0, f1, f2) = (flat(&theta0), flat(t1), flat(t2));
@@ -603,7 +614,9 @@ impl<'a> AffineEm<'a> {
                 }
             }
             let change = (e.ll - start_ll).abs() / start_ll.abs().max(1e-300);
-            if fixed_point || change <= settings.tolerance {
+            if reached(e.ll) {
+                status = FitStatus::Reached;
+            } else if fixed_point || change <= settings.tolerance {
                 status = FitStatus::Converged;
             }
         }

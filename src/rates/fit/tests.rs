@@ -40,6 +40,7 @@ fn settings(generic: bool) -> FitSettings {
         max_iters: 500,
         generic,
         accelerate: true,
+        target: None,
     }
 }
 
@@ -115,6 +116,7 @@ fn em_never_decreases_the_likelihood() {
             max_iters: iters,
             generic: false,
             accelerate: true,
+            target: None,
         };
         let f = fit(&model, &data, init.clone(), &s);
         assert!(
@@ -146,6 +148,7 @@ fn accelerated_em_is_at_least_as_likely_as_plain_em() {
             max_iters: 2000,
             generic: false,
             accelerate: false,
+            target: None,
         };
         let plain = fit(&model, &data, init.clone(), &s);
         s.accelerate = true;
@@ -459,5 +462,56 @@ fn least_squares_beside_a_fixed_component_recovers_the_truth() {
             let share = model.share(&fit.atoms[0]).unwrap();
             assert!((share - 0.3).abs() < 0.05, "share {share}");
         }
+    }
+}
+
+/// A target log-likelihood stops the fit at the first step that reaches it: fewer steps than
+/// the fit to convergence, an objective at or above the target, and `reached`; a target above
+/// the maximum runs to the fit's own end and says how that ended.
+#[test]
+fn a_target_likelihood_stops_the_fit_where_it_is_reached() {
+    let case = peer();
+    let model = MixtureModel::new(&case);
+    let data = model
+        .simulate(&case.atoms, 2000, 0.0, &mut ChaCha8Rng::seed_from_u64(11))
+        .unwrap();
+    let mut init = perturbed(&case.atoms, 0.1, 12);
+    init.push(init[1].clone());
+    for accelerate in [true, false] {
+        let s = FitSettings {
+            tolerance: 1e-10,
+            max_iters: 500,
+            generic: false,
+            accelerate,
+            target: None,
+        };
+        let full = fit(&model, &data, init.clone(), &s);
+        let start = fit(
+            &model,
+            &data,
+            init.clone(),
+            &FitSettings { max_iters: 0, ..s },
+        );
+        assert_eq!(full.status, FitStatus::Converged);
+        let target = start.objective + 0.5 * (full.objective - start.objective);
+        let early = fit(
+            &model,
+            &data,
+            init.clone(),
+            &FitSettings {
+                target: Some(target),
+                ..s
+            },
+        );
+        assert_eq!(early.status, FitStatus::Reached, "accelerate {accelerate}");
+        assert!(early.objective >= target);
+        assert!(early.iterations < full.iterations, "{early:?} {full:?}");
+        let beyond = FitSettings {
+            target: Some(full.objective + 1.0),
+            ..s
+        };
+        let f = fit(&model, &data, init.clone(), &beyond);
+        assert_eq!(f.status, FitStatus::Converged);
+        assert_eq!(f.objective, full.objective);
     }
 }
