@@ -262,7 +262,7 @@ struct Size {
 fn size(case: &Case, options: &Options) -> Result<Size, Error> {
     let fail = |source| Error::Family {
         path: case.path.clone(),
-        source,
+        error: source,
     };
     let order = options.order.unwrap_or(case.order);
     let seed = options.seed.unwrap_or(case.seed);
@@ -347,7 +347,7 @@ pub fn cost(case: &Case, options: &Options) -> Result<Cost, Error> {
 pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     let fail = |source| Error::Family {
         path: case.path.clone(),
-        source,
+        error: source,
     };
     let Size {
         order,
