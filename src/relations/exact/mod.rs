@@ -184,6 +184,7 @@ fn monomials(live: &[usize], degree: i32) -> Vec<Basis> {
     let mut frontier = vec![Vec::<(usize, i32)>::new()];
     for _ in 0..degree {
         let mut next = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for m in &frontier {
             // extend with a variable at or after the last one, keeping exponents sorted by var
             let start = m.last().map_or(0, |l: &(usize, i32)| {
@@ -197,7 +198,7 @@ fn monomials(live: &[usize], degree: i32) -> Vec<Basis> {
                         Some(_) => continue,
                         None => p.push((v, sign)),
                     }
-                    if !next.contains(&p) {
+                    if seen.insert(p.clone()) {
                         next.push(p);
                     }
                 }
@@ -229,8 +230,9 @@ fn degrees(n: usize) -> (i32, i32) {
 fn basis(live: &[usize]) -> Vec<Basis> {
     let (d1, _) = degrees(live.len());
     let mut all = monomials(live, d1);
+    let low = monomials(live, d1.min(2));
     for &s in live {
-        for m in monomials(live, d1.min(2)) {
+        for m in &low {
             for factor in [Factor::Sigmoid(s), Factor::Exp(s, -1), Factor::Exp(s, 1)] {
                 all.push(Basis {
                     powers: m.powers.clone(),
@@ -243,6 +245,28 @@ fn basis(live: &[usize]) -> Vec<Basis> {
     all
 }
 
+/// [`basis`] and [`pairs`] of `live`, built once per thread and variable set: a design with
+/// many parameters recognises dozens of relations over the same variables, and the bases
+/// (thousands of monomials) cost more than the fits.
+fn bases(live: &[usize]) -> std::rc::Rc<(Vec<Basis>, Vec<(Basis, Basis)>)> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<Vec<usize>, std::rc::Rc<(Vec<Basis>, Vec<(Basis, Basis)>)>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(b) = cache.get(live) {
+            return b.clone();
+        }
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        let b = std::rc::Rc::new((basis(live), pairs(live)));
+        cache.insert(live.to_vec(), b.clone());
+        b
+    })
+}
+
 /// Two-term candidates: $(m, m\,\sigma(\theta_s))$ for monomials of degree ≤ 4 (the
 /// $(q_1 + q_2 \sigma)\,m$ of sigmoid gates), and pairs of monomials, one of degree ≤ 2 and
 /// one of degree ≤ 3, of total degree ≤ 4 (the $1 - c^2/s$ of a Gaussian gate's relation);
@@ -250,7 +274,8 @@ fn basis(live: &[usize]) -> Vec<Basis> {
 fn pairs(live: &[usize]) -> Vec<(Basis, Basis)> {
     let (_, d2) = degrees(live.len());
     let mut out = Vec::new();
-    for m in monomials(live, d2) {
+    let all = monomials(live, d2);
+    for m in &all {
         for &s in live {
             out.push((
                 m.clone(),
@@ -262,13 +287,13 @@ fn pairs(live: &[usize]) -> Vec<(Basis, Basis)> {
         }
     }
     // `monomials` lists by degree, so the degree-≤2 ones are a prefix of the degree-≤3 ones.
-    let low = monomials(live, d2.min(2)).len();
-    let mid = monomials(live, d2.min(3));
+    let low = all.iter().filter(|m| m.degree() <= 2).count();
+    let mid: Vec<&Basis> = all.iter().filter(|m| m.degree() <= 3).collect();
     let most = (2 * d2.min(2)).max(d2.min(4));
     for (a, x) in mid[..low].iter().enumerate() {
         for y in &mid[a + 1..] {
             if x.degree() + y.degree() <= most {
-                out.push((x.clone(), y.clone()));
+                out.push(((*x).clone(), (*y).clone()));
             }
         }
     }
@@ -446,7 +471,8 @@ pub fn recognise(
     } else {
         Vec::new()
     };
-    let (singles, doubles) = (basis(&live), pairs(&live));
+    let bases = bases(&live);
+    let (singles, doubles) = (&bases.0, &bases.1);
     let joint: Vec<Vec<f64>> = samples.iter().map(|(cfg, _)| frame.theta(cfg)).collect();
     let thetas: Vec<&Vec<f64>> = joint.iter().collect();
     let mut coefs = Vec::new();
@@ -459,7 +485,7 @@ pub fn recognise(
         }
         let values: Vec<f64> = samples.iter().map(|(_, c)| c[k]).collect();
         coefs.push(
-            fit(&values, &thetas, &singles, &doubles)
+            fit(&values, &thetas, singles, doubles)
                 .or_else(|| fit_with_denominator(&values, &thetas, &low))?,
         );
     }
@@ -533,6 +559,28 @@ fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monomials_are_listed_once_by_degree_and_the_cache_gives_the_same_bases() {
+        // signed monomials of degree ≤ 2 in 3 variables: 1 + 2·3 + (2·3 + 4·3) = 25
+        let m = monomials(&[0, 2, 5], 2);
+        assert_eq!(m.len(), 25);
+        let distinct: std::collections::HashSet<_> = m.iter().map(|b| b.powers.clone()).collect();
+        assert_eq!(distinct.len(), m.len());
+        assert!(m.windows(2).all(|w| w[0].degree() <= w[1].degree()));
+        // degree ≤ 3 in 8 variables (the many-parameter bases): the count the generator must hit
+        let live: Vec<usize> = (0..8).collect();
+        let n = 8usize;
+        let (c2, c3) = (n * (n - 1) / 2, n * (n - 1) * (n - 2) / 6);
+        let want = 1 + 2 * n + (2 * n + 4 * c2) + (2 * n + 4 * n * (n - 1) + 8 * c3);
+        assert_eq!(monomials(&live, 3).len(), want);
+        for live in [vec![0, 1], vec![0, 1, 2, 3, 4, 5, 6, 7]] {
+            for _ in 0..2 {
+                let b = bases(&live);
+                assert!(b.0 == basis(&live) && b.1 == pairs(&live));
+            }
+        }
+    }
 
     #[test]
     fn rationals() {
