@@ -30,6 +30,9 @@ use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rug::Float;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 mod coef;
 mod frame;
@@ -245,13 +248,15 @@ fn basis(live: &[usize]) -> Vec<Basis> {
     all
 }
 
+/// The single-term and two-term candidates of one variable set.
+type Bases = (Vec<Basis>, Vec<(Basis, Basis)>);
+
 /// [`basis`] and [`pairs`] of `live`, built once per thread and variable set: a design with
 /// many parameters recognises dozens of relations over the same variables, and the bases
 /// (thousands of monomials) cost more than the fits.
-fn bases(live: &[usize]) -> std::rc::Rc<(Vec<Basis>, Vec<(Basis, Basis)>)> {
+fn bases(live: &[usize]) -> Rc<Bases> {
     thread_local! {
-        static CACHE: std::cell::RefCell<std::collections::HashMap<Vec<usize>, std::rc::Rc<(Vec<Basis>, Vec<(Basis, Basis)>)>>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
+        static CACHE: RefCell<HashMap<Vec<usize>, Rc<Bases>>> = RefCell::new(HashMap::new());
     }
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
@@ -261,7 +266,7 @@ fn bases(live: &[usize]) -> std::rc::Rc<(Vec<Basis>, Vec<(Basis, Basis)>)> {
         if cache.len() >= 64 {
             cache.clear();
         }
-        let b = std::rc::Rc::new((basis(live), pairs(live)));
+        let b = Rc::new((basis(live), pairs(live)));
         cache.insert(live.to_vec(), b.clone());
         b
     })
