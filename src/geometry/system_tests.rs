@@ -7,24 +7,25 @@ use crate::geometry::expansion::{Expansion, Frame, Samples};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-fn peer_expansion() -> (Case, Design) {
+/// The peer case's atom 1: its frame and a degree-5 expansion at 600 points.
+fn peer_expansion() -> (Frame, Expansion) {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/cases/gaussian-2305.03288/softmax-gaussian-peer.toml"
     );
     let case = Case::load(std::path::Path::new(path)).expect("loads");
     let design = Design::new(&case);
-    (case, design)
+    let samples = Samples::draw(&design, &case.atoms, 600, 7).expect("samples");
+    let frame = Frame::new(&design, &case.atoms, 0, &samples).expect("frame");
+    let exp = Expansion::new(&design, &frame, &samples, 5).expect("expansion");
+    (frame, exp)
 }
 
 #[test]
 fn the_jacobian_matches_finite_differences_beyond_the_supports() {
     // If an unknown moved rows beyond its support, the product would drop them and the
     // Jacobian would disagree with the residual's own differences.
-    let (case, design) = peer_expansion();
-    let samples = Samples::draw(&design, &case.atoms, 600, 7).expect("samples");
-    let frame = Frame::new(&design, &case.atoms, 0, &samples).expect("frame");
-    let exp = Expansion::new(&design, &frame, &samples, 5).expect("expansion");
+    let (frame, exp) = peer_expansion();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     for (m, order) in [(1, 3), (2, 5), (3, 6)] {
         let sys = System::new(&frame, &exp, m, 0, 1, 1.0, order);
@@ -51,10 +52,7 @@ fn the_jacobian_matches_finite_differences_beyond_the_supports() {
 
 #[test]
 fn the_product_by_supports_is_the_full_product_to_the_bit() {
-    let (case, design) = peer_expansion();
-    let samples = Samples::draw(&design, &case.atoms, 600, 7).expect("samples");
-    let frame = Frame::new(&design, &case.atoms, 0, &samples).expect("frame");
-    let exp = Expansion::new(&design, &frame, &samples, 5).expect("expansion");
+    let (frame, exp) = peer_expansion();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for (m, order) in [(1, 3), (2, 5), (3, 6)] {
         let sys = System::new(&frame, &exp, m, 0, 1, 1.0, order);
