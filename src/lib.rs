@@ -26,6 +26,7 @@ mod error;
 pub mod expr;
 pub mod family;
 pub mod geometry;
+pub mod model;
 pub mod progress;
 pub mod rank;
 pub mod rates;

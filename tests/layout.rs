@@ -4,9 +4,10 @@
 use crate::util::root;
 
 /// The stages in pipeline order; `expr` is the leaf language, `cli` the binary's front end.
-const STAGES: [&str; 10] = [
+const STAGES: [&str; 11] = [
     "expr",
     "case",
+    "model",
     "family",
     "rank",
     "relations",

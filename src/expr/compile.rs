@@ -8,7 +8,7 @@
 
 use super::ast::{BinOp, Expr, ExprKind, Func, Span};
 use super::parse::nearest;
-use super::tape::{operands, Kink, Op, ParamSet, Slot, Tape, Unary};
+use super::tape::{operands, remap, Kink, Op, ParamSet, Slot, Tape, Unary};
 use std::fmt;
 use std::sync::Arc;
 
@@ -362,6 +362,25 @@ impl TapeBuilder {
         }
     }
 
+    /// Appends every operation of a finished `tape` (same inputs, same parameters) and returns
+    /// the slot of its output: the operations, their origins and kinks as they were compiled,
+    /// so a function built from compiled pieces evaluates exactly as if its expressions had
+    /// been compiled into this builder.
+    pub fn inline(&mut self, tape: &Tape) -> Slot {
+        let offset = self.ops.len() as Slot;
+        for (op, origin) in tape.ops.iter().zip(&tape.origins) {
+            let op = remap(op, |s| s + offset);
+            let value = self.fold(&op);
+            let slot = self.push_raw(op);
+            if value.is_some() {
+                self.known[slot as usize] = value;
+            }
+            self.origins[slot as usize] = origin.clone();
+        }
+        self.kinks.extend(tape.kinks.iter().cloned());
+        tape.output + offset
+    }
+
     /// Finishes the tape with `output` as its result, dropping operations it does not use.
     pub fn finish(self, output: Slot) -> Tape {
         let n = output as usize + 1;
@@ -380,19 +399,7 @@ impl TapeBuilder {
         let mut origins = Vec::new();
         for i in (0..n).filter(|&i| live[i]) {
             new_index[i] = ops.len() as Slot;
-            let m = |s: &Slot| new_index[*s as usize];
-            ops.push(match &self.ops[i] {
-                Op::Add(a, b) => Op::Add(m(a), m(b)),
-                Op::Sub(a, b) => Op::Sub(m(a), m(b)),
-                Op::Mul(a, b) => Op::Mul(m(a), m(b)),
-                Op::Div(a, b) => Op::Div(m(a), m(b)),
-                Op::Pow(a, b) => Op::Pow(m(a), m(b)),
-                Op::Neg(a) => Op::Neg(m(a)),
-                Op::PowI(a, k) => Op::PowI(m(a), *k),
-                Op::PowF(a, c) => Op::PowF(m(a), *c),
-                Op::Unary(f, a) => Op::Unary(*f, m(a)),
-                op @ (Op::Const(_) | Op::Input(_) | Op::Param(_)) => op.clone(),
-            });
+            ops.push(remap(&self.ops[i], |s| new_index[s as usize]));
             deps.push(self.deps[i]);
             origins.push(self.origins[i].clone());
         }

@@ -337,6 +337,24 @@ impl Tape {
     }
 }
 
+/// `op` with each operand slot `s` replaced by `m(s)`.
+pub(super) fn remap(op: &Op, m: impl Fn(Slot) -> Slot) -> Op {
+    match *op {
+        Op::Add(a, b) => Op::Add(m(a), m(b)),
+        Op::Sub(a, b) => Op::Sub(m(a), m(b)),
+        Op::Mul(a, b) => Op::Mul(m(a), m(b)),
+        Op::Div(a, b) => Op::Div(m(a), m(b)),
+        Op::Pow(a, b) => Op::Pow(m(a), m(b)),
+        Op::Neg(a) => Op::Neg(m(a)),
+        Op::PowI(a, k) => Op::PowI(m(a), k),
+        Op::PowF(a, c) => Op::PowF(m(a), c),
+        Op::Unary(f, a) => Op::Unary(f, m(a)),
+        Op::Const(c) => Op::Const(c),
+        Op::Input(i) => Op::Input(i),
+        Op::Param(p) => Op::Param(p),
+    }
+}
+
 pub(super) fn operands(op: &Op) -> Vec<Slot> {
     match op {
         Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::Pow(a, b) => {

@@ -10,10 +10,10 @@ use nalgebra::DMatrix;
 impl Design {
     /// The parameters of the gate alone: in the weight, in no expert output, not shared.
     pub fn gate_only(&self) -> Vec<usize> {
-        let weight = self.weight.params();
+        let weight = self.compiled.weight.params();
         (0..self.n_vars())
             .filter(|&v| weight.contains(v) && self.roles[v] != Role::Shared)
-            .filter(|&v| !self.output.iter().any(|t| t.params().contains(v)))
+            .filter(|&v| !self.compiled.output.iter().any(|t| t.params().contains(v)))
             .collect()
     }
 
@@ -31,9 +31,13 @@ impl Design {
         for i in 0..points.len() {
             inputs.clear();
             points.fill_inputs(i, super::PLAIN, &mut inputs);
-            let w = self
-                .weight
-                .gradient(&inputs, theta, &mut values, &mut adjoints, &mut grad);
+            let w = self.compiled.weight.gradient(
+                &inputs,
+                theta,
+                &mut values,
+                &mut adjoints,
+                &mut grad,
+            );
             if !w.is_finite() || w == 0.0 {
                 return None;
             }
@@ -70,7 +74,7 @@ impl Design {
                     points.fill_inputs(i, super::PLAIN, &mut inputs);
                     let x: Vec<HyperDual64> =
                         inputs.iter().map(|&v| HyperDual64::from(v)).collect();
-                    let w = self.weight.eval(&x, &seeded, &mut slots);
+                    let w = self.compiled.weight.eval(&x, &seeded, &mut slots);
                     let v = w.top() / w.re - l[(i, a)] * l[(i, b)];
                     if !v.is_finite() {
                         return None;

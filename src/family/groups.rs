@@ -11,21 +11,8 @@
 //! first-order columns are [`Design::group_columns`].
 
 use super::{Design, FamilyError, SamplePoints};
-use crate::expr::{Number, Tape};
+use crate::expr::Number;
 use nalgebra::DMatrix;
-
-/// The compiled groups of a hierarchical gate.
-#[derive(Clone, Debug)]
-pub(super) struct GroupTapes {
-    /// $W(x;\gamma)$: inputs $x$, parameters $\gamma$.
-    pub(super) weight: Tape,
-    /// $\gamma^*_g$ of each group.
-    pub(super) values: Vec<Vec<f64>>,
-    /// The group of each atom (0-based).
-    pub(super) of_atom: Vec<usize>,
-    /// Names of the scalar group parameters.
-    pub(super) variables: Vec<String>,
-}
 
 /// The two levels of a hierarchical gate at one point: per group $W_g$, $B_g$ and
 /// $N_g = \sum_{i \in g} w_i e_i$.
@@ -75,34 +62,37 @@ fn non_finite(
 impl Design {
     /// Whether the gate is hierarchical (`[[groups]]`).
     pub fn is_grouped(&self) -> bool {
-        self.groups.is_some()
+        self.compiled.groups.is_some()
     }
 
     /// Number of groups (0 without groups).
     pub fn group_count(&self) -> usize {
-        self.groups.as_ref().map_or(0, |g| g.values.len())
+        self.compiled.groups.as_ref().map_or(0, |g| g.values.len())
     }
 
     /// Names of the scalar group parameters (empty without groups).
     pub fn group_variables(&self) -> &[String] {
-        self.groups.as_ref().map_or(&[], |g| &g.variables)
+        self.compiled.groups.as_ref().map_or(&[], |g| &g.variables)
     }
 
     /// The group (0-based) of each atom (empty without groups).
     pub fn groups_of_atoms(&self) -> &[usize] {
-        self.groups.as_ref().map_or(&[], |g| &g.of_atom)
+        self.compiled.groups.as_ref().map_or(&[], |g| &g.of_atom)
     }
 
     /// Entries per sample point of the reference vector [`Design::fstar`] returns: 1 ($f^*$)
     /// for a flat gate, $2G$ (each group's $m^*_g$ and $c^*_g$) for a hierarchical one.
     pub fn stride(&self) -> usize {
-        self.groups.as_ref().map_or(1, |g| 2 * g.values.len())
+        self.compiled
+            .groups
+            .as_ref()
+            .map_or(1, |g| 2 * g.values.len())
     }
 
     /// Where atom `atom` (0-based) finds its reference and scale at sample `i` in a reference
     /// vector: `None` for a flat gate ($f^*$ at `i`, scale 1).
     pub(super) fn reference_index(&self, i: usize, atom: usize) -> Option<(usize, usize)> {
-        let g = self.groups.as_ref()?;
+        let g = self.compiled.groups.as_ref()?;
         let k = g.of_atom.get(atom).copied().unwrap_or(0);
         let at = i * 2 * g.values.len() + 2 * k;
         Some((at, at + 1))
@@ -126,7 +116,7 @@ impl Design {
         slots: &mut Vec<N>,
     ) -> Result<Levels<N>, FamilyError> {
         let fail = |e| non_finite(points, i, e);
-        let groups = self.groups.as_ref().expect("a hierarchical gate");
+        let groups = self.compiled.groups.as_ref().expect("a hierarchical gate");
         let like = atoms[0][0].clone();
         let zero = like.constant(0.0);
         let inputs: Vec<N> = points
@@ -152,8 +142,8 @@ impl Design {
             levels.w.push(w);
         }
         for (j, theta) in atoms.iter().enumerate() {
-            let w = self.weight.eval(&inputs, theta, slots);
-            let e = self.output[points.class[i]].eval(&inputs, theta, slots);
+            let w = self.compiled.weight.eval(&inputs, theta, slots);
+            let e = self.compiled.output[points.class[i]].eval(&inputs, theta, slots);
             if !(w.finite() && e.finite()) {
                 let (term, v) = if w.finite() {
                     ("the expert output e", e.re())
@@ -177,7 +167,7 @@ impl Design {
         atoms: &[Vec<N>],
         n_points: usize,
     ) -> Result<Vec<N>, FamilyError> {
-        let groups = self.groups.as_ref().expect("a hierarchical gate");
+        let groups = self.compiled.groups.as_ref().expect("a hierarchical gate");
         let like = atoms[0][0].clone();
         let gammas: Vec<Vec<N>> = groups
             .values
@@ -218,7 +208,7 @@ impl Design {
         i: usize,
         atoms: &[(usize, Vec<N>)],
     ) -> N {
-        let groups = self.groups.as_ref().expect("a hierarchical gate");
+        let groups = self.compiled.groups.as_ref().expect("a hierarchical gate");
         let like = atoms[0].1[0].clone();
         let zero = like.constant(0.0);
         let mut slots = Vec::new();
@@ -231,8 +221,8 @@ impl Design {
         let (mut n, mut b) = (vec![zero.clone(); count], vec![zero.clone(); count]);
         for (cell, theta) in atoms {
             let g = groups.of_atom.get(*cell).copied().unwrap_or(0);
-            let w = self.weight.eval(&inputs, theta, &mut slots);
-            let e = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
+            let w = self.compiled.weight.eval(&inputs, theta, &mut slots);
+            let e = self.compiled.output[points.class[i]].eval(&inputs, theta, &mut slots);
             n[g] = n[g].clone() + w.clone() * e;
             b[g] = b[g].clone() + w;
         }
@@ -256,7 +246,7 @@ impl Design {
         points: &SamplePoints,
         atoms: &[Vec<f64>],
     ) -> Result<DMatrix<f64>, FamilyError> {
-        let groups = self.groups.as_ref().expect("a hierarchical gate");
+        let groups = self.compiled.groups.as_ref().expect("a hierarchical gate");
         let (count, p) = (groups.values.len(), groups.variables.len());
         let mut out = DMatrix::zeros(points.len(), count * p);
         if p == 0 {
@@ -292,7 +282,7 @@ impl Design {
     /// point (rows), group `g`: what the group level's gauge is made of. `None` where a weight
     /// is zero or not finite.
     pub fn group_log_gradient(&self, points: &SamplePoints, g: usize) -> Option<DMatrix<f64>> {
-        let groups = self.groups.as_ref()?;
+        let groups = self.compiled.groups.as_ref()?;
         let p = groups.variables.len();
         let (mut values, mut adjoints, mut grad) = (Vec::new(), Vec::new(), vec![0.0; p]);
         let mut out = DMatrix::zeros(points.len(), p);
@@ -314,26 +304,4 @@ impl Design {
         }
         out.iter().all(|x| x.is_finite()).then_some(out)
     }
-}
-
-/// Shorthand used by [`Tape`] compilation in [`Design::new`].
-pub(super) fn tapes(
-    case: &crate::case::Case,
-    compile: impl Fn(&mut crate::expr::TapeBuilder, &crate::case::Expression, &crate::expr::Env) -> u32,
-) -> Option<GroupTapes> {
-    let groups = case.groups.as_ref()?;
-    let env = groups.env(case.dim);
-    let mut b = crate::expr::TapeBuilder::new();
-    let w = compile(&mut b, &groups.weight, &env);
-    Some(GroupTapes {
-        weight: b.finish(w),
-        // a weight without parameters is still evaluated with one (unused) parameter slot
-        values: groups
-            .values
-            .iter()
-            .map(|v| if v.is_empty() { vec![0.0] } else { v.clone() })
-            .collect(),
-        of_atom: groups.of_atom.clone(),
-        variables: groups.variables(),
-    })
 }

@@ -33,7 +33,8 @@ pub use multi_index::MultiIndex;
 pub use points::{HpScalar, SamplePoints};
 
 use crate::case::{Case, Model, Role};
-use crate::expr::{Derivative, Env, Jet, Kink, Number, Op, Tape, TapeBuilder};
+use crate::expr::{Derivative, Jet, Kink, Number, Op, Tape, TapeBuilder};
+use crate::model::Compiled;
 use nalgebra::DMatrix;
 use num_dual::{Dual64, HyperDual, HyperDual64, HyperHyperDual64};
 use rayon::prelude::*;
@@ -48,7 +49,8 @@ pub const MAX_ENTRIES: usize = 25_000_000;
 /// Fewest sample points chosen automatically.
 pub const MIN_SAMPLES: usize = 200;
 
-/// The compiled function $u$ of a case and what is needed to evaluate it.
+/// The function $u$ of a case and what is needed to evaluate it: built from the case's one
+/// compilation ([`Compiled`]).
 #[derive(Clone, Debug)]
 pub struct Design {
     /// Names of the scalar parameters, in the order of $\theta$.
@@ -63,20 +65,11 @@ pub struct Design {
     pub model: Model,
     /// Input dimension.
     pub dim: usize,
-    low: f64,
-    high: f64,
-    /// $u$, one tape per class for multinomial models. Inputs: $x$, $y$, $f^*$.
+    /// $u$, one tape per class for multinomial models. Inputs: $x$, $y$, $f^*$, the scale.
     u: Vec<Tape>,
-    /// The gate weight $w$ (for $f^*$).
-    weight: Tape,
-    /// The expert output $e$, one per class (for $f^*$).
-    output: Vec<Tape>,
-    /// Mean and variance (gaussian sampling of $y$).
-    mean_variance: Option<(Tape, Tape)>,
-    /// The fixed component (`[fixed]`), if any: part of $f^*$ and of every mixture.
-    fixed: Option<FixedTapes>,
-    /// The groups of a hierarchical gate, if any.
-    groups: Option<groups::GroupTapes>,
+    /// The gate, the expert and the known pieces: $w$ and $e$ for $f^*$, the mean and variance
+    /// for sampling $y$, the fixed component (part of $f^*$ and of every mixture), the groups.
+    compiled: Compiled,
     /// Kinks of $u$, deduplicated.
     pub kinks: Vec<Kink>,
 }
@@ -84,12 +77,8 @@ pub struct Design {
 /// The reference and scale of tape inputs that use neither.
 const PLAIN: (f64, f64) = (0.0, 1.0);
 
-/// Input slot of $y$ in the tapes of [`Design`], after the $d$ entries of $x$.
-fn y_slot(dim: usize) -> usize {
-    dim
-}
-
-/// Input slot of $f^*(x, y)$ (of the group's mean $m^*_g$ for a hierarchical gate).
+/// Input slot of $f^*(x, y)$ (of the group's mean $m^*_g$ for a hierarchical gate), after $x$
+/// and $y$ ([`crate::model::y_slot`]).
 fn fstar_slot(dim: usize) -> usize {
     dim + 1
 }
@@ -99,172 +88,41 @@ fn scale_slot(dim: usize) -> usize {
     dim + 2
 }
 
-fn compile_scalar(b: &mut TapeBuilder, e: &crate::case::Expression, env: &Env) -> u32 {
-    // Cases are validated on load, so compilation cannot fail here; a failure is a bug in
-    // validation, reported as a constant NaN that evaluation then names precisely.
-    b.compile(&e.expr, env)
-        .ok()
-        .and_then(|v| v.scalar())
-        .unwrap_or_else(|| b.push(Op::Const(f64::NAN)))
-}
-
-/// The compiled fixed component: weight $w_0(x)$, output $e_0$ per class, mean and variance,
-/// and its share $\lambda^*$ when it is mixed outside the gate.
-#[derive(Clone, Debug)]
-struct FixedTapes {
-    weight: Tape,
-    proportion: Option<f64>,
-    output: Vec<Tape>,
-    mean_variance: Option<(Tape, Tape)>,
-}
-
-/// The expert output $e$ of class `class` (mean, Gaussian density or class probability) from
-/// the given expressions.
-fn expert_output(
-    b: &mut TapeBuilder,
-    case: &Case,
-    mean: &Option<crate::case::Expression>,
-    variance: &Option<crate::case::Expression>,
-    logits: &[crate::case::Expression],
-    class: usize,
-    env: &Env,
-) -> u32 {
-    let dim = case.dim;
-    let mark = b.len();
-    let out = match case.model {
-        Model::Regression => compile_scalar(b, mean.as_ref().expect("validated"), env),
-        Model::Gaussian => {
-            let m = compile_scalar(b, mean.as_ref().expect("validated"), env);
-            let v = compile_scalar(b, variance.as_ref().expect("validated"), env);
-            let y = b.push(Op::Input(y_slot(dim)));
-            let diff = b.push(Op::Sub(y, m));
-            let sq = b.push(Op::PowI(diff, 2));
-            let two = b.push(Op::Const(2.0));
-            let twov = b.push(Op::Mul(two, v));
-            let q = b.push(Op::Div(sq, twov));
-            let nq = b.push(Op::Neg(q));
-            let num = b.push(Op::Unary(crate::expr::Unary::Exp, nq));
-            let tau = b.push(Op::Const(std::f64::consts::TAU));
-            let tv = b.push(Op::Mul(tau, v));
-            let den = b.push(Op::Unary(crate::expr::Unary::Sqrt, tv));
-            b.push(Op::Div(num, den))
-        }
-        Model::Multinomial => {
-            // softmax_s(l) = 1 / Σ_t exp(l_t − l_s): no overflow for large logits.
-            let ls: Vec<u32> = logits.iter().map(|l| compile_scalar(b, l, env)).collect();
-            let mut sum = b.push(Op::Const(1.0));
-            for (t, &lt) in ls.iter().enumerate() {
-                if t != class {
-                    let d = b.push(Op::Sub(lt, ls[class]));
-                    let e = b.push(Op::Unary(crate::expr::Unary::Exp, d));
-                    sum = b.push(Op::Add(sum, e));
-                }
-            }
-            let one = b.push(Op::Const(1.0));
-            b.push(Op::Div(one, sum))
-        }
-    };
-    b.describe_since(
-        mark,
-        match case.model {
-            Model::Regression => "the expert's mean",
-            Model::Gaussian => "the Gaussian density of y given the mean and variance",
-            Model::Multinomial => "the class probability (softmax of the logits)",
-        },
-    );
-    out
-}
-
 impl Design {
-    /// Compiles the case's expressions into $u$ (docs/theory.md §1).
+    /// Compiles the case ([`Compiled::new`]) and builds $u$ from it (docs/theory.md §1).
     pub fn new(case: &Case) -> Design {
-        let env = case.env();
-        let dim = case.dim;
-        let expert = |b: &mut TapeBuilder, class: usize| -> u32 {
-            expert_output(
-                b,
-                case,
-                &case.mean,
-                &case.variance,
-                &case.logits,
-                class,
-                &env,
-            )
-        };
-        let classes = if case.model == Model::Multinomial {
-            case.classes
-        } else {
-            1
-        };
-        let mut u = Vec::new();
-        let mut output = Vec::new();
-        for s in 0..classes {
-            let mut b = TapeBuilder::new();
-            let w = compile_scalar(&mut b, &case.weight, &env);
-            let e = expert(&mut b, s);
-            let mark = b.len();
-            let out = if case.normalized {
-                let f = b.push(Op::Input(fstar_slot(dim)));
-                let d = b.push(Op::Sub(e, f));
-                let u = b.push(Op::Mul(w, d));
-                if case.groups.is_some() {
-                    let c = b.push(Op::Input(scale_slot(dim)));
-                    b.push(Op::Mul(c, u))
-                } else {
-                    u
-                }
-            } else {
-                b.push(Op::Mul(w, e))
-            };
-            b.describe_since(mark, "the product of the gate weight and the expert");
-            u.push(b.finish(out));
-            let mut b = TapeBuilder::new();
-            let e = expert(&mut b, s);
-            output.push(b.finish(e));
-        }
-        let mut b = TapeBuilder::new();
-        let w = compile_scalar(&mut b, &case.weight, &env);
-        let weight = b.finish(w);
-        let mean_variance = (case.model == Model::Gaussian).then(|| {
-            let tape = |e: &crate::case::Expression| {
+        Design::from_compiled(Compiled::new(case))
+    }
+
+    /// Builds $u = w\,(e - f^*)$ (normalized gates; times the group's scale when hierarchical)
+    /// or $u = w\,e$ from the compiled weight and expert output, one tape per class.
+    pub fn from_compiled(compiled: Compiled) -> Design {
+        let dim = compiled.dim;
+        let u: Vec<Tape> = compiled
+            .output
+            .iter()
+            .map(|output| {
                 let mut b = TapeBuilder::new();
-                let s = compile_scalar(&mut b, e, &env);
-                b.finish(s)
-            };
-            (
-                tape(case.mean.as_ref().expect("validated")),
-                tape(case.variance.as_ref().expect("validated")),
-            )
-        });
-        let fixed = case.fixed.as_ref().map(|f| {
-            let mut b = TapeBuilder::new();
-            let w = compile_scalar(&mut b, &f.weight, &env);
-            let weight = b.finish(w);
-            let output = (0..classes)
-                .map(|s| {
-                    let mut b = TapeBuilder::new();
-                    let e = expert_output(&mut b, case, &f.mean, &f.variance, &f.logits, s, &env);
-                    b.finish(e)
-                })
-                .collect();
-            let mean_variance = match (&f.mean, &f.variance) {
-                (Some(m), Some(v)) if case.model == Model::Gaussian => {
-                    let tape = |e: &crate::case::Expression| {
-                        let mut b = TapeBuilder::new();
-                        let s = compile_scalar(&mut b, e, &env);
-                        b.finish(s)
-                    };
-                    Some((tape(m), tape(v)))
-                }
-                _ => None,
-            };
-            FixedTapes {
-                weight,
-                proportion: f.proportion,
-                output,
-                mean_variance,
-            }
-        });
+                let w = b.inline(&compiled.weight);
+                let e = b.inline(output);
+                let mark = b.len();
+                let out = if compiled.normalized {
+                    let f = b.push(Op::Input(fstar_slot(dim)));
+                    let d = b.push(Op::Sub(e, f));
+                    let u = b.push(Op::Mul(w, d));
+                    if compiled.groups.is_some() {
+                        let c = b.push(Op::Input(scale_slot(dim)));
+                        b.push(Op::Mul(c, u))
+                    } else {
+                        u
+                    }
+                } else {
+                    b.push(Op::Mul(w, e))
+                };
+                b.describe_since(mark, "the product of the gate weight and the expert");
+                b.finish(out)
+            })
+            .collect();
         let mut kinks: Vec<Kink> = Vec::new();
         for k in u.iter().flat_map(|t| t.kinks()) {
             if !kinks
@@ -275,22 +133,21 @@ impl Design {
             }
         }
         Design {
-            variables: case.variables(),
-            roles: case.variable_roles(),
-            normalized: case.normalized,
-            top_k: case.top_k,
-            model: case.model,
+            variables: compiled.variables.clone(),
+            roles: compiled.roles.clone(),
+            normalized: compiled.normalized,
+            top_k: compiled.top_k,
+            model: compiled.model,
             dim,
-            low: case.low,
-            high: case.high,
             u,
-            weight,
-            output,
-            mean_variance,
-            fixed,
-            groups: groups::tapes(case, compile_scalar),
+            compiled,
             kinks,
         }
+    }
+
+    /// The case's one compilation this design is built from.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
     }
 
     /// Number of scalar parameters per atom.
@@ -337,8 +194,8 @@ impl Design {
         let mut raw = Vec::with_capacity(self.dim + 3);
         points.fill_inputs(i, PLAIN, &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
-        let w = self.weight.eval(&inputs, theta, slots);
-        let e = self.output[points.class[i]].eval(&inputs, theta, slots);
+        let w = self.compiled.weight.eval(&inputs, theta, slots);
+        let e = self.compiled.output[points.class[i]].eval(&inputs, theta, slots);
         (w, e)
     }
 

@@ -12,7 +12,7 @@ use rug::Float;
 impl Design {
     /// Whether the case has a fixed component (`[fixed]`), inside or outside the gate.
     pub fn has_fixed(&self) -> bool {
-        self.fixed.is_some()
+        self.compiled.fixed.is_some()
     }
 
     /// Whether the case has a fixed component inside the gate (its weight joins the
@@ -24,7 +24,7 @@ impl Design {
     /// The true share $\lambda^*$ of a fixed component mixed outside the gate
     /// (`fixed.proportion`): $f = \lambda f_0 + (1 - \lambda) f_G$.
     pub fn fixed_proportion(&self) -> Option<f64> {
-        self.fixed.as_ref().and_then(|f| f.proportion)
+        self.compiled.fixed.as_ref().and_then(|f| f.proportion)
     }
 
     /// The fixed component's weight $w_0$ and output $e_0$ at sample `i` over any [`Number`]
@@ -54,7 +54,7 @@ impl Design {
         like: &N,
         slots: &mut Vec<N>,
     ) -> Option<(N, N)> {
-        let f = self.fixed.as_ref()?;
+        let f = self.compiled.fixed.as_ref()?;
         let mut raw = Vec::with_capacity(self.dim + 2);
         points.fill_inputs(i, super::PLAIN, &mut raw);
         let inputs: Vec<N> = raw.iter().map(|&v| like.constant(v)).collect();
@@ -85,7 +85,7 @@ impl Design {
         for i in 0..n {
             let at = x.len();
             for _ in 0..self.dim {
-                x.push(rng.random_range(self.low..self.high));
+                x.push(rng.random_range(self.compiled.low..self.compiled.high));
             }
             let mut inputs = x[at..].to_vec();
             inputs.extend([0.0, 0.0, 1.0]);
@@ -106,7 +106,7 @@ impl Design {
                 }
                 None => None,
             };
-            match (self.model, &self.mean_variance) {
+            match (self.model, self.compiled.mean_variance()) {
                 (Model::Multinomial, _) => {
                     let s = rng.random_range(0..self.u.len());
                     class.push(s);
@@ -116,11 +116,11 @@ impl Design {
                     // A random selected atom, or the fixed component (drawn like one more atom).
                     let candidates: Vec<usize> = (0..atoms.len())
                         .filter(|&j| chosen.as_ref().is_none_or(|c| c[j]))
-                        .chain(self.fixed.is_some().then_some(atoms.len()))
+                        .chain(self.compiled.fixed.is_some().then_some(atoms.len()))
                         .collect();
                     let j = candidates[rng.random_range(0..candidates.len())];
                     let z: f64 = rng.random_range(-3.0..3.0);
-                    let (m, v) = match self.fixed.as_ref().and_then(|f| f.mean_variance.as_ref()) {
+                    let (m, v) = match self.compiled.fixed_mean_variance() {
                         Some((fm, fv)) if j == atoms.len() => (
                             fm.eval(&inputs, &[0.0], &mut slots),
                             fv.eval(&inputs, &[0.0], &mut slots),
@@ -173,7 +173,7 @@ impl Design {
     ) -> Result<Vec<bool>, usize> {
         let mut weights = Vec::with_capacity(atoms.len());
         for (j, theta) in atoms.iter().enumerate() {
-            let w: f64 = self.weight.eval(inputs, theta, slots);
+            let w: f64 = self.compiled.weight.eval(inputs, theta, slots);
             if !w.is_finite() {
                 return Err(j);
             }
@@ -243,9 +243,12 @@ impl Design {
                 if !points.selected(i, j) {
                     continue;
                 }
-                let w: f64 = self.weight.eval(&inputs, theta, &mut slots);
-                let e: f64 = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
-                let tapes = [&self.weight, &self.output[points.class[i]]];
+                let w: f64 = self.compiled.weight.eval(&inputs, theta, &mut slots);
+                let e: f64 = self.compiled.output[points.class[i]].eval(&inputs, theta, &mut slots);
+                let tapes = [
+                    &self.compiled.weight,
+                    &self.compiled.output[points.class[i]],
+                ];
                 for ((value, term), tape) in [(w, "the gate weight w"), (e, "the expert output e")]
                     .into_iter()
                     .zip(tapes)
@@ -320,8 +323,8 @@ impl Design {
                 if !points.selected(i, j) {
                     continue;
                 }
-                let w = self.weight.eval(&inputs, theta, &mut slots);
-                let e = self.output[points.class[i]].eval(&inputs, theta, &mut slots);
+                let w = self.compiled.weight.eval(&inputs, theta, &mut slots);
+                let e = self.compiled.output[points.class[i]].eval(&inputs, theta, &mut slots);
                 num += w.clone() * e;
                 den += w;
             }

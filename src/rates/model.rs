@@ -16,7 +16,8 @@
 //! Gradients come from reverse mode on the tapes ([`Tape::gradient`]).
 
 use crate::case::{Case, Model, Role};
-use crate::expr::{Expr, ExprKind, Func, Op, Slot, Tape, TapeBuilder, Unary};
+use crate::expr::Tape;
+use crate::model::Compiled;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -138,46 +139,24 @@ pub struct MixtureModel {
     pub fixed: Option<FixedPart>,
 }
 
-/// `e` pushed onto `b` as one scalar slot (a NaN constant if it does not compile: cases are
-/// validated on load).
-fn scalar(b: &mut TapeBuilder, e: &Expr, case: &Case) -> Slot {
-    b.compile(e, &case.env())
-        .ok()
-        .and_then(|v| v.scalar())
-        .unwrap_or_else(|| b.push(Op::Const(f64::NAN)))
-}
-
-fn compile(e: &Expr, case: &Case) -> Tape {
-    let mut b = TapeBuilder::new();
-    let s = scalar(&mut b, e, case);
-    b.finish(s)
-}
-
-/// The log-weight tape of a weight expression: the argument of a top-level `exp`, else the log.
-fn log_weight_of(e: &Expr, case: &Case) -> Tape {
-    match &e.kind {
-        ExprKind::Call(Func::Exp, args) => compile(&args[0], case),
-        _ => {
-            let mut b = TapeBuilder::new();
-            let w = scalar(&mut b, e, case);
-            let l = b.push(Op::Unary(Unary::Log, w));
-            b.finish(l)
-        }
-    }
-}
-
 fn params_of(t: &Tape, p: usize) -> Vec<usize> {
     (0..p).filter(|&v| t.params().contains(v)).collect()
 }
 
 impl MixtureModel {
-    /// Compiles the case (validated on load, so compilation cannot fail).
+    /// Compiles the case ([`Compiled::new`]; validated on load, so compilation cannot fail).
     pub fn new(case: &Case) -> MixtureModel {
-        let log_weight = log_weight_of(&case.weight.expr, case);
-        let p = case.variables().len();
-        let mean = case.mean.as_ref().map(|e| compile(&e.expr, case));
-        let variance = case.variance.as_ref().map(|e| compile(&e.expr, case));
-        let logits: Vec<Tape> = case.logits.iter().map(|e| compile(&e.expr, case)).collect();
+        MixtureModel::from_compiled(&Compiled::new(case))
+    }
+
+    /// The fitted model over the case's one compilation: its log-weight and expert tapes, and
+    /// the share of a fixed component mixed outside the gate as one more shared parameter.
+    pub fn from_compiled(compiled: &Compiled) -> MixtureModel {
+        let log_weight = compiled.log_weight.clone();
+        let p = compiled.variables.len();
+        let mean = compiled.mean.clone();
+        let variance = compiled.variance.clone();
+        let logits = compiled.logits.clone();
         let gate_params = params_of(&log_weight, p);
         let mut expert_params: Vec<usize> = Vec::new();
         for t in mean.iter().chain(&variance).chain(&logits) {
@@ -188,25 +167,25 @@ impl MixtureModel {
             }
         }
         expert_params.sort_unstable();
-        let mut variables = case.variables();
-        let mut roles = case.variable_roles();
-        let fixed = case.fixed.as_ref().map(|f| FixedPart {
-            log_weight: f.in_gate().then(|| log_weight_of(&f.weight.expr, case)),
+        let mut variables = compiled.variables.clone();
+        let mut roles = compiled.roles.clone();
+        let fixed = compiled.fixed.as_ref().map(|f| FixedPart {
+            log_weight: f.log_weight.clone(),
             share: f.proportion.map(|l| (p, l)),
-            mean: f.mean.as_ref().map(|e| compile(&e.expr, case)),
-            variance: f.variance.as_ref().map(|e| compile(&e.expr, case)),
-            logits: f.logits.iter().map(|e| compile(&e.expr, case)).collect(),
+            mean: f.mean.clone(),
+            variance: f.variance.clone(),
+            logits: f.logits.clone(),
         });
         if fixed.as_ref().is_some_and(|f| f.share.is_some()) {
             variables.push(SHARE.into());
             roles.push(Role::Shared);
         }
         MixtureModel {
-            model: case.model,
-            normalized: case.normalized,
-            dim: case.dim,
-            low: case.low,
-            high: case.high,
+            model: compiled.model,
+            normalized: compiled.normalized,
+            dim: compiled.dim,
+            low: compiled.low,
+            high: compiled.high,
             log_weight,
             mean,
             variance,
@@ -426,5 +405,21 @@ mod tests {
         assert_eq!(l.len(), 3 * 4 + 1);
         let atoms = vec![c.atoms[0].clone(), c.atoms[1].clone(), c.atoms[0].clone()];
         assert_eq!(l.atoms(&l.flatten(&atoms)), atoms);
+    }
+
+    #[test]
+    fn the_fits_and_the_family_read_one_compilation() {
+        let c = case("exp(dot(beta1, x) + beta0)", "dot(a, x) + b", true);
+        let compiled = Compiled::new(&c);
+        let fitted = MixtureModel::from_compiled(&compiled);
+        let design = crate::family::Design::from_compiled(compiled.clone());
+        assert_eq!(fitted.log_weight, compiled.log_weight);
+        assert_eq!(fitted.mean, compiled.mean);
+        assert_eq!(design.compiled().weight, compiled.weight);
+        assert_eq!(design.compiled().output, compiled.output);
+        assert_eq!(
+            (&design.variables, &design.roles),
+            (&fitted.variables, &fitted.roles)
+        );
     }
 }

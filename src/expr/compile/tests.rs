@@ -213,3 +213,38 @@ fn inexact_constants_are_computed_in_the_evaluation_precision() {
         p.ops
     );
 }
+
+#[test]
+fn inlined_pieces_are_the_tape_compiled_in_one_piece() {
+    // w · (e − y): compiled into one builder, and built from two finished tapes
+    let (w, e) = (
+        "exp(dot(beta1, x) / tau + beta0)",
+        "relu(beta0 * x[1]) + sqrt(2 * pi * tau)",
+    );
+    let (pw, pe) = (parse(w).unwrap(), parse(e).unwrap());
+    let product = |b: &mut TapeBuilder, w: Slot, e: Slot| {
+        let y = b.push(Op::Input(2));
+        let d = b.push(Op::Sub(e, y));
+        b.push(Op::Mul(w, d))
+    };
+    let mut b = TapeBuilder::new();
+    let sw = b.compile(&pw, &env()).unwrap().scalar().unwrap();
+    let se = b.compile(&pe, &env()).unwrap().scalar().unwrap();
+    let out = product(&mut b, sw, se);
+    let whole = b.finish(out);
+    let mut b = TapeBuilder::new();
+    let sw = b.inline(&compile(w).unwrap());
+    let se = b.inline(&compile(e).unwrap());
+    let out = product(&mut b, sw, se);
+    let inlined = b.finish(out);
+    // the same operations, origins and kinks: the same values to the bit
+    assert_eq!(inlined, whole);
+    assert_eq!(inlined.kinks().len(), 1);
+    let (x, theta) = ([0.3, -0.7, 0.25], [1.5, -0.5, 0.2, 0.8]);
+    let v = inlined.eval(&x, &theta, &mut Vec::new());
+    assert_eq!(
+        v.to_bits(),
+        whole.eval(&x, &theta, &mut Vec::new()).to_bits()
+    );
+    assert!(v.is_finite() && v != 0.0);
+}
