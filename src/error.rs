@@ -2,6 +2,7 @@
 
 use crate::case::CaseError;
 use crate::family::FamilyError;
+use crate::rates::RateError;
 use miette::Diagnostic;
 
 /// An [`crate::Options`] value out of range.
@@ -116,4 +117,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(code(moeid::options))]
     Options(OptionsError),
+    /// A rate check cannot run (unsupported model, settings, checkpoint, shards).
+    #[error(transparent)]
+    #[diagnostic(code(moeid::rates))]
+    Rates(#[from] RateError),
 }

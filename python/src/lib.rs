@@ -37,6 +37,7 @@ fn render(e: &dyn Diagnostic) -> String {
 fn error(e: moeid::Error) -> PyErr {
     match e {
         moeid::Error::Case(c) => CaseError::new_err(render(&moeid::Error::Case(c))),
+        moeid::Error::Rates(r) => RatesError::new_err(r.to_string()),
         other => MoeidError::new_err(render(&other)),
     }
 }
@@ -455,7 +456,7 @@ fn rates(
         )
     })
     .map(|inner| RateCheck { inner })
-    .map_err(|e| RatesError::new_err(e.to_string()))
+    .map_err(|e| error(e.into()))
 }
 
 /// Writes report pages (and their plots) for the given verifications into `out`, with an

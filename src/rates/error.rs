@@ -1,6 +1,5 @@
 //! Why a rate check cannot run.
 
-use std::fmt;
 use std::path::PathBuf;
 
 /// What a rate check cannot do for a case (each names the case and what to change).
@@ -65,15 +64,109 @@ pub enum Unsupported {
     },
 }
 
+/// Why shard checkpoints do not merge into one run (each names the file and what to do).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// The output exists (a merge never overwrites).
+    #[error("{} exists; merge into a new file (remove it, or choose another OUT)", .0.display())]
+    OutExists(PathBuf),
+    /// No shard given.
+    #[error("no shard checkpoints given; pass every shard's --out file")]
+    NoShards,
+    /// A checkpoint of a whole run.
+    #[error("{}: a whole run, not a shard (its command has no --shard); it needs no merge", .0.display())]
+    NotAShard(PathBuf),
+    /// A shard of another run than the first one given.
+    #[error("{}: a shard of another run than {} (case {case}, {index} of {count} shards, command `{command}`); merge the shards of one run", .path.display(), .first.display())]
+    OtherRun {
+        /// The shard.
+        path: PathBuf,
+        /// The first shard given.
+        first: PathBuf,
+        /// Its case.
+        case: String,
+        /// Its index.
+        index: usize,
+        /// Its number of shards.
+        count: usize,
+        /// Its command.
+        command: String,
+    },
+    /// One shard given twice.
+    #[error("shard {index}/{count} given twice: {} and {}", .first.display(), .second.display())]
+    Twice {
+        /// The shard's index.
+        index: usize,
+        /// The number of shards.
+        count: usize,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// A shard that has not finished its fits.
+    #[error("{}: shard {index}/{count} holds {held} of its {fits} fits; finish it with `{command}`", .path.display())]
+    Unfinished {
+        /// The shard.
+        path: PathBuf,
+        /// Its index.
+        index: usize,
+        /// The number of shards.
+        count: usize,
+        /// Fits it holds.
+        held: usize,
+        /// Fits it plans.
+        fits: usize,
+        /// Its command.
+        command: String,
+    },
+    /// One fit in two shards.
+    #[error("the fit k = {k}, n = {n}, replicate {replicate} is in {} and in {}; merge the shards of one run", .first.display(), .second.display())]
+    FitTwice {
+        /// Fitted atoms.
+        k: usize,
+        /// Sample size.
+        n: usize,
+        /// Replicate.
+        replicate: usize,
+        /// The first shard holding it.
+        first: PathBuf,
+        /// The second.
+        second: PathBuf,
+    },
+    /// Shards of the run not given.
+    #[error("shard{} {} missing; run {command} with --shard I/{count} (and its own --out), then merge again", if .missing.len() > 1 { "s" } else { "" }, .missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", "))]
+    Missing {
+        /// The missing shards' indices.
+        missing: Vec<usize>,
+        /// The number of shards.
+        count: usize,
+        /// The run's command, without `--shard` and `--out`.
+        command: String,
+    },
+    /// Fewer or more fits than the run plans.
+    #[error("the shards hold {held} fits of the {planned} the run plans; rerun the shards with their commands")]
+    Incomplete {
+        /// Fits held.
+        held: usize,
+        /// Fits planned.
+        planned: usize,
+    },
+}
+
 /// Why a rate check cannot run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RateError {
     /// The model cannot be simulated or fitted as asked.
-    Unsupported(Unsupported),
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// A case edited in code that no longer fits its model (files are checked on load).
+    #[error("the case does not fit its model: {0}")]
     Case(crate::CaseShape),
     /// A setting out of its range.
+    #[error("{setting} {value}: {fix}")]
     Setting {
         /// The setting (`fitted`, `n`, `replicates`, `restarts`).
         setting: &'static str,
@@ -83,8 +176,10 @@ pub enum RateError {
         fix: String,
     },
     /// Shard checkpoints that do not merge into one run.
-    Merge(String),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
     /// The checkpoint belongs to another run, or cannot be read or written.
+    #[error("checkpoint {}: {message}", .path.display())]
     Checkpoint {
         /// The file.
         path: PathBuf,
@@ -92,23 +187,3 @@ pub enum RateError {
         message: String,
     },
 }
-
-impl fmt::Display for RateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RateError::Unsupported(u) => write!(f, "{u}"),
-            RateError::Merge(m) => f.write_str(m),
-            RateError::Case(c) => write!(f, "the case does not fit its model: {c}"),
-            RateError::Setting {
-                setting,
-                value,
-                fix,
-            } => write!(f, "{setting} {value}: {fix}"),
-            RateError::Checkpoint { path, message } => {
-                write!(f, "checkpoint {}: {message}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for RateError {}

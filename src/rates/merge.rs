@@ -3,7 +3,7 @@
 //! all of the same run, every planned fit present once.
 
 use super::checkpoint::{self, FitRecord, Header};
-use super::RateError;
+use super::{MergeError, RateError};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,10 +19,6 @@ pub struct Merged {
     pub shards: usize,
 }
 
-fn merge_error(message: String) -> RateError {
-    RateError::Merge(message)
-}
-
 /// The whole run's command: the shard's without `--shard`, writing to `out`.
 fn whole_command(shard_command: &str, out: &Path) -> String {
     let base = shard_command
@@ -35,21 +31,16 @@ fn whole_command(shard_command: &str, out: &Path) -> String {
 /// Merges the shard checkpoints `shards` into a new checkpoint `out`.
 ///
 /// # Errors
-/// [`RateError::Merge`] naming a file that is not a shard, a shard of another run, a shard given
+/// [`MergeError`] naming a file that is not a shard, a shard of another run, a shard given
 /// twice or missing, a shard that has not finished its fits, or a fit found twice;
 /// [`RateError::Checkpoint`] when a file cannot be read or `out` cannot be written. `out` is
 /// never overwritten.
 pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<Merged, RateError> {
     if out.exists() {
-        return Err(merge_error(format!(
-            "{} exists; merge into a new file (remove it, or choose another OUT)",
-            out.display()
-        )));
+        return Err(MergeError::OutExists(out.to_path_buf()).into());
     }
     if shards.is_empty() {
-        return Err(merge_error(
-            "no shard checkpoints given; pass every shard's --out file".into(),
-        ));
+        return Err(MergeError::NoShards.into());
     }
     let mut reference: Option<(Header, &PathBuf)> = None;
     let mut seen: BTreeMap<usize, &PathBuf> = BTreeMap::new();
@@ -58,10 +49,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<Merged, RateError> {
         let contents = checkpoint::read(path, None)?;
         let h = contents.header;
         let Some(shard) = h.shard.clone() else {
-            return Err(merge_error(format!(
-                "{}: a whole run, not a shard (its command has no --shard); it needs no merge",
-                path.display()
-            )));
+            return Err(MergeError::NotAShard(path.clone()).into());
         };
         match &reference {
             None => reference = Some((h.clone(), path)),
@@ -76,77 +64,78 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<Merged, RateError> {
                     && r.seed == h.seed
                     && rs == shard.count)
                 {
-                    return Err(merge_error(format!(
-                        "{}: a shard of another run than {} (case {}, {} of {} shards, command `{}`); merge the shards of one run",
-                        path.display(),
-                        first.display(),
-                        h.case,
-                        shard.index,
-                        shard.count,
-                        h.command
-                    )));
+                    return Err(MergeError::OtherRun {
+                        path: path.clone(),
+                        first: (*first).clone(),
+                        case: h.case,
+                        index: shard.index,
+                        count: shard.count,
+                        command: h.command,
+                    }
+                    .into());
                 }
             }
         }
         if let Some(other) = seen.insert(shard.index, path) {
-            return Err(merge_error(format!(
-                "shard {}/{} given twice: {} and {}",
-                shard.index,
-                shard.count,
-                other.display(),
-                path.display()
-            )));
+            return Err(MergeError::Twice {
+                index: shard.index,
+                count: shard.count,
+                first: other.clone(),
+                second: path.clone(),
+            }
+            .into());
         }
         if contents.records.len() < shard.fits {
-            return Err(merge_error(format!(
-                "{}: shard {}/{} holds {} of its {} fits; finish it with `{}`",
-                path.display(),
-                shard.index,
-                shard.count,
-                contents.records.len(),
-                shard.fits,
-                h.command
-            )));
+            return Err(MergeError::Unfinished {
+                path: path.clone(),
+                index: shard.index,
+                count: shard.count,
+                held: contents.records.len(),
+                fits: shard.fits,
+                command: h.command,
+            }
+            .into());
         }
         for r in contents.records {
             let key = (r.k, r.n, r.replicate);
             if let Some((_, other)) = fits.get(&key) {
-                return Err(merge_error(format!(
-                    "the fit k = {}, n = {}, replicate {} is in {} and in {}; merge the shards of one run",
-                    key.0,
-                    key.1,
-                    key.2,
-                    other.display(),
-                    path.display()
-                )));
+                return Err(MergeError::FitTwice {
+                    k: key.0,
+                    n: key.1,
+                    replicate: key.2,
+                    first: (*other).clone(),
+                    second: path.clone(),
+                }
+                .into());
             }
             fits.insert(key, (r, path));
         }
     }
     let (header, _) = reference.expect("at least one shard");
     let count = header.shard.as_ref().map_or(1, |s| s.count);
-    let missing: Vec<String> = (1..=count)
-        .filter(|i| !seen.contains_key(i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
+    let missing: Vec<usize> = (1..=count).filter(|i| !seen.contains_key(i)).collect();
     if !missing.is_empty() {
         let example = header
             .command
             .rsplit_once(" --shard ")
             .map_or(header.command.clone(), |(b, _)| b.to_string());
-        return Err(merge_error(format!(
-            "shard{} {} missing; run {} with --shard I/{count} (and its own --out), then merge again",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", "),
-            example.rsplit_once(" --out ").map_or(example.as_str(), |(b, _)| b)
-        )));
+        return Err(MergeError::Missing {
+            missing,
+            count,
+            command: example
+                .rsplit_once(" --out ")
+                .map_or(example.as_str(), |(b, _)| b)
+                .to_string(),
+        }
+        .into());
     }
     let planned = header.fitted.len() * header.n.len() * header.replicates;
     if fits.len() != planned {
-        return Err(merge_error(format!(
-            "the shards hold {} fits of the {planned} the run plans; rerun the shards with their commands",
-            fits.len()
-        )));
+        return Err(MergeError::Incomplete {
+            held: fits.len(),
+            planned,
+        }
+        .into());
     }
     let whole = Header {
         command: whole_command(&header.command, out),
@@ -187,5 +176,28 @@ mod tests {
             ),
             "moeid rates c.toml --fitted 2,3 --n 300,600 --replicates 2 --restarts 1 --seed 1 --out all.jsonl"
         );
+    }
+
+    #[test]
+    fn merge_errors_name_the_shards_and_join_the_top_level_error() {
+        let missing = MergeError::Missing {
+            missing: vec![2, 4],
+            count: 4,
+            command: "moeid rates c.toml --n 300,600".into(),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "shards 2/4, 4/4 missing; run moeid rates c.toml --n 300,600 with --shard I/4 (and its own --out), then merge again"
+        );
+        let one = MergeError::Missing {
+            missing: vec![3],
+            count: 4,
+            command: "moeid rates c.toml".into(),
+        };
+        assert!(one.to_string().starts_with("shard 3/4 missing; "));
+        let error: crate::Error = RateError::from(missing.clone()).into();
+        assert_eq!(error.to_string(), missing.to_string());
+        let code = miette::Diagnostic::code(&error).map(|c| c.to_string());
+        assert_eq!(code.as_deref(), Some("moeid::rates"));
     }
 }

@@ -29,7 +29,7 @@ pub mod summary;
 pub mod sweep;
 
 pub use check::{check, check_overrides, RateCheck, MAX_EXTRA_ATOMS, MAX_RESTARTS};
-pub use error::{RateError, Unsupported};
+pub use error::{MergeError, RateError, Unsupported};
 pub use merge::{merge, Merged};
 pub use plan::{plan, Shard, Task};
 pub use predict::{predict, rate_text, Group, Prediction, Rate};
