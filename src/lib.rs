@@ -9,10 +9,11 @@
 //! The pipeline, one module per stage, data flowing one way:
 //!
 //! ```text
-//! case → expr → family → rank → relations → verdict → geometry → rates → report
+//! case → model → family → rank → relations → verdict → geometry → rates → report
 //! ```
 //!
-//! `expr` is the leaf language the case stage parses its expressions with.
+//! `expr` is the leaf language the case stage parses its expressions with; `model` compiles
+//! the case once for every later stage.
 //!
 //! ```no_run
 //! let case = moeid::Case::load("cases/softmax-2503.03213/linear.toml")?;
@@ -27,6 +28,7 @@ pub mod expr;
 pub mod family;
 pub mod geometry;
 pub mod model;
+mod note;
 pub mod progress;
 pub mod rank;
 pub mod rates;
@@ -36,6 +38,7 @@ pub mod verdict;
 
 pub use case::Case;
 pub use error::{CaseShape, Error, OptionsError};
+pub use note::Note;
 pub use progress::{Cost, Progress};
 
 use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
@@ -144,7 +147,7 @@ pub struct Verification {
     /// Where the cells and the verdict disagree (docs/theory.md §7, "consistency with §3").
     pub inconsistencies: Vec<geometry::Inconsistency>,
     /// Notes worth a reader's attention (declared masses that do not act as masses, ...).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// Counts.
     pub counts: Counts,
 }
@@ -473,41 +476,30 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     let mut notes = Vec::new();
     for f in &families {
         for m in f.masses.iter().filter(|m| m.declared && !m.holds) {
-            notes.push(format!(
-                "atom {}: `{}` is declared a mass but ∂u/∂{} is not a multiple of u there; it is treated as a mass as declared",
-                f.atom + 1,
-                design.variables[m.var],
-                design.variables[m.var]
-            ));
+            notes.push(Note::MassNotActing {
+                atom: f.atom + 1,
+                variable: design.variables[m.var].clone(),
+            });
         }
     }
     if let Some(k) = design.top_k {
-        let shares: Vec<String> = (0..case.atoms.len())
-            .map(|j| format!("{:.0}%", 100.0 * points.selected_share(j)))
+        let selected = (0..case.atoms.len())
+            .map(|j| points.selected_share(j))
             .collect();
-        notes.push(format!(
-            "top-{k} gate: the selected set is held at the truth's (atoms selected at {} of the samples); the information in the selection boundaries is not analysed (docs/theory.md §9)",
-            shares.join(", ")
-        ));
+        notes.push(Note::TopK { k, selected });
     }
     if let Some(d) = distinguishability
         .as_ref()
         .filter(|d| d.proportion.is_some())
     {
-        notes.push(format!(
-            "fixed component mixed outside the gate (share λ* = {}): the cells hold λ at λ*, so the rates are the atoms' with λ known{}",
-            relations::format_share(d.proportion.unwrap_or_default()),
-            if d.proportion_lost() {
-                "; here λ trades against the atoms' parameters at first order, so with λ estimated no rate holds along that direction (docs/theory.md §8)"
-            } else {
-                " (docs/theory.md §8)"
-            }
-        ));
+        notes.push(Note::FixedShare {
+            proportion: d.proportion.unwrap_or_default(),
+            lost: d.proportion_lost(),
+        });
     }
     if !design.kinks.is_empty() {
-        notes.push(format!(
-            "non-smooth: {} — derivatives that differentiate a kink twice are singular and set aside",
-            design.kinks.iter().map(|k| k.text.as_str()).collect::<Vec<_>>().join(", ")
+        notes.push(Note::Kinks(
+            design.kinks.iter().map(|k| k.text.clone()).collect(),
         ));
     }
     progress::enter(progress, "done");

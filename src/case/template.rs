@@ -623,19 +623,18 @@ mod tests {
                 ..crate::Options::default()
             };
             let v = crate::verify(&case, &opts).unwrap();
-            let note = v.notes.iter().find(|n| n.starts_with("top-2 gate:"));
-            let shares: Vec<f64> = note
-                .and_then(|n| n.split("selected at ").nth(1))
-                .and_then(|n| n.split(" of the samples").next())
-                .map(|n| {
-                    n.split(", ")
-                        .filter_map(|p| p.trim_end_matches('%').parse().ok())
-                        .collect()
+            let shares: Vec<f64> = v
+                .notes
+                .iter()
+                .find_map(|n| match n {
+                    crate::Note::TopK { k: 2, selected } => Some(selected.clone()),
+                    _ => None,
                 })
                 .unwrap_or_default();
+            let note = &v.notes;
             assert_eq!(shares.len(), 3, "{e:?}: {note:?}");
             assert!(
-                shares.iter().all(|&s| s > 5.0 && s < 95.0),
+                shares.iter().all(|&s| s > 0.05 && s < 0.95),
                 "{e:?}: {note:?}"
             );
         }

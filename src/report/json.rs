@@ -177,7 +177,7 @@ pub fn render(v: &Verification) -> Value {
         },
         "cells": v.cells.cells.iter().map(|c| cell(c, v)).collect::<Vec<_>>(),
         "warnings": v.inconsistencies.iter().map(super::cells::warning).collect::<Vec<_>>(),
-        "notes": v.notes,
+        "notes": v.notes.iter().map(super::text::note).collect::<Vec<_>>(),
         "samples": v.counts.samples,
     });
     // Only hierarchical gates carry the key: the groups and the group level's test.

@@ -3,7 +3,7 @@
 use super::cells;
 use crate::rank::Certificate;
 use crate::relations::{Relation, RelationClass};
-use crate::Verification;
+use crate::{Note, Verification};
 use std::fmt::Write;
 
 /// A relation as shown, with the atoms it holds at (identical relations at several atoms are
@@ -468,10 +468,40 @@ pub fn render(v: &Verification) -> String {
     }
     let _ = writeln!(s, "  rank       {}", ranks.join("; "));
     for n in &v.notes {
-        let _ = writeln!(s, "  note       {n}");
+        let _ = writeln!(s, "  note       {}", note(n));
     }
     for i in &v.inconsistencies {
         let _ = writeln!(s, "  {}", cells::warning(i));
     }
     s
+}
+
+/// A note in words (text, markdown and JSON show the same sentence).
+pub fn note(n: &Note) -> String {
+    match n {
+        Note::MassNotActing { atom, variable } => format!(
+            "atom {atom}: `{variable}` is declared a mass but ∂u/∂{variable} is not a multiple of u there; it is treated as a mass as declared"
+        ),
+        Note::TopK { k, selected } => format!(
+            "top-{k} gate: the selected set is held at the truth's (atoms selected at {} of the samples); the information in the selection boundaries is not analysed (docs/theory.md §9)",
+            selected
+                .iter()
+                .map(|s| format!("{:.0}%", 100.0 * s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Note::FixedShare { proportion, lost } => format!(
+            "fixed component mixed outside the gate (share λ* = {}): the cells hold λ at λ*, so the rates are the atoms' with λ known{}",
+            crate::relations::format_share(*proportion),
+            if *lost {
+                "; here λ trades against the atoms' parameters at first order, so with λ estimated no rate holds along that direction (docs/theory.md §8)"
+            } else {
+                " (docs/theory.md §8)"
+            }
+        ),
+        Note::Kinks(kinks) => format!(
+            "non-smooth: {} — derivatives that differentiate a kink twice are singular and set aside",
+            kinks.join(", ")
+        ),
+    }
 }
