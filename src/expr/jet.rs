@@ -96,9 +96,9 @@ impl<S: Number> Jet<S> {
         let mut power = self.like(1.0); // h^0
         let mut factorial = 1.0;
         for (j, d) in derivs.iter().enumerate().skip(1) {
-            power = power * h.clone();
+            power = power.product(&h);
             factorial *= j as f64;
-            let scale = d.clone() / d.constant(factorial);
+            let scale = d.div_ref(&d.constant(factorial));
             for (o, p) in out.c.iter_mut().zip(&power.c).skip(1) {
                 o.mul_acc(&scale, p);
             }
@@ -138,15 +138,22 @@ impl<S: Number> Neg for Jet<S> {
 impl<S: Number> Mul for Jet<S> {
     type Output = Jet<S>;
     fn mul(self, o: Jet<S>) -> Jet<S> {
+        self.product(&o)
+    }
+}
+
+impl<S: Number> Jet<S> {
+    /// $a\,b$: a subset convolution, or a scaling when one side is a constant.
+    fn product(&self, o: &Jet<S>) -> Jet<S> {
         if self.c.len() != o.c.len() {
             // One side is a constant: scale.
             let (k, j) = if self.c.len() == 1 {
-                (self.c[0].clone(), o)
+                (&self.c[0], o)
             } else {
-                (o.c[0].clone(), self)
+                (&o.c[0], self)
             };
             return Jet {
-                c: j.c.into_iter().map(|a| a * k.clone()).collect(),
+                c: j.c.iter().map(|a| a.mul_ref(k)).collect(),
             };
         }
         let n = self.c.len();
@@ -166,15 +173,13 @@ impl<S: Number> Mul for Jet<S> {
         }
         Jet { c }
     }
-}
 
-impl<S: Number> Div for Jet<S> {
-    type Output = Jet<S>;
-    fn div(self, o: Jet<S>) -> Jet<S> {
+    /// $a / b$: a scaling when $b$ is a constant, else $a$ times $1/b$ by the chain rule.
+    fn quotient(&self, o: &Jet<S>) -> Jet<S> {
         if o.c.len() == 1 {
-            let k = o.c[0].clone();
+            let k = &o.c[0];
             return Jet {
-                c: self.c.into_iter().map(|a| a / k.clone()).collect(),
+                c: self.c.iter().map(|a| a.div_ref(k)).collect(),
             };
         }
         // 1/x: d_j = (−1)^j j! / x^{j+1}
@@ -189,13 +194,43 @@ impl<S: Number> Div for Jet<S> {
             let sign = if j % 2 == 1 { -fact } else { fact };
             derivs.push(p.clone() * x.constant(sign));
         }
-        self * o.chain(derivs)
+        self.product(&o.chain(derivs))
+    }
+
+    /// Coefficient-wise `f` from references when the lengths agree (else by value, padding the
+    /// constant side).
+    fn zip_ref(&self, other: &Jet<S>, f: impl Fn(&S, &S) -> S, g: impl Fn(S, S) -> S) -> Jet<S> {
+        if self.c.len() != other.c.len() {
+            return self.clone().zip(other.clone(), g);
+        }
+        Jet {
+            c: self.c.iter().zip(&other.c).map(|(a, b)| f(a, b)).collect(),
+        }
+    }
+}
+
+impl<S: Number> Div for Jet<S> {
+    type Output = Jet<S>;
+    fn div(self, o: Jet<S>) -> Jet<S> {
+        self.quotient(&o)
     }
 }
 
 impl<S: Number> Number for Jet<S> {
     fn constant(&self, v: f64) -> Self {
         self.like(v)
+    }
+    fn add_ref(&self, o: &Self) -> Self {
+        self.zip_ref(o, S::add_ref, |a, b| a + b)
+    }
+    fn sub_ref(&self, o: &Self) -> Self {
+        self.zip_ref(o, S::sub_ref, |a, b| a - b)
+    }
+    fn mul_ref(&self, o: &Self) -> Self {
+        self.product(o)
+    }
+    fn div_ref(&self, o: &Self) -> Self {
+        self.quotient(o)
     }
 
     fn re(&self) -> f64 {
@@ -356,6 +391,19 @@ impl Number for rug::Float {
     fn mul_acc(&mut self, a: &Self, b: &Self) {
         *self += a * b;
     }
+    // Rounded to the left operand's precision, as `a.clone() + b.clone()` is.
+    fn add_ref(&self, o: &Self) -> Self {
+        rug::Float::with_val(self.prec(), self + o)
+    }
+    fn sub_ref(&self, o: &Self) -> Self {
+        rug::Float::with_val(self.prec(), self - o)
+    }
+    fn mul_ref(&self, o: &Self) -> Self {
+        rug::Float::with_val(self.prec(), self * o)
+    }
+    fn div_ref(&self, o: &Self) -> Self {
+        rug::Float::with_val(self.prec(), self / o)
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +453,25 @@ mod tests {
         let y = x.exp().sqrt().powi(2);
         let diff = y.top().clone() - rug::Float::with_val(256, 0.7).exp();
         assert!(diff.abs().to_f64() < 1e-70);
+    }
+
+    #[test]
+    fn operations_from_references_equal_those_by_value() {
+        let f = |v: f64| rug::Float::with_val(200, v);
+        let x = Jet::seed(f(0.7), 3, &[true, false, true]).tanh();
+        let y = Jet::seed(f(-1.3), 3, &[true, true, false]).exp();
+        let k = Jet::seed(f(2.5), 0, &[]); // a constant jet: the padded branches
+        for (a, b) in [(&x, &y), (&y, &x), (&x, &k), (&k, &y)] {
+            assert_eq!(a.add_ref(b), a.clone() + b.clone());
+            assert_eq!(a.sub_ref(b), a.clone() - b.clone());
+            assert_eq!(a.mul_ref(b), a.clone() * b.clone());
+            assert_eq!(a.div_ref(b), a.clone() / b.clone());
+        }
+        let (p, q) = (f(1.0) / f(3.0), f(-2.0).exp());
+        assert_eq!(p.mul_ref(&q), p.clone() * q.clone());
+        assert_eq!(p.div_ref(&q), p.clone() / q.clone());
+        assert_eq!(p.sub_ref(&q), p.clone() - q.clone());
+        assert_eq!(p.add_ref(&q).prec(), 200);
     }
 
     #[test]

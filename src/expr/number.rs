@@ -77,6 +77,27 @@ pub trait Number:
         *self = self.clone() + a.clone() * b.clone();
     }
 
+    /// `self + o` from references: the same value as `self.clone() + o.clone()` (types with
+    /// costly clones, the MPFR jets, override it to skip the copies).
+    fn add_ref(&self, o: &Self) -> Self {
+        self.clone() + o.clone()
+    }
+
+    /// `self - o` from references (see [`Number::add_ref`]).
+    fn sub_ref(&self, o: &Self) -> Self {
+        self.clone() - o.clone()
+    }
+
+    /// `self · o` from references (see [`Number::add_ref`]).
+    fn mul_ref(&self, o: &Self) -> Self {
+        self.clone() * o.clone()
+    }
+
+    /// `self / o` from references (see [`Number::add_ref`]).
+    fn div_ref(&self, o: &Self) -> Self {
+        self.clone() / o.clone()
+    }
+
     /// $z^w = e^{w \ln z}$
     fn pow(&self, w: &Self) -> Self {
         (w.clone() * self.ln()).exp()
