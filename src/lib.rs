@@ -448,7 +448,7 @@ pub fn verify(case: &Case, options: &Options) -> Result<Verification, Error> {
     counts.escalations = escalation.escalations;
     counts.hp_columns = escalation.hp.evaluations + escalation.fresh.evaluations;
     let has_mass: Vec<bool> = families.iter().map(|f| !f.masses.is_empty()).collect();
-    let mut verdict = verdict::decide(&relations, order, &design.variables, &has_mass);
+    let mut verdict = verdict::decide(&relations, order, &has_mass);
     if let Some(d) = &distinguishability {
         verdict = verdict::with_fixed(verdict, d);
     }

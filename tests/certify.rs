@@ -50,14 +50,14 @@ fn an_exact_relation_hidden_by_cancellation_is_found() {
     let rels = &v.relations.atoms[0].relations;
     let da = rels
         .iter()
-        .find(|r| r.text(&v.variables) == "∂u/∂a = 0")
+        .find(|r| moeid::report::relation::text(r, &v.variables) == "∂u/∂a = 0")
         .expect("∂u/∂a = 0");
     assert_eq!(da.certificate, Certificate::Certified);
     assert_eq!(da.structural, Some(true));
     // b² is a weight: b·∂u/∂b = 2u, found in exact form from high-precision stratum points
     assert!(rels
         .iter()
-        .any(|r| r.text(&v.variables) == "b·∂u/∂b − 2·u = 0"));
+        .any(|r| moeid::report::relation::text(r, &v.variables) == "b·∂u/∂b − 2·u = 0"));
 }
 
 /// The case verified as it is (cells of one atom) and with every decision certified.
@@ -105,7 +105,7 @@ fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
                     r.certificate,
                     Certificate::Certified,
                     "{name}: {}",
-                    r.text(&certified.variables)
+                    moeid::report::relation::text(r, &certified.variables)
                 );
             }
             // the same relations, same classes
@@ -113,7 +113,13 @@ fn certifying_everything_keeps_the_verdicts_and_certifies_them() {
                 let mut t: Vec<String> = v.relations.atoms[a.atom]
                     .relations
                     .iter()
-                    .map(|r| format!("{} {}", r.class, r.text(&v.variables)))
+                    .map(|r| {
+                        format!(
+                            "{} {}",
+                            r.class,
+                            moeid::report::relation::text(r, &v.variables)
+                        )
+                    })
                     .collect();
                 t.sort();
                 t
@@ -191,7 +197,12 @@ fn a_fixed_density_equal_to_an_expert_keeps_its_exact_relation_in_high_precision
     let c = case("deviated-2402.05220/gaussian-overlap.toml");
     let (plain, certified) = plain_and_certified(&c);
     for v in [&plain, &certified] {
-        assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+        assert_eq!(
+            v.verdict.kind.name(),
+            "degenerate",
+            "{}",
+            moeid::report::text::reason(&v.verdict.reason, &v.variables)
+        );
     }
     assert_eq!(certified.verdict.certificate, Certificate::Certified);
     let joint = certified
@@ -211,7 +222,7 @@ fn relation_lines(v: &moeid::Verification) -> Vec<String> {
             "{atom} {} {:?} {}",
             r.class.name(),
             r.structural,
-            r.text_with(&v.variables, 4)
+            moeid::report::relation::text_with(r, &v.variables, 4)
         )
     };
     let mut lines: Vec<String> = v
@@ -243,7 +254,7 @@ fn fidelity_problems(v: &moeid::Verification) -> Vec<String> {
         .flat_map(|a| &a.relations)
         .chain(&v.relations.cross);
     for r in all {
-        let text = r.text(&v.variables);
+        let text = moeid::report::relation::text(r, &v.variables);
         if big(&text) && r.exact_form_found() {
             out.push(format!("a coefficient above 1e4 without a note: {text}"));
         }
@@ -255,7 +266,7 @@ fn fidelity_problems(v: &moeid::Verification) -> Vec<String> {
         v.relations.atoms[j]
             .relations
             .iter()
-            .map(|r| (r.text(&v.variables), r.status()))
+            .map(|r| (moeid::report::relation::text(r, &v.variables), r.status()))
             .collect()
     };
     for b in &v.relations.atoms {
@@ -278,7 +289,7 @@ fn fidelity_problems(v: &moeid::Verification) -> Vec<String> {
                     }));
                 }
             }
-            let line = (r.text(&v.variables), r.status());
+            let line = (moeid::report::relation::text(r, &v.variables), r.status());
             for a in (0..v.relations.atoms.len()).filter(|&a| a != b.atom) {
                 if zeros(a, &vars) == zeros(b.atom, &vars) && !shown(a).contains(&line) {
                     out.push(format!(

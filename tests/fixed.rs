@@ -85,7 +85,12 @@ fn the_fixed_component_enters_the_true_model() {
     // with f0 = the atom's own expert, u = w (e - f*) vanishes: nothing to identify
     let same = format!("{one_atom}[fixed]\nmean = \"1.5 * x[0] - 0.5\"\n");
     let v = verify(&same);
-    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    assert_eq!(
+        v.verdict.kind.name(),
+        "degenerate",
+        "{}",
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+    );
 }
 
 #[test]
@@ -194,9 +199,10 @@ fn a_share_is_lost_exactly_when_the_gated_experts_can_absorb_it() {
     assert!(v.distinguishability.as_ref().unwrap().proportion_lost());
     assert_eq!(v.verdict.kind.name(), "degenerate");
     assert!(
-        v.verdict.reason.contains("share λ is not identifiable"),
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+            .contains("share λ is not identifiable"),
         "{}",
-        v.verdict.reason
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
     );
     assert!(
         v.verdict

@@ -24,7 +24,7 @@ fn texts(v: &Verification, atom: usize) -> Vec<(RelationClass, String)> {
     v.relations.atoms[atom]
         .relations
         .iter()
-        .map(|r| (r.class, r.text(&v.variables)))
+        .map(|r| (r.class, moeid::report::relation::text(r, &v.variables)))
         .collect()
 }
 
@@ -44,9 +44,16 @@ fn combinations(v: &Verification, atom: usize, text: &str) -> Vec<String> {
     v.relations.atoms[atom]
         .relations
         .iter()
-        .find(|r| r.text(&v.variables) == text)
-        .and_then(|r| r.exact.as_ref())
-        .map(|e| e.combinations.clone())
+        .find(|r| moeid::report::relation::text(r, &v.variables) == text)
+        .and_then(|r| {
+            let roles = v.case.variable_roles();
+            Some(moeid::report::relation::combinations(
+                r,
+                r.exact.as_ref()?,
+                &v.variables,
+                &roles,
+            ))
+        })
         .unwrap_or_default()
 }
 
@@ -63,7 +70,7 @@ fn all_exact(v: &Verification, atom: usize) {
             ok,
             "{}: no verified exact form for {}",
             v.case.name,
-            r.numeric_text(&v.variables)
+            moeid::report::relation::numeric_text(r, &v.variables)
         );
     }
 }
@@ -131,7 +138,7 @@ fn relation_1_softmax_any_activation_is_a_coupling() {
         .relations
         .cross
         .iter()
-        .map(|r| r.text(&v.variables))
+        .map(|r| moeid::report::relation::text(r, &v.variables))
         .collect();
     assert!(gauge.contains(&"u₁ + u₂ = 0".to_string()), "{gauge:?}");
     assert!(v
@@ -393,7 +400,7 @@ fn null_vectors_annihilate_the_family() {
                 assert!(
                     r.residual < 1e-9,
                     "{name}: {} has residual {:e}",
-                    r.text(&v.variables),
+                    moeid::report::relation::text(r, &v.variables),
                     r.residual
                 );
             }
@@ -439,19 +446,25 @@ fn a_shared_offset_in_every_score_is_an_invariance_of_the_mixture() {
             .unwrap();
     let case = moeid::Case::parse(&text, "shared-gate-offset.toml").unwrap();
     let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
-    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    assert_eq!(
+        v.verdict.kind.name(),
+        "degenerate",
+        "{}",
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+    );
     let invariances: Vec<String> = v
         .relations
         .cross
         .iter()
         .filter(|r| r.class == RelationClass::Invariance)
-        .map(|r| r.text(&v.variables))
+        .map(|r| moeid::report::relation::text(r, &v.variables))
         .collect();
     assert_eq!(invariances, vec!["∂u₁/∂gamma + ∂u₂/∂gamma = 0".to_string()]);
     assert!(
-        v.verdict.reason.contains("invariance of the mixture"),
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+            .contains("invariance of the mixture"),
         "{}",
-        v.verdict.reason
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
     );
     // the gauge of the plain softmax stays gauge, and no gauge repeats the invariance
     let gauge: Vec<String> = v
@@ -459,7 +472,7 @@ fn a_shared_offset_in_every_score_is_an_invariance_of_the_mixture() {
         .cross
         .iter()
         .filter(|r| r.class == RelationClass::Gauge)
-        .map(|r| r.text(&v.variables))
+        .map(|r| moeid::report::relation::text(r, &v.variables))
         .collect();
     assert!(gauge.contains(&"u₁ + u₂ = 0".to_string()), "{gauge:?}");
     assert!(!gauge.contains(&invariances[0]), "{gauge:?}");
@@ -472,7 +485,12 @@ fn a_shared_offset_in_every_score_is_an_invariance_of_the_mixture() {
         .replace("b = 0.3\n", "b = 0.3\ngamma = -0.4\n");
     let case = moeid::Case::parse(&own, "own.toml").unwrap();
     let v = moeid::verify(&case, &crate::util::verdict_only()).unwrap();
-    assert_eq!(v.verdict.kind.name(), "interaction", "{}", v.verdict.reason);
+    assert_eq!(
+        v.verdict.kind.name(),
+        "interaction",
+        "{}",
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+    );
     assert!(v
         .relations
         .cross
@@ -511,7 +529,7 @@ fn a_shared_temperature_scaling_is_the_mixtures_invariance_too() {
     assert!(
         (coef(1, b) - coef(0, b) - expected).abs() < 1e-6,
         "{}",
-        r.text(&v.variables)
+        moeid::report::relation::text(r, &v.variables)
     );
 }
 
@@ -567,7 +585,7 @@ fn a_gaussian_gate_couplings_are_exact_and_numeric_relations_say_so() {
     for r in numeric {
         let line = text
             .lines()
-            .find(|l| l.contains(&r.text_with(&v.variables, 6)))
+            .find(|l| l.contains(&moeid::report::relation::text_with(r, &v.variables, 6)))
             .expect("printed");
         assert!(
             line.ends_with("(structural; exact form not found)"),
@@ -613,7 +631,7 @@ fn a_gauge_relation_mixing_two_atoms_has_its_exact_form() {
         .relations
         .cross
         .iter()
-        .find(|r| r.text(&v.variables) == text)
+        .find(|r| moeid::report::relation::text(r, &v.variables) == text)
         .unwrap_or_else(|| panic!("no `{text}` among {:#?}", v.relations.cross));
     assert_eq!(r.class, RelationClass::Gauge);
     assert_eq!(r.status(), "structural");
@@ -625,7 +643,8 @@ fn a_gauge_relation_mixing_two_atoms_has_its_exact_form() {
         .relations
         .cross
         .iter()
-        .any(|r| r.text(&v.variables) == "s₁·∂u₁/∂c[0] + (−c[0]₁ + c[0]₂)·u₂ + s₂·∂u₂/∂c[0] = 0"));
+        .any(|r| moeid::report::relation::text(r, &v.variables)
+            == "s₁·∂u₁/∂c[0] + (−c[0]₁ + c[0]₂)·u₂ + s₂·∂u₂/∂c[0] = 0"));
 }
 
 /// Two atoms with the same gate whose experts share a linear term `a·x`: the mixture is
@@ -635,19 +654,25 @@ fn a_gauge_relation_mixing_two_atoms_has_its_exact_form() {
 #[test]
 fn a_cross_atom_relation_outside_the_gauge_is_an_invariance() {
     let v = verify_design("same-gate-trade.toml");
-    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
+    assert_eq!(
+        v.verdict.kind.name(),
+        "degenerate",
+        "{}",
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+    );
     let class_of = |text: &str| {
         v.relations
             .cross
             .iter()
-            .find(|r| r.text(&v.variables) == text)
+            .find(|r| moeid::report::relation::text(r, &v.variables) == text)
             .map(|r| r.class)
     };
     assert_eq!(
         class_of("∂u₁/∂a − ∂u₂/∂a = 0"),
         Some(RelationClass::Invariance)
     );
-    assert!(v.verdict.reason.contains("∂u₁/∂a − ∂u₂/∂a = 0"));
+    assert!(moeid::report::text::reason(&v.verdict.reason, &v.variables)
+        .contains("∂u₁/∂a − ∂u₂/∂a = 0"));
     // the cells of each atom cannot see it; the prediction carries it at every cell size
     for rate in &v.predicted.by_size {
         assert_eq!(
@@ -676,8 +701,15 @@ fn a_group_slope_written_as_a_product_is_an_invariance_of_the_group_level() {
     // W = exp(gamma1·gamma2·x + gamma0): only the product moves the mixture, one direction per
     // group, (gamma1, −gamma2)/norm up to sign; the common intercept shift is the group gauge
     let v = verify_design("group-scale-trade.toml");
-    assert_eq!(v.verdict.kind.name(), "degenerate", "{}", v.verdict.reason);
-    assert!(v.verdict.reason.contains("group parameters"));
+    assert_eq!(
+        v.verdict.kind.name(),
+        "degenerate",
+        "{}",
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
+    );
+    assert!(
+        moeid::report::text::reason(&v.verdict.reason, &v.variables).contains("group parameters")
+    );
     let level = v.relations.groups.as_ref().unwrap();
     assert!(level.clear);
     assert_eq!(level.invariances.len(), 2);
@@ -710,7 +742,7 @@ fn the_hierarchical_softmax_has_a_gauge_per_group_and_identifiable_groups() {
         v.verdict.kind.name(),
         "identifiable",
         "{}",
-        v.verdict.reason
+        moeid::report::text::reason(&v.verdict.reason, &v.variables)
     );
     let level = v.relations.groups.as_ref().unwrap();
     // the gauge: the same shift of both groups' gamma1 and of both gamma0
@@ -720,7 +752,7 @@ fn the_hierarchical_softmax_has_a_gauge_per_group_and_identifiable_groups() {
         .cross
         .iter()
         .filter(|r| r.class == RelationClass::Gauge)
-        .map(|r| r.text(&v.variables))
+        .map(|r| moeid::report::relation::text(r, &v.variables))
         .collect();
     // within each group, never across groups
     assert!(gauges.contains(&"u₁ + u₂ = 0".to_string()), "{gauges:?}");
@@ -758,7 +790,7 @@ fn second_order_gauge_relations_are_explained_by_the_orbit_in_any_parametrizatio
             "{:?}",
             cross
                 .iter()
-                .map(|r| (r.class, r.text(&v.variables)))
+                .map(|r| (r.class, moeid::report::relation::text(r, &v.variables)))
                 .collect::<Vec<_>>()
         );
         cross.len()
@@ -785,7 +817,7 @@ fn a_mixture_invariance_names_what_stays_identifiable() {
         .relations
         .cross
         .iter()
-        .filter(|r| r.text(&v.variables) == "∂u₁/∂a − ∂u₂/∂a = 0")
+        .filter(|r| moeid::report::relation::text(r, &v.variables) == "∂u₁/∂a − ∂u₂/∂a = 0")
         .map(|r| r.class)
         .collect();
     assert_eq!(same, vec![RelationClass::Invariance]);

@@ -562,7 +562,11 @@ fn check(
                             v.case.name
                         )?;
                         writeln!(stdout, "      file: {}", f.display())?;
-                        writeln!(stdout, "      why:  {}", v.verdict.reason)?;
+                        writeln!(
+                            stdout,
+                            "      why:  {}",
+                            moeid::report::text::reason(&v.verdict.reason, &v.variables)
+                        )?;
                     }
                 }
             }

@@ -36,8 +36,7 @@ use crate::rank::certify::Escalation;
 use crate::rank::{self, Certificate, Rank, Tolerance};
 use canonical::{canonical, ScaledRelation};
 pub use distinguish::{distinguish, Distinguishability, SpanTest};
-pub use format::{format_coef, format_coef_digits, format_share};
-pub(crate) use format::{linear_combination, subscript};
+pub(crate) use format::subscript;
 pub use groups::GroupLevel;
 use nalgebra::{DMatrix, DVector};
 pub use psd::PsdOutcome;
@@ -150,66 +149,6 @@ impl Relation {
 
     pub fn is_cross_atom(&self) -> bool {
         self.terms.iter().any(|t| t.atom != self.terms[0].atom)
-    }
-
-    /// The relation as a PDE in parameter names: its exact form when one was recognised and
-    /// verified (`tau·∂u/∂tau + beta1[0]·∂u/∂beta1[0] = 0`), else [`Relation::numeric_text`].
-    pub fn text(&self, variables: &[String]) -> String {
-        match &self.exact {
-            Some(e) if e.verified => e.text.clone(),
-            _ => self.numeric_text(variables),
-        }
-    }
-
-    /// The relation with its floating-point coefficients (6 significant digits).
-    ///
-    /// Per-atom relations solve for the pivot: `∂²u/∂beta1[0]∂b = ∂u/∂a[0]`; cross-atom
-    /// relations are written as a sum with atom subscripts: `u₁ + u₂ = 0`.
-    pub fn numeric_text(&self, variables: &[String]) -> String {
-        self.numeric_text_with(variables, 6)
-    }
-
-    /// As [`Relation::text`], with numeric coefficients to `digits` significant digits (the
-    /// stable form for snapshots: 4 digits hide rounding noise).
-    pub fn text_with(&self, variables: &[String], digits: usize) -> String {
-        match &self.exact {
-            Some(e) if e.verified => e.text.clone(),
-            _ => self.numeric_text_with(variables, digits),
-        }
-    }
-
-    /// The relation with floating-point coefficients to `digits` significant digits.
-    pub fn numeric_text_with(&self, variables: &[String], digits: usize) -> String {
-        let cross = self.is_cross_atom();
-        let name = |t: &Term| {
-            if cross {
-                t.alpha
-                    .label(variables, &format!("u{}", subscript(t.atom + 1)))
-            } else {
-                t.alpha.label(variables, "u")
-            }
-        };
-        if self.class == RelationClass::Singular {
-            let t = &self.terms[0];
-            return format!(
-                "{} is singular: a Dirac mass at the kink of {}, invisible to sampling",
-                name(t),
-                self.kink.as_deref().unwrap_or("a non-smooth function")
-            );
-        }
-        if cross {
-            return format!(
-                "{} = 0",
-                linear_combination(self.terms.iter().map(|t| (t.coef, name(t))), digits)
-            );
-        }
-        let lhs = name(&self.terms[0]);
-        let rhs: Vec<(f64, String)> = self.terms[1..].iter().map(|t| (-t.coef, name(t))).collect();
-        if rhs.is_empty() {
-            format!("{lhs} = 0")
-        } else {
-            format!("{lhs} = {}", linear_combination(rhs.into_iter(), digits))
-        }
     }
 }
 

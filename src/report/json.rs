@@ -16,7 +16,7 @@ fn relation(r: &Relation, v: &Verification) -> Value {
         "class": r.class.name(),
         "structural": r.structural,
         "atoms": atoms,
-        "text": r.text(&v.variables),
+        "text": super::relation::text(r, &v.variables),
         "terms": r.terms.iter().map(|t| json!({
             "atom": t.atom + 1,
             "d": t.alpha.names(&v.variables),
@@ -26,19 +26,19 @@ fn relation(r: &Relation, v: &Verification) -> Value {
         "pure_power": r.pure_power,
         "kink": r.kink,
         "certificate": r.certificate.name(),
-        "numeric_text": r.numeric_text(&v.variables),
+        "numeric_text": super::relation::numeric_text(r, &v.variables),
         "sympy": super::sympy::relation(r, &v.variables),
         "exact": r.exact.as_ref().map(|e| json!({
-            "text": e.text,
-            "latex": e.latex,
+            "text": super::relation::exact(r, e).0,
+            "latex": super::relation::exact(r, e).1,
             "verified": e.verified,
             "coefficients": r.terms.iter().zip(&e.coefs).map(|(t, c)| json!({
                 "atom": t.atom + 1,
                 "d": t.alpha.names(&v.variables),
-                "coef": c.text(&e.names),
+                "coef": super::coef::coef(c, &e.names),
                 "sympy": super::sympy::coefficient(c, &e.names),
             })).collect::<Vec<_>>(),
-            "identifiable_combinations": e.combinations,
+            "identifiable_combinations": super::relation::combinations(r, e, &v.variables, &v.case.variable_roles()),
         })),
     })
 }
@@ -144,7 +144,7 @@ pub fn render(v: &Verification) -> Value {
         "verdict": v.verdict.kind.name(),
         "order": v.order,
         "seed": v.seed,
-        "reason": v.verdict.reason,
+        "reason": super::text::reason(&v.verdict.reason, &v.variables),
         "certificate": v.verdict.certificate.name(),
         "f64_clear": v.families.iter().all(|f| f.clear),
         "expect": c.expect,

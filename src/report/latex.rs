@@ -4,8 +4,8 @@
 //! GitHub applies markdown backslash escapes inside `$...$` before MathJax sees the text, so
 //! `\,` would arrive as `,`: only commands made of letters are emitted (`\thinspace`).
 
+use super::coef::latex_name;
 use crate::expr::{BinOp, Expr, ExprKind, Func};
-use crate::relations::exact::latex_name;
 
 /// Binding strength of a node as printed (atoms bind tightest).
 fn precedence(e: &Expr) -> u8 {

@@ -56,8 +56,8 @@ fn cell(s: &str) -> String {
 /// A relation as math when its exact form is known, else as code.
 fn relation_md(r: &Relation, variables: &[String]) -> String {
     match &r.exact {
-        Some(e) if !e.latex.is_empty() => format!("${}$", e.latex),
-        _ => format!("`{}`", r.text_with(variables, 4)),
+        Some(e) => format!("${}$", super::relation::exact(r, e).1),
+        None => format!("`{}`", super::relation::text_with(r, variables, 4)),
     }
 }
 
@@ -78,7 +78,7 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         v.verdict.kind.name(),
         v.order,
         certificate(v.verdict.certificate),
-        v.verdict.reason
+        super::text::reason(&v.verdict.reason, &v.variables)
     );
 
     let _ = writeln!(s, "## Model\n");
@@ -121,7 +121,7 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         match f.proportion {
             Some(p) => s.push_str(&format!(
                 "- fixed component's share, estimated outside the gate ($f = \\lambda f_0 + (1 - \\lambda) f_G$): $\\lambda^* = {}$\n",
-                crate::relations::format_share(p)
+                super::coef::format_share(p)
             )),
             None => s.push_str(&line("fixed component's weight", "w_0(x)", &f.weight)),
         }
@@ -166,7 +166,7 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
         "| atom | {} |",
         v.variables
             .iter()
-            .map(|n| format!("${}$", crate::relations::exact::latex_name(n)))
+            .map(|n| format!("${}$", super::coef::latex_name(n)))
             .collect::<Vec<_>>()
             .join(" | ")
     );
@@ -248,11 +248,13 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
                     relation_md(r, &v.variables)
                 );
                 if let Some(e) = &r.exact {
-                    if !e.combinations.is_empty() {
+                    let combinations =
+                        super::relation::combinations(r, e, &v.variables, &v.case.variable_roles());
+                    if !combinations.is_empty() {
                         let _ = write!(
                             line,
                             "; identifiable: {}",
-                            e.combinations
+                            combinations
                                 .iter()
                                 .map(|c| format!("`{c}`"))
                                 .collect::<Vec<_>>()
@@ -426,7 +428,7 @@ fn geometry_section(s: &mut String, v: &Verification, files: &Files) {
         s,
         "| atom | m | outcome | {} | witness | decided |",
         vars.iter()
-            .map(|n| format!("${}$", crate::relations::exact::latex_name(n)))
+            .map(|n| format!("${}$", super::coef::latex_name(n)))
             .collect::<Vec<_>>()
             .join(" | ")
     );

@@ -4,11 +4,13 @@
 //! one object per case, fields documented in README.md. Both are deterministic for a seed.
 
 pub mod cells;
+pub mod coef;
 pub mod files;
 pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod plot;
 pub mod rates;
+pub mod relation;
 pub mod sympy;
 pub mod text;

@@ -3,6 +3,7 @@
 use super::cells;
 use crate::rank::Certificate;
 use crate::relations::{Relation, RelationClass};
+use crate::verdict::Reason;
 use crate::{Note, Verification};
 use std::fmt::Write;
 
@@ -28,7 +29,7 @@ pub const STATUS_LEGEND: &str = "structural: the same terms are related at pertu
 fn lines(v: &Verification, digits: usize) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::new();
     let mut push = |r: &Relation, atom: Option<usize>| {
-        let text = r.text_with(&v.variables, digits);
+        let text = super::relation::text_with(r, &v.variables, digits);
         if let Some(l) = out.iter_mut().find(|l| {
             l.class == r.class && l.text == text && l.structural == r.structural && atom.is_some()
         }) {
@@ -39,7 +40,7 @@ fn lines(v: &Verification, digits: usize) -> Vec<Line> {
             .exact
             .as_ref()
             .filter(|e| e.verified)
-            .map(|e| e.combinations.clone())
+            .map(|e| super::relation::combinations(r, e, &v.variables, &v.case.variable_roles()))
             .unwrap_or_default();
         if combinations.is_empty() && r.class == RelationClass::Invariance && atom.is_none() {
             combinations = mixture_combinations(r, &v.variables, &v.case.variable_roles());
@@ -101,7 +102,7 @@ fn mixture_combinations(
         [a, b] if a.atom != b.atom && b.coef != 0.0 => {
             let name =
                 |atom: usize| format!("{}{}", variables[v], crate::relations::subscript(atom + 1));
-            vec![crate::relations::linear_combination(
+            vec![super::coef::linear_combination(
                 [(1.0, name(a.atom)), (-a.coef / b.coef, name(b.atom))].into_iter(),
                 6,
             )]
@@ -264,7 +265,7 @@ pub fn group_outcome(level: &crate::relations::GroupLevel, variables: &[String])
         .invariances
         .iter()
         .map(|d| {
-            crate::relations::linear_combination(
+            super::coef::linear_combination(
                 d.iter().map(|&(g, v, c)| {
                     (
                         c,
@@ -291,7 +292,7 @@ pub fn fixed_outcome(d: &crate::relations::Distinguishability) -> String {
         (Some(p), Some(first)) => {
             let what = format!(
                 "e0 − f_G* (the direction of its share λ, λ* = {})",
-                crate::relations::format_share(p)
+                super::coef::format_share(p)
             );
             if !first.distinguishable {
                 format!(
@@ -356,7 +357,11 @@ pub fn render(v: &Verification) -> String {
         }
         (true, true) => {}
     }
-    let _ = writeln!(s, "  why        {}", v.verdict.reason);
+    let _ = writeln!(
+        s,
+        "  why        {}",
+        reason(&v.verdict.reason, &v.variables)
+    );
     let ls = lines(v, 6);
     if ls.is_empty() {
         let _ = writeln!(s, "  relations  none: every family has full rank");
@@ -492,7 +497,7 @@ pub fn note(n: &Note) -> String {
         ),
         Note::FixedShare { proportion, lost } => format!(
             "fixed component mixed outside the gate (share λ* = {}): the cells hold λ at λ*, so the rates are the atoms' with λ known{}",
-            crate::relations::format_share(*proportion),
+            super::coef::format_share(*proportion),
             if *lost {
                 "; here λ trades against the atoms' parameters at first order, so with λ estimated no rate holds along that direction (docs/theory.md §8)"
             } else {
@@ -502,6 +507,66 @@ pub fn note(n: &Note) -> String {
         Note::Kinks(kinks) => format!(
             "non-smooth: {} — derivatives that differentiate a kink twice are singular and set aside",
             kinks.join(", ")
+        ),
+    }
+}
+
+/// Why a verdict is what it is, in one sentence.
+pub fn reason(r: &Reason, variables: &[String]) -> String {
+    let text = |rel: &Relation| super::relation::text(rel, variables);
+    let at = |rel: &Relation| match rel.structural {
+        Some(false) => " (at this point only)",
+        _ => "",
+    };
+    match r {
+        Reason::Invariance { atom, relation } => format!(
+            "atom {}: {}{} is an invariance: u does not change along this direction, so the parameters are not locally identifiable",
+            atom + 1,
+            text(relation),
+            at(relation)
+        ),
+        Reason::MixtureInvariance(relation) => format!(
+            "{} is an invariance of the mixture that no single atom shows: the model does not change along this direction, so the parameters are not identifiable",
+            text(relation)
+        ),
+        Reason::NotDistinct(relation) => format!(
+            "{}: the atoms are not distinct functions, so the configuration is not identifiable",
+            text(relation)
+        ),
+        Reason::Interaction {
+            atom,
+            relation,
+            order,
+        } => {
+            let what = match (atom, relation) {
+                (Some(j), Some(r)) => format!("atom {}: {}{}", j + 1, text(r), at(r)),
+                (None, Some(r)) => format!(
+                    "the cross-atom relation {}{}, beyond the gauge orbit,",
+                    text(r),
+                    at(r)
+                ),
+                _ => "a combination of relations".into(),
+            };
+            format!("{what} has a nonzero positive semidefinite second-order block, so Voronoi-cell coefficients can cancel at order {order}")
+        }
+        Reason::Identifiable { order, couplings } => {
+            let note = match couplings {
+                0 => String::new(),
+                1 => " (1 coupling, harmless)".into(),
+                n => format!(" ({n} couplings, harmless)"),
+            };
+            format!("no invariance and no interaction up to order {order}{note}")
+        }
+        Reason::FixedShare {
+            terms,
+            rank_without,
+            rank_with,
+        } => format!(
+            "the fixed component's share λ is not identifiable: its direction e0 − f_G* lies in the span of the atoms' {terms} terms of order ≤ 1 (rank {rank_without} → {rank_with}), so λ and the atoms' parameters trade against each other"
+        ),
+        Reason::Groups { directions, moved } => format!(
+            "the group parameters are not identifiable: {directions} direction(s) of ({}) beyond the group gauge leave the mixture unchanged at first order",
+            moved.join(", ")
         ),
     }
 }

@@ -66,23 +66,68 @@ pub struct Verdict {
     pub order: usize,
     /// Per atom.
     pub atoms: Vec<AtomVerdict>,
-    /// The reason, in one sentence.
-    pub reason: String,
+    /// Why (in one sentence: [`crate::report::text::reason`]).
+    pub reason: Reason,
     /// The weakest certificate among the decisions the verdict rests on: every atom's rank
     /// decision, its relations, its PSD test, and cross-atom relations of unnormalized gates.
     pub certificate: Certificate,
 }
 
+/// Why a verdict is what it is: data, worded in [`crate::report::text::reason`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// An atom's invariance: $u$ does not change along a direction.
+    Invariance {
+        /// The atom (0-based).
+        atom: usize,
+        /// The relation.
+        relation: Relation,
+    },
+    /// An invariance of the mixture that no single atom shows.
+    MixtureInvariance(Relation),
+    /// A cross-atom relation of an unnormalized gate: the atoms are not distinct functions.
+    NotDistinct(Relation),
+    /// A nonzero semidefinite second-order block at an atom (`atom` and `relation`), in a
+    /// cross-atom relation beyond the gauge orbit (`atom` none), or in a combination.
+    Interaction {
+        /// The atom (0-based) of the first interaction, if at an atom.
+        atom: Option<usize>,
+        /// The relation, if one is named.
+        relation: Option<Relation>,
+        /// The analysed order.
+        order: usize,
+    },
+    /// No invariance and no interaction.
+    Identifiable {
+        /// The analysed order.
+        order: usize,
+        /// Couplings found (harmless).
+        couplings: usize,
+    },
+    /// A fixed component's share in the span of the atoms' terms of order ≤ 1.
+    FixedShare {
+        /// Terms of the span.
+        terms: usize,
+        /// Rank without the share's direction.
+        rank_without: usize,
+        /// Rank with it.
+        rank_with: usize,
+    },
+    /// Directions of the group parameters beyond the group gauge that leave the mixture
+    /// unchanged at first order.
+    Groups {
+        /// Number of directions.
+        directions: usize,
+        /// The group parameters they move.
+        moved: Vec<String>,
+    },
+}
+
 /// Decides the verdict from the relations at order `order`.
 ///
-/// `variables` names the parameters in the reason; `has_mass[j]` says whether atom $j$ has a
-/// mass parameter.
-pub fn decide(
-    relations: &Relations,
-    order: usize,
-    variables: &[String],
-    has_mass: &[bool],
-) -> Verdict {
+/// `has_mass[j]` says whether atom $j$ has a mass parameter.
+pub fn decide(relations: &Relations, order: usize, has_mass: &[bool]) -> Verdict {
     let mut atoms = Vec::new();
     let mut first_invariance: Option<(usize, &Relation)> = None;
     let mut first_interaction: Option<(usize, &Relation)> = None;
@@ -137,62 +182,44 @@ pub fn decide(
             .filter(|r| r.class == c)
             .count()
     };
-    let at = |r: &Relation| match r.structural {
-        Some(false) => " (at this point only)",
-        _ => "",
-    };
     let (kind, reason) = if let Some((j, r)) = first_invariance {
         (
             VerdictKind::Degenerate,
-            format!(
-                "atom {}: {}{} is an invariance: u does not change along this direction, so the parameters are not locally identifiable",
-                j + 1,
-                r.text(variables),
-                at(r)
-            ),
+            Reason::Invariance {
+                atom: j,
+                relation: r.clone(),
+            },
         )
     } else if let Some(r) = shared {
         (
             VerdictKind::Degenerate,
-            format!(
-                "{} is an invariance of the mixture that no single atom shows: the model does not change along this direction, so the parameters are not identifiable",
-                r.text(variables)
-            ),
+            Reason::MixtureInvariance(r.clone()),
         )
     } else if let Some(r) = cross {
-        (
-            VerdictKind::Degenerate,
-            format!(
-                "{}: the atoms are not distinct functions, so the configuration is not identifiable",
-                r.text(variables)
-            ),
-        )
+        (VerdictKind::Degenerate, Reason::NotDistinct(r.clone()))
     } else if atoms.iter().any(|a| a.kind == VerdictKind::Interaction)
         || cross_interaction.is_some()
     {
-        let what = match (first_interaction, cross_interaction) {
-            (Some((j, r)), _) => format!("atom {}: {}{}", j + 1, r.text(variables), at(r)),
-            (None, Some(r)) => format!(
-                "the cross-atom relation {}{}, beyond the gauge orbit,",
-                r.text(variables),
-                at(r)
-            ),
-            (None, None) => "a combination of relations".into(),
+        let (atom, relation) = match (first_interaction, cross_interaction) {
+            (Some((j, r)), _) => (Some(j), Some(r.clone())),
+            (None, Some(r)) => (None, Some(r.clone())),
+            (None, None) => (None, None),
         };
         (
             VerdictKind::Interaction,
-            format!("{what} has a nonzero positive semidefinite second-order block, so Voronoi-cell coefficients can cancel at order {order}"),
+            Reason::Interaction {
+                atom,
+                relation,
+                order,
+            },
         )
     } else {
-        let couplings = count(RelationClass::Coupling);
-        let note = match couplings {
-            0 => String::new(),
-            1 => " (1 coupling, harmless)".into(),
-            n => format!(" ({n} couplings, harmless)"),
-        };
         (
             VerdictKind::Identifiable,
-            format!("no invariance and no interaction up to order {order}{note}"),
+            Reason::Identifiable {
+                order,
+                couplings: count(RelationClass::Coupling),
+            },
         )
     };
     let mut certificate = Certificate::Certified;
@@ -239,10 +266,11 @@ pub fn with_fixed(mut verdict: Verdict, d: &Distinguishability) -> Verdict {
     };
     if verdict.kind != VerdictKind::Degenerate {
         verdict.kind = VerdictKind::Degenerate;
-        verdict.reason = format!(
-            "the fixed component's share λ is not identifiable: its direction e0 − f_G* lies in the span of the atoms' {} terms of order ≤ 1 (rank {} → {}), so λ and the atoms' parameters trade against each other",
-            first.terms, first.rank_without, first.rank_with
-        );
+        verdict.reason = Reason::FixedShare {
+            terms: first.terms,
+            rank_without: first.rank_without,
+            rank_with: first.rank_with,
+        };
     }
     verdict.certificate = verdict.certificate.and(if first.clear {
         Certificate::Numerical
@@ -270,18 +298,17 @@ pub fn with_groups(
         return verdict;
     }
     if verdict.kind != VerdictKind::Degenerate {
-        let mut moved: Vec<&str> = Vec::new();
+        let mut moved: Vec<String> = Vec::new();
         for &(_, v, _) in level.invariances.iter().flatten() {
-            if !moved.contains(&group_variables[v].as_str()) {
-                moved.push(&group_variables[v]);
+            if !moved.contains(&group_variables[v]) {
+                moved.push(group_variables[v].clone());
             }
         }
         verdict.kind = VerdictKind::Degenerate;
-        verdict.reason = format!(
-            "the group parameters are not identifiable: {} direction(s) of ({}) beyond the group gauge leave the mixture unchanged at first order",
-            level.invariances.len(),
-            moved.join(", ")
-        );
+        verdict.reason = Reason::Groups {
+            directions: level.invariances.len(),
+            moved,
+        };
     }
     verdict
 }
@@ -292,10 +319,6 @@ mod tests {
     use crate::family::MultiIndex;
     use crate::relations::psd::PsdOutcome;
     use crate::relations::{AtomRelations, Term};
-
-    fn names() -> Vec<String> {
-        ["beta1", "beta0", "a", "b"].map(String::from).to_vec()
-    }
 
     fn term(atom: usize, dirs: &[u16], coef: f64) -> Term {
         Term {
@@ -366,9 +389,15 @@ mod tests {
             ],
             Vec::new(),
         );
-        let v = decide(&r, 2, &names(), &[true, true]);
+        let v = decide(&r, 2, &[true, true]);
         assert_eq!(v.kind, VerdictKind::Identifiable);
-        assert!(v.reason.contains("(2 couplings, harmless)"), "{}", v.reason);
+        assert_eq!(
+            v.reason,
+            Reason::Identifiable {
+                order: 2,
+                couplings: 2
+            }
+        );
         assert_eq!(v.certificate, Certificate::Certified);
     }
 
@@ -381,7 +410,7 @@ mod tests {
             ],
             Vec::new(),
         );
-        let v = decide(&inter, 2, &names(), &[true, true]);
+        let v = decide(&inter, 2, &[true, true]);
         assert_eq!(v.kind, VerdictKind::Interaction);
         assert_eq!(v.atoms[0].kind, VerdictKind::Interaction);
         assert_eq!(v.atoms[1].kind, VerdictKind::Identifiable);
@@ -398,9 +427,14 @@ mod tests {
             ],
             Vec::new(),
         );
-        let v = decide(&both, 2, &names(), &[true, true]);
+        let v = decide(&both, 2, &[true, true]);
         assert_eq!(v.kind, VerdictKind::Degenerate);
-        assert!(v.reason.starts_with("atom 2: ∂u/∂a = 0"), "{}", v.reason);
+        assert!(
+            matches!(&v.reason, Reason::Invariance { atom: 1, relation }
+                if relation.class == RelationClass::Invariance && relation.terms[0].atom == 1),
+            "{:?}",
+            v.reason
+        );
     }
 
     #[test]
@@ -417,10 +451,7 @@ mod tests {
             ],
             vec![gauge.clone()],
         );
-        assert_eq!(
-            decide(&r, 2, &names(), &[true, true]).kind,
-            VerdictKind::Identifiable
-        );
+        assert_eq!(decide(&r, 2, &[true, true]).kind, VerdictKind::Identifiable);
         let cross = Relation {
             class: RelationClass::CrossAtom,
             ..gauge
@@ -432,9 +463,13 @@ mod tests {
             ],
             vec![cross],
         );
-        let v = decide(&r, 2, &names(), &[false, false]);
+        let v = decide(&r, 2, &[false, false]);
         assert_eq!(v.kind, VerdictKind::Degenerate);
-        assert!(v.reason.contains("not distinct"), "{}", v.reason);
+        assert!(
+            matches!(&v.reason, Reason::NotDistinct(r) if r.class == RelationClass::CrossAtom),
+            "{:?}",
+            v.reason
+        );
         // it rests on the joint decision, numerical here
         assert_eq!(v.certificate, Certificate::Numerical);
     }
@@ -443,7 +478,7 @@ mod tests {
     fn an_undecided_psd_test_or_relation_weakens_the_certificate() {
         let undecided = relations(vec![atom(0, Vec::new(), psd(false, false))], Vec::new());
         assert_eq!(
-            decide(&undecided, 2, &names(), &[true]).certificate,
+            decide(&undecided, 2, &[true]).certificate,
             Certificate::Undecided
         );
         let numerical = relation(
@@ -452,10 +487,7 @@ mod tests {
             Certificate::Numerical,
         );
         let r = relations(vec![atom(0, vec![numerical], psd(false, true))], Vec::new());
-        assert_eq!(
-            decide(&r, 2, &names(), &[true]).certificate,
-            Certificate::Numerical
-        );
+        assert_eq!(decide(&r, 2, &[true]).certificate, Certificate::Numerical);
     }
 
     #[test]
@@ -472,9 +504,20 @@ mod tests {
             ],
             vec![inter],
         );
-        let v = decide(&r, 2, &names(), &[false, false]);
+        let v = decide(&r, 2, &[false, false]);
         assert_eq!(v.kind, VerdictKind::Interaction);
-        assert!(v.reason.contains("beyond the gauge orbit"), "{}", v.reason);
+        assert!(
+            matches!(
+                &v.reason,
+                Reason::Interaction {
+                    atom: None,
+                    relation: Some(_),
+                    order: 2
+                }
+            ),
+            "{:?}",
+            v.reason
+        );
         assert_eq!(v.certificate, Certificate::Numerical);
     }
 }

@@ -2,7 +2,7 @@
 //! sigmoid) and their sums, with their text and LaTeX.
 
 use crate::expr::Number;
-use std::fmt::Write;
+use num_integer::Integer;
 
 /// A rational $p/q$ in lowest terms, $q > 0$ (num-rational's `Ratio<i64>`).
 pub type Rational = num_rational::Rational64;
@@ -13,7 +13,7 @@ pub(super) fn value(q: Rational) -> f64 {
 }
 
 /// $|q|$.
-pub(super) fn magnitude(q: Rational) -> Rational {
+pub fn magnitude(q: Rational) -> Rational {
     if *q.numer() < 0 {
         -q
     } else {
@@ -69,27 +69,6 @@ impl Factor {
             Factor::Exp(v, k) => (theta[v].clone() * theta[v].constant(f64::from(k))).exp(),
         }
     }
-
-    /// As text (`sigmoid(b)`, `exp(−l)`) or LaTeX (`\sigma(b)`, `e^{-l}`).
-    pub(super) fn text(self, names: &[String], latex: bool) -> String {
-        let name = |v: usize| {
-            if latex {
-                latex_name(&names[v])
-            } else {
-                names[v].clone()
-            }
-        };
-        match (self, latex) {
-            (Factor::Sigmoid(v), true) => format!("\\sigma({})", name(v)),
-            (Factor::Sigmoid(v), false) => format!("sigmoid({})", name(v)),
-            (Factor::Exp(v, k), true) => {
-                format!("e^{{{}{}}}", if k < 0 { "-" } else { "" }, name(v))
-            }
-            (Factor::Exp(v, k), false) => {
-                format!("exp({}{})", if k < 0 { "−" } else { "" }, name(v))
-            }
-        }
-    }
 }
 
 /// A basis function: $\prod_v \theta_v^{e_v}$, optionally times a [`Factor`].
@@ -125,80 +104,6 @@ impl Basis {
     }
 }
 
-/// A parameter name in LaTeX: `beta1[0]` → `\beta_{1,0}`, `tau` → `\tau`, `a[1]` → `a_{1}`;
-/// an atom's parameter in a cross-atom coefficient, `beta1[0]₂` → `\beta^{(2)}_{1,0}`.
-pub fn latex_name(name: &str) -> String {
-    const SUBSCRIPTS: &str = "₀₁₂₃₄₅₆₇₈₉";
-    let plain = name.trim_end_matches(|c| SUBSCRIPTS.contains(c));
-    if plain.len() < name.len() {
-        let atom: String = name[plain.len()..]
-            .chars()
-            .filter_map(|c| SUBSCRIPTS.chars().position(|s| s == c))
-            .map(|d| char::from(b'0' + d as u8))
-            .collect();
-        let inner = latex_name(plain);
-        return match inner.split_once('_') {
-            Some((head, sub)) => format!("{head}^{{({atom})}}_{sub}"),
-            None => format!("{inner}^{{({atom})}}"),
-        };
-    }
-    const GREEK: [&str; 24] = [
-        "alpha",
-        "beta",
-        "gamma",
-        "delta",
-        "epsilon",
-        "zeta",
-        "eta",
-        "theta",
-        "iota",
-        "kappa",
-        "lambda",
-        "mu",
-        "nu",
-        "xi",
-        "pi",
-        "rho",
-        "sigma",
-        "tau",
-        "upsilon",
-        "phi",
-        "chi",
-        "psi",
-        "omega",
-        "varepsilon",
-    ];
-    let (base, index) = match name.split_once('[') {
-        Some((b, rest)) => (b, Some(rest.trim_end_matches(']'))),
-        None => (name, None),
-    };
-    let letters: String = base
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    let rest = &base[letters.len()..];
-    let head = if GREEK.contains(&letters.as_str()) {
-        format!("\\{letters}")
-    } else if letters.len() == 1 {
-        letters.clone()
-    } else {
-        format!("\\mathrm{{{letters}}}")
-    };
-    let mut subs: Vec<&str> = Vec::new();
-    let rest = rest.trim_start_matches('_');
-    if !rest.is_empty() {
-        subs.push(rest);
-    }
-    if let Some(i) = index {
-        subs.push(i);
-    }
-    if subs.is_empty() {
-        head
-    } else {
-        format!("{head}_{{{}}}", subs.join(","))
-    }
-}
-
 /// A coefficient $\sum_k q_k B_k$.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Coef {
@@ -214,16 +119,6 @@ impl Coef {
                 / theta[0].constant(*q.denom() as f64);
         }
         v
-    }
-
-    /// The coefficient as text, e.g. `−2/tau`, `(1 − sigmoid(beta0))·a` (relative to the
-    /// pivot's coefficient 1).
-    pub fn text(&self, names: &[String]) -> String {
-        let t = self.factor_text(names);
-        match t.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
-            Some(inner) if !inner.contains('(') && self.terms.len() == 1 => inner.to_string(),
-            _ => t,
-        }
     }
 
     /// Multiplies by $q \prod \theta^{e}$.
@@ -254,7 +149,7 @@ impl Coef {
         }
     }
 
-    pub(super) fn is_one(&self) -> bool {
+    pub fn is_one(&self) -> bool {
         self.terms.len() == 1 && self.terms[0].0 == Rational::ONE && self.terms[0].1 == Basis::one()
     }
 
@@ -263,48 +158,9 @@ impl Coef {
         self.terms.iter().all(|(_, b)| *b == Basis::one())
     }
 
-    /// Text of the coefficient as a factor: `2`, `tau`, `(2/tau)`, `(−1 + sigmoid(b))`.
-    pub(super) fn factor_text(&self, names: &[String]) -> String {
-        if let Some((inner, m)) = self.factored() {
-            let mt = term_text(Rational::ONE, &m, names, false);
-            let mt = if mt.contains('/') {
-                format!("({mt})")
-            } else {
-                mt
-            };
-            return format!("{}·{mt}", inner.factor_text(names));
-        }
-        let parts: Vec<(bool, String)> = self
-            .terms
-            .iter()
-            .map(|(q, b)| (*q.numer() < 0, term_text(magnitude(*q), b, names, false)))
-            .collect();
-        if parts.len() == 1 {
-            let (neg, s) = &parts[0];
-            let s = if s.contains('/') {
-                format!("({s})")
-            } else {
-                s.clone()
-            };
-            return if *neg { format!("−{s}") } else { s };
-        }
-        let mut out = String::from("(");
-        for (i, (neg, s)) in parts.iter().enumerate() {
-            let sign = match (i, neg) {
-                (0, false) => "",
-                (0, true) => "−",
-                (_, false) => " + ",
-                (_, true) => " − ",
-            };
-            let _ = write!(out, "{sign}{s}");
-        }
-        out.push(')');
-        out
-    }
-
     /// $(q_1 + q_2 \sigma)\,m$ split as $(q_1 + q_2\sigma,\ m)$ when two terms share a
     /// non-constant monomial $m$.
-    pub(super) fn factored(&self) -> Option<(Coef, Basis)> {
+    pub fn factored(&self) -> Option<(Coef, Basis)> {
         if self.terms.len() != 2
             || self.terms[0].1.powers != self.terms[1].1.powers
             || self.terms[0].1.powers.is_empty()
@@ -332,78 +188,33 @@ impl Coef {
         };
         Some((inner, m))
     }
-
-    pub(super) fn latex(&self, names: &[String]) -> String {
-        if let Some((inner, m)) = self.factored() {
-            return format!(
-                "{}\\thinspace {}",
-                inner.latex(names),
-                term_text(Rational::ONE, &m, names, true)
-            );
-        }
-        let mut out = String::new();
-        for (i, (q, b)) in self.terms.iter().enumerate() {
-            let s = term_text(magnitude(*q), b, names, true);
-            let sign = match (i, *q.numer() < 0) {
-                (0, false) => "",
-                (0, true) => "-",
-                (_, false) => " + ",
-                (_, true) => " - ",
-            };
-            out.push_str(sign);
-            out.push_str(&s);
-        }
-        if self.terms.len() > 1 {
-            format!("({out})")
-        } else {
-            out
-        }
-    }
 }
 
-/// One term $q\,B$ ($q > 0$) as text (`2/tau`, `sigmoid(b)·a`) or LaTeX (`\frac{2}{\tau}`).
-pub(super) fn term_text(q: Rational, b: &Basis, names: &[String], latex: bool) -> String {
-    let name = |v: usize| {
-        if latex {
-            latex_name(&names[v])
-        } else {
-            names[v].clone()
-        }
-    };
-    let mut num: Vec<String> = Vec::new();
-    let mut den: Vec<String> = Vec::new();
-    if *q.numer() != 1 {
-        num.push(q.numer().to_string());
-    }
-    if *q.denom() != 1 {
-        den.push(q.denom().to_string());
-    }
-    if let Some(f) = b.factor {
-        num.push(f.text(names, latex));
-    }
-    for &(v, e) in &b.powers {
-        let base = name(v);
-        let t = match (e.abs(), latex) {
-            (1, _) => base,
-            (k, true) => format!("{base}^{{{k}}}"),
-            (k, false) => format!("{base}^{k}"),
-        };
-        if e > 0 {
-            num.push(t);
-        } else {
-            den.push(t);
+/// The coefficients with denominators cleared: multiplied through by the parameters in
+/// denominators and by the rational denominators (unless every coefficient is a plain rational).
+/// The relation's text and LaTeX are written with these.
+pub fn cleared(coefs: &[Coef]) -> Vec<Coef> {
+    let mut neg_powers: Vec<(usize, i32)> = Vec::new();
+    let mut den_lcm = 1i64;
+    for c in coefs {
+        for (q, b) in &c.terms {
+            den_lcm = den_lcm.lcm(q.denom());
+            for &(v, e) in &b.powers {
+                if e < 0 {
+                    match neg_powers.iter_mut().find(|x| x.0 == v) {
+                        Some(x) => x.1 = x.1.max(-e),
+                        None => neg_powers.push((v, -e)),
+                    }
+                }
+            }
         }
     }
-    let join = if latex { " " } else { "·" };
-    let n = if num.is_empty() {
-        "1".to_string()
+    // Only clear denominators when something is not a plain rational combination.
+    let plain = coefs.iter().all(Coef::is_rational);
+    let (factor, powers) = if plain {
+        (Rational::ONE, Vec::new())
     } else {
-        num.join(join)
+        (Rational::new(den_lcm, 1), neg_powers)
     };
-    match (den.len(), latex) {
-        (0, _) => n,
-        (_, true) => format!("\\frac{{{n}}}{{{}}}", den.join(" ")),
-        (1, false) => format!("{n}/{}", den[0]),
-        (_, false) => format!("{n}/({})", den.join("·")),
-    }
+    coefs.iter().map(|c| c.scale(factor, &powers)).collect()
 }

@@ -36,28 +36,19 @@ use std::rc::Rc;
 
 mod coef;
 mod frame;
-mod render;
 mod share;
 
-pub use coef::{latex_name, rational, Basis, Coef, Factor, Rational};
+pub use coef::{cleared, magnitude, rational, Basis, Coef, Factor, Rational};
 use frame::Frame;
-pub use render::cleared;
-use render::{combinations, render};
 pub use share::share;
-/// A relation with exact coefficients.
+/// A relation with exact coefficients (in words: [`crate::report::relation::exact`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exact {
     /// One coefficient per term of the relation (same order; the pivot's is 1 before clearing).
     pub coefs: Vec<Coef>,
-    /// The relation as text, e.g. `tau·∂u/∂tau + beta1[0]·∂u/∂beta1[0] = 0`.
-    pub text: String,
-    /// The relation in LaTeX.
-    pub latex: String,
     /// Whether the symbolic form held in high precision at a fresh stratum point, with a
     /// residual falling like $2^{-p}$ from 128 to 256 bits.
     pub verified: bool,
-    /// Identifiable combinations, for invariances whose field is a scaling or a translation.
-    pub combinations: Vec<String>,
     /// The names of the coefficients' variables: the parameters; for a cross-atom relation
     /// followed by each atom's parameters with its subscript (`beta1[0]₂`).
     pub names: Vec<String>,
@@ -496,19 +487,9 @@ pub fn recognise(
     }
     let verified = verify(design, points, fresh, rel, &coefs);
     let names = frame.names(&design.variables);
-    let (text, latex) = render(rel, &coefs, &names);
-    let combinations =
-        if rel.order() <= 1 && !cross && rel.terms.iter().all(|t| t.alpha.order() == 1) {
-            combinations(rel, &coefs, &design.variables, &design.roles)
-        } else {
-            Vec::new()
-        };
     Some(Exact {
         coefs,
-        text,
-        latex,
         verified,
-        combinations,
         names,
     })
 }
@@ -595,16 +576,25 @@ mod tests {
         assert_eq!(rational(std::f64::consts::PI, 60, 1e-9), None);
     }
 
-    #[test]
-    fn latex_names() {
-        assert_eq!(latex_name("beta1[0]"), "\\beta_{1,0}");
-        assert_eq!(latex_name("tau"), "\\tau");
-        assert_eq!(latex_name("a[1]"), "a_{1}");
-        assert_eq!(latex_name("nu"), "\\nu");
-        assert_eq!(latex_name("w_out"), "w_{out}");
-        assert_eq!(latex_name("gain"), "\\mathrm{gain}");
-        assert_eq!(latex_name("beta1[0]₂"), "\\beta^{(2)}_{1,0}");
-        assert_eq!(latex_name("s₁₂"), "s^{(12)}");
+    /// One term of [`form`]: numerator, denominator, powers, factor.
+    type Term<'a> = (i64, i64, &'a [(usize, i32)], Option<Factor>);
+
+    /// The coefficient Σ (n/d)·Π θ^e·factor.
+    fn form(terms: &[Term]) -> Coef {
+        Coef {
+            terms: terms
+                .iter()
+                .map(|&(n, d, powers, factor)| {
+                    (
+                        Rational::new(n, d),
+                        Basis {
+                            powers: powers.to_vec(),
+                            factor,
+                        },
+                    )
+                })
+                .collect(),
+        }
     }
 
     #[test]
@@ -618,15 +608,17 @@ mod tests {
         let (b, d) = (basis(&live), pairs(&live));
         let v: Vec<f64> = thetas.iter().map(|t| -2.0 / t[1]).collect();
         let c = fit(&v, &refs, &b, &d).unwrap();
-        assert_eq!(c.factor_text(&["p".into(), "tau".into()]), "−(2/tau)");
+        assert_eq!(c, form(&[(-2, 1, &[(1, -1)], None)]), "−2/tau");
         let v: Vec<f64> = thetas
             .iter()
             .map(|t| -1.0 + 1.0 / (1.0 + (-t[0]).exp()))
             .collect();
         let c = fit(&v, &refs, &b, &d).unwrap();
+        let sigmoid = Some(Factor::Sigmoid(0));
         assert_eq!(
-            c.factor_text(&["beta0".into(), "tau".into()]),
-            "(−1 + sigmoid(beta0))"
+            c,
+            form(&[(-1, 1, &[], None), (1, 1, &[], sigmoid)]),
+            "−1 + sigmoid(beta0)"
         );
         // (1 − σ(β0))·b/a², a degree-3 monomial times a sigmoid pair
         let thetas: Vec<Vec<f64>> = (0..7)
@@ -645,17 +637,16 @@ mod tests {
             .collect();
         let live = [0, 1, 2];
         let c = fit(&v, &refs, &basis(&live), &pairs(&live)).unwrap();
+        let b_over_a2: &[(usize, i32)] = &[(1, -2), (2, 1)];
         assert_eq!(
-            c.factor_text(&["beta0".into(), "a".into(), "b".into()]),
-            "(1 − sigmoid(beta0))·(b/a^2)"
+            c,
+            form(&[(1, 1, b_over_a2, None), (-1, 1, b_over_a2, sigmoid)]),
+            "(1 − sigmoid(beta0))·b/a²"
         );
         // β1/τ², degree 3, single term
         let v: Vec<f64> = thetas.iter().map(|t| t[1] / (t[0] * t[0])).collect();
         let c = fit(&v, &refs, &basis(&live), &pairs(&live)).unwrap();
-        assert_eq!(
-            c.factor_text(&["tau".into(), "beta1".into(), "b".into()]),
-            "(beta1/tau^2)"
-        );
+        assert_eq!(c, form(&[(1, 1, &[(0, -2), (1, 1)], None)]), "beta1/tau²");
     }
 
     #[test]
@@ -672,8 +663,11 @@ mod tests {
             .collect();
         assert!(fit(&v, &refs, &basis(&live), &pairs(&live)).is_none());
         let c = fit_with_denominator(&v, &refs, &monomials(&live, 2)).unwrap();
-        let names = ["c".to_string(), "s".into(), "b".into()];
-        assert_eq!(c.factor_text(&names), "(−1/(2·s) + c^2/(2·s^2))");
+        assert_eq!(
+            c,
+            form(&[(-1, 2, &[(1, -1)], None), (1, 2, &[(0, 2), (1, -2)], None)]),
+            "−1/(2s) + c²/(2s²)"
+        );
         for t in &thetas {
             let want = (t[0] * t[0] - t[1]) / (2.0 * t[1] * t[1]);
             assert!((c.eval(t.as_slice()) - want).abs() < 1e-12);

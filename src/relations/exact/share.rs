@@ -7,7 +7,7 @@
 //! coefficients, and it holds in high precision at a fresh stratum point of atom `a`. The same
 //! relation then gets the same text and status at every atom where it holds.
 
-use super::{combinations, render, stratum, verify, Exact};
+use super::{stratum, verify, Exact};
 use crate::family::{Design, SamplePoints};
 use crate::relations::{Relation, RelationClass};
 
@@ -88,19 +88,9 @@ pub fn share(
                 if !verify(design, points, &fresh, rel, &coefs) {
                     continue;
                 }
-                let (text, latex) = render(rel, &coefs, &design.variables);
-                let combinations =
-                    if rel.order() <= 1 && rel.terms.iter().all(|t| t.alpha.order() == 1) {
-                        combinations(rel, &coefs, &design.variables, &design.roles)
-                    } else {
-                        Vec::new()
-                    };
                 rel.exact = Some(Exact {
                     coefs,
-                    text,
-                    latex,
                     verified: true,
-                    combinations,
                     names: design.variables.clone(),
                 });
                 // it holds at a fresh point of this atom's stratum: structural by definition
@@ -158,10 +148,7 @@ mod tests {
         ];
         form.exact = Some(Exact {
             coefs: coefs.clone(),
-            text: String::new(),
-            latex: String::new(),
             verified: true,
-            combinations: Vec::new(),
             names: Vec::new(),
         });
         // atom 1 at a = 4, b = 0.25: coefficients 1, −0.5, 0.25, written with pivot 2

@@ -1,44 +1,95 @@
-//! An exact relation as text and LaTeX (denominators cleared, solved for its pivot when it
-//! can be) and the identifiable combinations of an invariance.
+//! Relations in words: as a PDE in parameter names (exact when recognised, else with decimal
+//! coefficients), in LaTeX, and the identifiable combinations an invariance leaves.
 
-use super::coef::{latex_name, magnitude, Coef, Rational};
+use super::coef::{coef_factor, coef_latex, latex_name, linear_combination};
 use crate::case::Role;
-use crate::relations::{subscript, Relation, Term};
-use num_integer::Integer;
+use crate::relations::exact::{cleared, magnitude, Coef, Exact, Rational};
+use crate::relations::{subscript, Relation, RelationClass, Term};
 
-/// The coefficients with denominators cleared: multiplied through by the parameters in
-/// denominators and by the rational denominators (unless every coefficient is a plain rational).
-/// The relation's text and LaTeX are written with these.
-pub fn cleared(coefs: &[Coef]) -> Vec<Coef> {
-    let mut neg_powers: Vec<(usize, i32)> = Vec::new();
-    let mut den_lcm = 1i64;
-    for c in coefs {
-        for (q, b) in &c.terms {
-            den_lcm = den_lcm.lcm(q.denom());
-            for &(v, e) in &b.powers {
-                if e < 0 {
-                    match neg_powers.iter_mut().find(|x| x.0 == v) {
-                        Some(x) => x.1 = x.1.max(-e),
-                        None => neg_powers.push((v, -e)),
-                    }
-                }
-            }
-        }
+/// The relation as a PDE in parameter names: its exact form when one was recognised and
+/// verified (`tau·∂u/∂tau + beta1[0]·∂u/∂beta1[0] = 0`), else [`numeric_text`].
+pub fn text(r: &Relation, variables: &[String]) -> String {
+    match &r.exact {
+        Some(e) if e.verified => exact(r, e).0,
+        _ => numeric_text(r, variables),
     }
-    // Only clear denominators when something is not a plain rational combination.
-    let plain = coefs.iter().all(Coef::is_rational);
-    let (factor, powers) = if plain {
-        (Rational::ONE, Vec::new())
-    } else {
-        (Rational::new(den_lcm, 1), neg_powers)
+}
+
+/// The relation with its floating-point coefficients (6 significant digits).
+///
+/// Per-atom relations solve for the pivot: `∂²u/∂beta1[0]∂b = ∂u/∂a[0]`; cross-atom
+/// relations are written as a sum with atom subscripts: `u₁ + u₂ = 0`.
+pub fn numeric_text(r: &Relation, variables: &[String]) -> String {
+    numeric_text_with(r, variables, 6)
+}
+
+/// As [`text`], with numeric coefficients to `digits` significant digits (the
+/// stable form for snapshots: 4 digits hide rounding noise).
+pub fn text_with(r: &Relation, variables: &[String], digits: usize) -> String {
+    match &r.exact {
+        Some(e) if e.verified => exact(r, e).0,
+        _ => numeric_text_with(r, variables, digits),
+    }
+}
+
+/// The relation with floating-point coefficients to `digits` significant digits.
+pub fn numeric_text_with(r: &Relation, variables: &[String], digits: usize) -> String {
+    let cross = r.is_cross_atom();
+    let name = |t: &Term| {
+        if cross {
+            t.alpha
+                .label(variables, &format!("u{}", subscript(t.atom + 1)))
+        } else {
+            t.alpha.label(variables, "u")
+        }
     };
-    coefs.iter().map(|c| c.scale(factor, &powers)).collect()
+    if r.class == RelationClass::Singular {
+        let t = &r.terms[0];
+        return format!(
+            "{} is singular: a Dirac mass at the kink of {}, invisible to sampling",
+            name(t),
+            r.kink.as_deref().unwrap_or("a non-smooth function")
+        );
+    }
+    if cross {
+        return format!(
+            "{} = 0",
+            linear_combination(r.terms.iter().map(|t| (t.coef, name(t))), digits)
+        );
+    }
+    let lhs = name(&r.terms[0]);
+    let rhs: Vec<(f64, String)> = r.terms[1..].iter().map(|t| (-t.coef, name(t))).collect();
+    if rhs.is_empty() {
+        format!("{lhs} = 0")
+    } else {
+        format!("{lhs} = {}", linear_combination(rhs.into_iter(), digits))
+    }
+}
+
+/// The text and LaTeX of a relation in its exact form.
+pub fn exact(rel: &Relation, e: &Exact) -> (String, String) {
+    render(rel, &e.coefs, &e.names)
+}
+
+/// The combinations of parameters that stay constant along an invariance whose exact field is
+/// a scaling or a translation (`beta1[0]/tau`, `a − b`); none for other relations.
+pub fn combinations(
+    rel: &Relation,
+    e: &Exact,
+    variables: &[String],
+    roles: &[Role],
+) -> Vec<String> {
+    if rel.order() <= 1 && !rel.is_cross_atom() && rel.terms.iter().all(|t| t.alpha.order() == 1) {
+        combinations_of(rel, &e.coefs, variables, roles)
+    } else {
+        Vec::new()
+    }
 }
 
 /// Text and LaTeX, denominators cleared: multiply through by the parameters in denominators and
 /// by the rational denominators; a relation whose pivot keeps coefficient 1 is written solved
 /// for it, others as a sum equal to zero.
-pub(super) fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (String, String) {
+fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (String, String) {
     let cross = rel.is_cross_atom();
     let cleared = cleared(coefs);
     let label = |t: &Term| {
@@ -110,7 +161,7 @@ pub(super) fn render(rel: &Relation, coefs: &[Coef], names: &[String]) -> (Strin
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn append(
+fn append(
     text: &mut String,
     latex: &mut String,
     first: bool,
@@ -128,13 +179,13 @@ pub(super) fn append(
     } else {
         c.clone()
     };
-    let f = shown.factor_text(names);
+    let f = coef_factor(&shown, names);
     let body = if f == "1" {
         label.to_string()
     } else {
         format!("{f}·{label}")
     };
-    let lf = shown.latex(names);
+    let lf = coef_latex(&shown, names);
     let lbody = if lf == "1" {
         latex_label.to_string()
     } else {
@@ -165,7 +216,7 @@ pub(super) fn append(
 /// combinations that stay constant along it, measured against a reference parameter (a shared
 /// one when there is one, as $\tau$ in $\beta_1/\tau$): ratios $\theta_k/\theta_r$ for scalings,
 /// differences for translations, $\theta_k - c\log\theta_r$ or $\theta_k e^{-c\theta_r}$ mixed.
-pub(super) fn combinations(
+fn combinations_of(
     rel: &Relation,
     coefs: &[Coef],
     names: &[String],
@@ -251,7 +302,7 @@ pub(super) fn combinations(
 }
 
 /// `b − c·a` with the sign and a unit coefficient folded in.
-pub(super) fn difference(b: &str, c: Rational, a: &str) -> String {
+fn difference(b: &str, c: Rational, a: &str) -> String {
     let mag = magnitude(c);
     let term = if mag == Rational::ONE {
         a.to_string()
@@ -265,10 +316,83 @@ pub(super) fn difference(b: &str, c: Rational, a: &str) -> String {
     }
 }
 
-pub(super) fn fmt_q(q: Rational) -> String {
+fn fmt_q(q: Rational) -> String {
     if q.is_integer() {
         q.numer().to_string()
     } else {
         format!("({}/{})", q.numer(), q.denom())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::MultiIndex;
+
+    fn relation(terms: &[(usize, &[u16], f64)]) -> Relation {
+        crate::relations::test_relation(
+            terms
+                .iter()
+                .map(|&(atom, dirs, coef)| Term {
+                    atom,
+                    alpha: MultiIndex::new(dirs.to_vec()),
+                    coef,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn texts_solve_for_the_pivot_and_name_atoms_of_cross_relations() {
+        let names = ["beta0", "a", "b", "nu"].map(String::from).to_vec();
+        let heat = relation(&[(0, &[2, 2], 1.0), (0, &[3], -2.0)]);
+        assert_eq!(numeric_text(&heat, &names), "∂²u/∂b² = 2·∂u/∂nu");
+        assert_eq!(text(&heat, &names), "∂²u/∂b² = 2·∂u/∂nu");
+        let gauge = relation(&[(0, &[], 1.0), (1, &[], 1.0)]);
+        assert_eq!(numeric_text(&gauge, &names), "u₁ + u₂ = 0");
+        let odd = relation(&[(0, &[1], 1.0), (0, &[2], -0.123456789)]);
+        assert_eq!(text_with(&odd, &names, 3), "∂u/∂a = 0.123·∂u/∂b");
+    }
+
+    #[test]
+    fn an_exact_invariance_is_written_cleared_and_names_what_stays_identifiable() {
+        use crate::relations::exact::Basis;
+        // ∂u/∂tau + (beta1/tau)·∂u/∂beta1 = 0: the scaling (beta1, tau) → (c·beta1, c·tau)
+        let names = ["beta1", "tau"].map(String::from).to_vec();
+        let mut r = relation(&[(0, &[1], 1.0), (0, &[0], 2.0)]);
+        let e = Exact {
+            coefs: vec![
+                Coef {
+                    terms: vec![(
+                        Rational::ONE,
+                        Basis {
+                            powers: Vec::new(),
+                            factor: None,
+                        },
+                    )],
+                },
+                Coef {
+                    terms: vec![(
+                        Rational::ONE,
+                        Basis {
+                            powers: vec![(0, 1), (1, -1)],
+                            factor: None,
+                        },
+                    )],
+                },
+            ],
+            verified: true,
+            names: names.clone(),
+        };
+        r.exact = Some(e.clone());
+        let (t, latex) = exact(&r, &e);
+        assert_eq!(t, "tau·∂u/∂tau + beta1·∂u/∂beta1 = 0");
+        assert_eq!(text(&r, &names), t);
+        assert!(latex.contains("\\tau") && latex.ends_with("= 0"), "{latex}");
+        let roles = [Role::PerExpert, Role::Shared];
+        assert_eq!(combinations(&r, &e, &names, &roles), ["beta1/tau"]);
+        // a second-order relation has no such combinations
+        let heat = relation(&[(0, &[1, 1], 1.0), (0, &[0], 2.0)]);
+        assert!(combinations(&heat, &e, &names, &roles).is_empty());
     }
 }
