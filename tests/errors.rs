@@ -256,6 +256,14 @@ fn every_message() {
     let cases: Vec<(&str, String)> = vec![
         ("missing_normalized", BASE.replace("normalized = true\n", "")),
         ("top_k_zero", top_k("0")),
+        (
+            "normalized_weight_not_positive",
+            BASE.replace("exp(dot(beta1, x) + beta0)", "dot(beta1, x) + beta0"),
+        ),
+        (
+            "mass_tied_to_the_expert",
+            BASE.replace("mean = \"dot(a, x) + b\"", "mean = \"dot(a, x) + b * beta0\""),
+        ),
         ("top_k_dense", top_k("2")),
         ("top_k_type", top_k("\"two\"")),
         ("missing_mean", BASE.replace("mean = \"dot(a, x) + b\"", "")),
@@ -540,4 +548,40 @@ fn every_command_line_message() {
             insta::assert_snapshot!("command_line", err);
         });
     }
+}
+
+/// Parameters tied between gate and expert are written by using one per-expert parameter in
+/// both; a renormalized sigmoid gate by `sigmoid(...)` with `normalized = true`. Both verify,
+/// and the validation refuses their two mistakes (snapshots in `every_message`).
+#[test]
+fn tied_parameters_and_renormalized_sigmoid_gates_verify() {
+    let tied = BASE.replace(
+        "mean = \"dot(a, x) + b\"",
+        "mean = \"dot(a, x) + b * beta1[0]\"",
+    );
+    let sigmoid = BASE.replace(
+        "exp(dot(beta1, x) + beta0)",
+        "sigmoid(dot(beta1, x) + beta0)",
+    );
+    for (what, text) in [("tied", tied), ("renormalized sigmoid", sigmoid)] {
+        let case = moeid::Case::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        let v = moeid::verify(&case, &crate::util::verdict_only());
+        assert!(v.is_ok(), "{what}: {:?}", v.err());
+    }
+    // the tie is seen: the expert's mean moves with beta1 at each atom
+    let case = moeid::Case::parse(
+        &BASE.replace(
+            "mean = \"dot(a, x) + b\"",
+            "mean = \"dot(a, x) + b * beta1[0]\"",
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    let compiled = moeid::model::Compiled::new(&case);
+    let beta1 = case
+        .variables()
+        .iter()
+        .position(|n| n == "beta1[0]")
+        .unwrap();
+    assert!(compiled.mean.unwrap().params().contains(beta1));
 }

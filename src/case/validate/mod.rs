@@ -8,6 +8,7 @@ mod groups;
 mod params;
 mod settings;
 mod top_k;
+mod weights;
 use crate::expr::{self, Binding, Env, Shape, Span, TapeBuilder};
 use miette::NamedSource;
 use raw::{Ordered, RawCase};
@@ -258,6 +259,8 @@ impl<'a> Validator<'a> {
                 .cloned()
                 .collect();
             self.check_usage(&raw, &all, compiled);
+            let expert = [&mean, &variance].into_iter().flatten().chain(&logits);
+            self.check_tied_masses(&raw, &params, expert);
         }
         let atoms = self.atoms(&raw, &params);
         let groups = self.groups(&raw, group_params, group_weight, atoms.len());
@@ -295,6 +298,10 @@ impl<'a> Validator<'a> {
         }
         let top_k = self.top_k(&raw, atoms.len());
         let weight = weight?;
+        if normalized && self.problems.is_empty() {
+            let span = raw.gate.get_ref().weight.span();
+            self.positive_weights(&weight, &env, &atoms, (dim, low, high), span);
+        }
         Some(Case {
             name,
             title: raw.title.clone().unwrap_or_default(),
@@ -519,6 +526,43 @@ impl<'a> Validator<'a> {
                     "unused",
                     Some(format!(
                         "use `{n}` in the gate or the expert, or remove its declaration"
+                    )),
+                );
+            }
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// A parameter tied between the gate and the expert (one that both use) cannot be a mass:
+    /// a mass only scales the gate weight ($\partial u/\partial\theta_m = c\,u$).
+    fn check_tied_masses<'e>(
+        &mut self,
+        raw: &RawCase,
+        params: &[Param],
+        expert: impl Iterator<Item = &'e Expression>,
+    ) {
+        let mut used: Vec<(String, String)> = Vec::new();
+        for e in expert {
+            e.expr.walk(&mut |n| {
+                if let expr::ExprKind::Name(name) = &n.kind {
+                    if !used.iter().any(|(u, _)| u == name) {
+                        used.push((name.clone(), e.key.clone()));
+                    }
+                }
+            });
+        }
+        for (name, _) in &raw.params.get_ref().0 {
+            let n = name.get_ref();
+            let mass = params.iter().any(|p| &p.name == n && p.role == Role::Mass);
+            if let Some((_, key)) = used.iter().find(|(u, _)| mass && u == n) {
+                self.report(
+                    "moeid::case::params",
+                    name.span(),
+                    format!("parameter `{n}` is declared a mass, but `{key}` uses it too: a parameter tied between the gate and the expert does not act as a mixture weight"),
+                    "a mass in the expert",
+                    Some(format!(
+                        "remove `role = \"mass\"` from `{n}` to tie it between gate and expert (a per-expert parameter may appear in both), or give the expert its own parameter"
                     )),
                 );
             }
