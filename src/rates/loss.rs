@@ -353,35 +353,9 @@ impl LossSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::case::{Case, Model};
 
     fn spec() -> (LossSpec, Vec<Vec<f64>>) {
-        let case = Case::builder("t", Model::Gaussian)
-            .inputs(1, 0.0, 1.0)
-            .gate("exp(dot(beta1, x) + beta0)", true)
-            .mean("dot(a, x) + b")
-            .variance("nu")
-            .vector("beta1", 1)
-            .mass("beta0")
-            .vector("a", 1)
-            .scalar("b")
-            .scalar("nu")
-            .atom(&[
-                ("beta1", &[25.0]),
-                ("beta0", &[-8.0]),
-                ("a", &[-20.0]),
-                ("b", &[15.0]),
-                ("nu", &[0.09]),
-            ])
-            .atom(&[
-                ("beta1", &[0.0]),
-                ("beta0", &[0.0]),
-                ("a", &[20.0]),
-                ("b", &[-5.0]),
-                ("nu", &[0.16]),
-            ])
-            .build()
-            .unwrap();
+        let case = crate::rates::peer_case();
         let model = MixtureModel::new(&case);
         (LossSpec::new(&model, &BTreeMap::new(), &[]), case.atoms)
     }
@@ -429,35 +403,7 @@ mod tests {
     #[test]
     fn exponents_apply_in_over_specified_cells() {
         let (_, truth) = spec();
-        let case_model = {
-            let case = Case::builder("t", Model::Gaussian)
-                .inputs(1, 0.0, 1.0)
-                .gate("exp(dot(beta1, x) + beta0)", true)
-                .mean("dot(a, x) + b")
-                .variance("nu")
-                .vector("beta1", 1)
-                .mass("beta0")
-                .vector("a", 1)
-                .scalar("b")
-                .scalar("nu")
-                .atom(&[
-                    ("beta1", &[25.0]),
-                    ("beta0", &[-8.0]),
-                    ("a", &[-20.0]),
-                    ("b", &[15.0]),
-                    ("nu", &[0.09]),
-                ])
-                .atom(&[
-                    ("beta1", &[0.0]),
-                    ("beta0", &[0.0]),
-                    ("a", &[20.0]),
-                    ("b", &[-5.0]),
-                    ("nu", &[0.16]),
-                ])
-                .build()
-                .unwrap();
-            MixtureModel::new(&case)
-        };
+        let case_model = MixtureModel::new(&crate::rates::peer_case());
         let ex: BTreeMap<String, f64> = [("b".to_string(), 4.0)].into_iter().collect();
         let s = LossSpec::new(&case_model, &ex, &[]);
         let mut fitted = truth.clone();

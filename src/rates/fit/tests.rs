@@ -3,35 +3,9 @@ use crate::case::{Case, Model};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The peer protocol's truth (docs/theory.md §6): softmax gate, Gaussian experts 15 − 20x and
-/// −5 + 20x, noise sd 0.3 and 0.4, x in [0, 1].
+/// The peer protocol's truth ([`crate::rates::peer_case`]).
 fn peer() -> Case {
-    Case::builder("peer", Model::Gaussian)
-        .inputs(1, 0.0, 1.0)
-        .gate("exp(dot(beta1, x) + beta0)", true)
-        .mean("dot(a, x) + b")
-        .variance("nu")
-        .vector("beta1", 1)
-        .mass("beta0")
-        .vector("a", 1)
-        .scalar("b")
-        .scalar("nu")
-        .atom(&[
-            ("beta1", &[25.0]),
-            ("beta0", &[-8.0]),
-            ("a", &[-20.0]),
-            ("b", &[15.0]),
-            ("nu", &[0.09]),
-        ])
-        .atom(&[
-            ("beta1", &[0.0]),
-            ("beta0", &[0.0]),
-            ("a", &[20.0]),
-            ("b", &[-5.0]),
-            ("nu", &[0.16]),
-        ])
-        .build()
-        .unwrap()
+    crate::rates::peer_case()
 }
 
 fn settings(generic: bool) -> FitSettings {
