@@ -365,7 +365,8 @@ impl<'a> Validator<'a> {
         if let Some(h) = &i.high {
             high = *h.get_ref();
         }
-        if !(low.is_finite() && high.is_finite() && low < high) {
+        // (its width must be finite too: inputs are drawn uniformly from it)
+        if !(low.is_finite() && high.is_finite() && low < high && (high - low).is_finite()) {
             let span = i
                 .high
                 .as_ref()
@@ -559,10 +560,10 @@ impl Validator<'_> {
                 self.report(
                     "moeid::case::params",
                     name.span(),
-                    format!("parameter `{n}` is declared a mass, but `{key}` uses it too: a parameter tied between the gate and the expert does not act as a mixture weight"),
+                    format!("parameter `{n}` is declared a mass, but `{key}` uses it: a mass only scales the gate weight (∂u/∂{n} = c·u), so it cannot appear in the expert"),
                     "a mass in the expert",
                     Some(format!(
-                        "remove `role = \"mass\"` from `{n}` to tie it between gate and expert (a per-expert parameter may appear in both), or give the expert its own parameter"
+                        "remove `role = \"mass\"` from `{n}` (a per-expert parameter may appear in both gate and expert, tying them), or give the expert its own parameter"
                     )),
                 );
             }
