@@ -261,6 +261,13 @@ fn every_message() {
             BASE.replace("exp(dot(beta1, x) + beta0)", "dot(beta1, x) + beta0"),
         ),
         (
+            "input_box_of_infinite_width",
+            BASE.replace(
+                "[gate]",
+                "[inputs]\ndim = 1\nlow = -1e308\nhigh = 1e308\n\n[gate]",
+            ),
+        ),
+        (
             "mass_tied_to_the_expert",
             BASE.replace("mean = \"dot(a, x) + b\"", "mean = \"dot(a, x) + b * beta0\""),
         ),

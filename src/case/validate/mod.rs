@@ -376,9 +376,13 @@ impl<'a> Validator<'a> {
             self.report(
                 "moeid::case::value",
                 span,
-                format!("the input box [{low}, {high}] is empty or infinite"),
+                format!(
+                    "the input box [{}, {}] is empty or infinite",
+                    short(low),
+                    short(high)
+                ),
                 "here",
-                Some("set finite `low` < `high`".into()),
+                Some("set finite `low` < `high`, with `high - low` finite too".into()),
             );
         }
         match (&i.classes, model) {
@@ -568,6 +572,15 @@ impl Validator<'_> {
                 );
             }
         }
+    }
+}
+
+/// A number as written when short, in scientific notation when huge (`1e308`, not 309 digits).
+fn short(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 
