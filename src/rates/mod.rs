@@ -37,34 +37,13 @@ pub use settings::{RateOverrides, RateSettings};
 pub use summary::{stored, Agreement, RateReport, RateRow};
 pub use sweep::{feasible, run, simulable, Progress};
 
+/// The peer protocol's truth (docs/theory.md §6), for unit tests: the catalogue's case
+/// (softmax gate, Gaussian experts 15 − 20x and −5 + 20x, noise sd 0.3 and 0.4, x in [0, 1]).
 #[cfg(test)]
-/// The peer protocol's truth (docs/theory.md §6), for unit tests: softmax gate, Gaussian experts 15 − 20x and
-/// −5 + 20x, noise sd 0.3 and 0.4, x in [0, 1].
 pub(crate) fn peer_case() -> crate::case::Case {
-    crate::case::Case::builder("peer", crate::case::Model::Gaussian)
-        .inputs(1, 0.0, 1.0)
-        .gate("exp(dot(beta1, x) + beta0)", true)
-        .mean("dot(a, x) + b")
-        .variance("nu")
-        .vector("beta1", 1)
-        .mass("beta0")
-        .vector("a", 1)
-        .scalar("b")
-        .scalar("nu")
-        .atom(&[
-            ("beta1", &[25.0]),
-            ("beta0", &[-8.0]),
-            ("a", &[-20.0]),
-            ("b", &[15.0]),
-            ("nu", &[0.09]),
-        ])
-        .atom(&[
-            ("beta1", &[0.0]),
-            ("beta0", &[0.0]),
-            ("a", &[20.0]),
-            ("b", &[-5.0]),
-            ("nu", &[0.16]),
-        ])
-        .build()
-        .unwrap()
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/cases/gaussian-2305.03288/softmax-gaussian-peer.toml"
+    );
+    crate::case::Case::load(path).expect("the catalogue's peer case")
 }
