@@ -3,8 +3,9 @@
 //! 2 atoms, order 2; the local geometry of two heat-equation cases alone; one escalation.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use moeid::family::HpFamilies;
 use moeid::family::{atom_family, Design};
-use moeid::rank::certify::{escalate, HpFamilies};
+use moeid::rank::certify::escalate;
 use moeid::rank::Tolerance;
 use moeid::{verify, Case, Options};
 use std::path::PathBuf;

@@ -41,8 +41,8 @@ pub use error::{CaseShape, Error, OptionsError};
 pub use note::Note;
 pub use progress::{Cost, Progress};
 
-use family::{AtomFamily, Design, FamilyError, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
-use rank::certify::{Escalation, HpFamilies};
+use family::{AtomFamily, Design, FamilyError, HpFamilies, MAX_SAMPLES, MAX_TERMS, MIN_SAMPLES};
+use rank::certify::Escalation;
 use rank::{Certificate, Rank};
 use rates::Prediction;
 use relations::Relations;

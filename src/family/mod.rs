@@ -24,11 +24,13 @@
 mod error;
 mod gate;
 mod groups;
+mod hp;
 mod multi_index;
 mod points;
 mod truth;
 
 pub use error::FamilyError;
+pub use hp::HpFamilies;
 pub use multi_index::MultiIndex;
 pub use points::{HpScalar, SamplePoints};
 

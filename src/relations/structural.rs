@@ -9,8 +9,9 @@
 
 use super::{Relation, Settings};
 use crate::case::Role;
+use crate::family::HpFamilies;
 use crate::family::{Design, MultiIndex, SamplePoints};
-use crate::rank::certify::{holds_at, reference_terms, HpFamilies, PRECISION_PAIRS};
+use crate::rank::certify::{holds_at, reference_terms, PRECISION_PAIRS};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -24,8 +24,8 @@
 use super::Relation;
 use crate::case::Role;
 use crate::expr::Number;
+use crate::family::HpFamilies;
 use crate::family::{Design, MultiIndex, SamplePoints};
-use crate::rank::certify::HpFamilies;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
