@@ -155,6 +155,8 @@ fn reports_survive_sigkill() {
         store_peer_rates(&d, &out);
         let dir = d.path().join(&out);
         let (pages, mid_write) = (moments[i / 2], i % 2 == 1);
+        // the pages' Reproduce line names the checkpoint where this run reads it
+        let whole = at_out(&whole, &out);
         let mut child = Command::new(env!("CARGO_BIN_EXE_moeid"))
             .args(["report", "cases", "--out", &out])
             .current_dir(d.path())
@@ -214,6 +216,23 @@ fn names(dir: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The files of a report written to `whole/`, as written to `out/` (the rate check's command
+/// names its checkpoint in the output folder).
+fn at_out(whole: &[(String, Vec<u8>)], out: &str) -> Vec<(String, Vec<u8>)> {
+    whole
+        .iter()
+        .map(|(name, bytes)| {
+            let bytes = match std::str::from_utf8(bytes) {
+                Ok(text) => text
+                    .replace("--out whole/", &format!("--out {out}/"))
+                    .into_bytes(),
+                Err(_) => bytes.clone(),
+            };
+            (name.clone(), bytes)
+        })
+        .collect()
 }
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {

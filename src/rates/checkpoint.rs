@@ -67,6 +67,19 @@ impl Header {
             && self.replicates == other.replicates
             && self.shard == other.shard
     }
+
+    /// The header's command writing to `out`, the file it is read from: a checkpoint moved or
+    /// copied since it was written (a cluster's scratch folder, a run in /tmp) is resumed or
+    /// reproduced where it now is.
+    pub fn command_at(&self, out: &Path) -> String {
+        const OUT: &str = " --out ";
+        let Some(at) = self.command.rfind(OUT) else {
+            return self.command.clone();
+        };
+        let rest = &self.command[at + OUT.len()..];
+        let tail = rest.find(" --").map_or("", |i| &rest[i..]);
+        format!("{}{OUT}{}{tail}", &self.command[..at], out.display())
+    }
 }
 
 /// One finished fit, as stored in the checkpoint.
@@ -299,7 +312,7 @@ pub fn open(
                 contents.header.n.len(),
                 contents.header.replicates,
                 contents.header.fitted,
-                contents.header.command
+                contents.header.command_at(path)
             ),
         ));
     }
@@ -347,6 +360,21 @@ mod tests {
     }
 
     #[test]
+    fn the_command_names_the_file_it_is_read_from() {
+        let mut h = header();
+        h.command = "moeid rates c.toml --fitted 2 --out /tmp/run/c.jsonl --shard 2/8".into();
+        assert_eq!(
+            h.command_at(Path::new("reports/data/c.jsonl")),
+            "moeid rates c.toml --fitted 2 --out reports/data/c.jsonl --shard 2/8"
+        );
+        h.command = "moeid rates c.toml --out /tmp/c.jsonl".into();
+        assert_eq!(
+            h.command_at(Path::new("d/c.jsonl")),
+            "moeid rates c.toml --out d/c.jsonl"
+        );
+    }
+
+    #[test]
     fn another_run_is_refused_with_its_command_and_damaged_records_are_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.jsonl");
@@ -381,8 +409,11 @@ mod tests {
         drop(f);
         let mut other = header();
         other.n = vec![100, 200];
+        other.command = "moeid rates c.toml --n 100,200 --out y".into();
         let e = open(&p, &other, 1).unwrap_err();
-        assert!(e.to_string().contains("moeid rates c.toml --out x"), "{e}");
+        // the command resumes the file where it is, not where it was first written
+        let resume = format!("`moeid rates c.toml --out {}`", p.display());
+        assert!(e.to_string().contains(&resume), "{e}");
         let (_, c) = open(&p, &header(), 1).unwrap();
         assert_eq!(c.records, [rec]);
         assert_eq!(c.damaged, 2);

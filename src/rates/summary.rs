@@ -14,7 +14,8 @@
 //!   start was placed on it;
 //! - the decision (in `decision.rs`): with one atom per true one, **agrees** / **disagrees** when the
 //!   window's interval is at most ±0.25 wide and the window straight (the slopes of its first
-//!   and last three sizes agree); with several, the computed rate is a worst case, an upper
+//!   and last three sizes agree), and the median loss's window slope bears it out (its interval
+//!   reaches the prediction's ±0.1 band, or lies beyond it on the mean's side); with several, the computed rate is a worst case, an upper
 //!   bound on the error: **agrees** when the whole interval of the mean's window slope is at
 //!   least as steep and so is the median's window slope, **disagrees** when both are clearly
 //!   shallower; **inconclusive** otherwise — never "agrees" on no evidence, nor on a few far-off fits.
@@ -24,7 +25,7 @@
 //!   otherwise.
 
 use super::checkpoint::{read, FitRecord};
-use super::decision::{decide, decide_flat};
+use super::decision::{decide, decide_flat, Window};
 use super::loss::{Loss, LossSpec};
 use super::model::MixtureModel;
 use super::orbit::Orbit;
@@ -118,6 +119,9 @@ pub struct RateRow {
     pub lower: Option<Slope>,
     /// Whether the window's first and last three sizes agree.
     pub straight: bool,
+    /// Window slope of the median loss with its bootstrap interval (what decides with one
+    /// atom per true one).
+    pub median_window: Option<Slope>,
     /// Slope of $\log(\text{median loss})$ on $\log n$: robust to a few wild fits, which
     /// dominate the mean of over-specified fits at small $n$.
     pub median_slope: Option<f64>,
@@ -238,7 +242,7 @@ pub fn stored(
             path: checkpoint.to_path_buf(),
             message: format!(
                 "it holds a run of other fit settings (its command: `{}`); rerun it, or remove the file",
-                contents.header.command
+                contents.header.command_at(checkpoint)
             ),
         });
     }
@@ -252,7 +256,7 @@ pub fn stored(
     let mut report = summarise(case, &model, &s, &contents.records, prediction, 0);
     report.damaged = contents.damaged;
     report.unchecked = contents.unchecked;
-    report.command = Some(contents.header.command);
+    report.command = Some(contents.header.command_at(checkpoint));
     Ok(Some(report))
 }
 
@@ -449,15 +453,29 @@ pub(super) fn summarise(
             seed,
         );
         // The window's first and last three sizes: is the curve straight there?
-        let (w_first, w_last) = if upper.len() >= 4 {
-            let a = upper.start..upper.start + 3;
-            let b = upper.end - 3..upper.end;
-            (
-                boot(&settings.n[a.clone()], &total[a]),
-                boot(&settings.n[b.clone()], &total[b]),
-            )
-        } else {
-            (None, None)
+        let ends = |centre: Centre| {
+            if upper.len() >= 4 {
+                let a = upper.start..upper.start + 3;
+                let b = upper.end - 3..upper.end;
+                let at = |r: std::ops::Range<usize>| {
+                    slope_of(
+                        centre,
+                        &settings.n[r.clone()],
+                        &total[r],
+                        settings.bootstrap,
+                        seed,
+                    )
+                };
+                (at(a), at(b))
+            } else {
+                (None, None)
+            }
+        };
+        let windows = Window {
+            mean: window,
+            median: median_window,
+            mean_ends: ends(Centre::Mean),
+            sizes: upper.len(),
         };
         let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
         let trims: Vec<f64> = points.iter().map(|p| p.trimmed).collect();
@@ -529,14 +547,7 @@ pub(super) fn summarise(
         };
         let in_window = upper.len();
         let (agreement, why, straight) = match (rate, predicted) {
-            (Some(Rate::Polynomial(_)), Some(p)) => decide(
-                p,
-                window,
-                median_window,
-                (w_first, w_last),
-                in_window,
-                cell > 1,
-            ),
+            (Some(Rate::Polynomial(_)), Some(p)) => decide(p, &windows, cell > 1),
             (Some(_), Some(_)) if !flat_slopes.is_empty() => {
                 let (a, why) = decide_flat(&flat_slopes, in_window);
                 (a, why, false)
@@ -550,6 +561,7 @@ pub(super) fn summarise(
             window,
             lower: lower_slope,
             straight,
+            median_window,
             median_slope,
             trimmed_slope,
             groups: group_slopes,
@@ -649,11 +661,25 @@ mod tests {
         })
     }
 
+    fn win(
+        mean: Option<Slope>,
+        median: Option<Slope>,
+        ends: (Option<Slope>, Option<Slope>),
+        sizes: usize,
+    ) -> Window {
+        Window {
+            mean,
+            median,
+            mean_ends: ends,
+            sizes,
+        }
+    }
+
     #[test]
     fn never_agrees_on_no_evidence() {
         // a wide interval, a bend, too few sizes: inconclusive whatever the slope
         let ends = |a, b| (s(a, 0.05), s(b, 0.05));
-        let two = |w, e, n| decide(-0.5, w, w, e, n, false).0;
+        let two = |w, e, n| decide(-0.5, &win(w, w, e, n), false).0;
         assert_eq!(
             two(s(-0.5, 0.9), ends(-0.5, -0.5), 4),
             Agreement::Inconclusive
@@ -672,12 +698,16 @@ mod tests {
             Agreement::Disagrees
         );
         // a worst case: steeper agrees, shallower disagrees, straddling is inconclusive
-        let worst = |w, m| decide(-0.5, w, m, ends(-1.0, -1.0), 4, true).0;
+        let worst = |w, m| decide(-0.5, &win(w, m, ends(-1.0, -1.0), 4), true).0;
         assert_eq!(worst(s(-1.5, 0.5), s(-0.9, 0.2)), Agreement::Agrees);
         assert_eq!(worst(s(-0.1, 0.1), s(-0.1, 0.1)), Agreement::Disagrees);
         assert_eq!(worst(s(-0.5, 0.3), s(-0.5, 0.3)), Agreement::Inconclusive);
         // one far-off fit makes the mean steep; the median, which it cannot move, is not
-        let (a, why, _) = decide(-0.5, s(-9.6, 4.0), s(-0.3, 0.2), ends(-1.0, -1.0), 4, true);
+        let (a, why, _) = decide(
+            -0.5,
+            &win(s(-9.6, 4.0), s(-0.3, 0.2), ends(-1.0, -1.0), 4),
+            true,
+        );
         assert_eq!(a, Agreement::Inconclusive, "{why}");
         assert!(why.contains("far-off fits"), "{why}");
         // neither clearly shallower alone: a shallow mean with a steep median is no disagreement
@@ -685,5 +715,34 @@ mod tests {
         // the median's interval may straddle: its slope points the way, the mean's interval decides
         assert_eq!(worst(s(-1.5, 0.5), s(-0.9, 0.6)), Agreement::Agrees);
         assert_eq!(worst(s(-1.5, 0.2), None), Agreement::Inconclusive);
+    }
+
+    #[test]
+    fn the_median_witnesses_a_sharp_decision() {
+        let ends = |a, b| (s(a, 0.05), s(b, 0.05));
+        let sharp = |mean, median| decide(-0.5, &win(mean, median, ends(-0.5, -0.5), 4), false);
+        // both at -1/2: agrees, and the reason shows the median
+        let (a, why, _) = sharp(s(-0.52, 0.1), s(-0.45, 0.3));
+        assert_eq!(a, Agreement::Agrees, "{why}");
+        assert!(why.contains("median -0.45"), "{why}");
+        // a few far-off fits make the mean steeper than -1/2; the median stays at it: no
+        // disagreement on their evidence
+        let (a, why, _) = sharp(s(-0.8, 0.2), s(-0.59, 0.15));
+        assert_eq!(a, Agreement::Inconclusive, "{why}");
+        assert!(why.contains("far-off fits"), "{why}");
+        // both clearly steeper (or shallower): disagrees
+        assert_eq!(sharp(s(-0.93, 0.2), s(-0.99, 0.25)).0, Agreement::Disagrees);
+        assert_eq!(sharp(s(-0.2, 0.05), s(-0.2, 0.05)).0, Agreement::Disagrees);
+        // a mean at -1/2 whose median lies clearly away is no agreement either
+        assert_eq!(
+            sharp(s(-0.55, 0.1), s(-0.9, 0.15)).0,
+            Agreement::Inconclusive
+        );
+        // the median beyond the band on the other side from the mean is no witness
+        assert_eq!(
+            sharp(s(-0.9, 0.05), s(-0.2, 0.05)).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(sharp(s(-0.5, 0.05), None).0, Agreement::Inconclusive);
     }
 }

@@ -325,8 +325,8 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
                 st.init_decay,
                 crate::rates::summary::DECISIVE
             );
-            let _ = writeln!(s, "| k | cell | window slope [95%] | lower half | all sizes | median | trimmed | predicted | decision | fits (converged/cap/failed) |");
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(s, "| k | cell | window slope [95%] | lower half | all sizes | median's window [95%] | median | trimmed | predicted | decision | fits (converged/cap/failed) |");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
             let sl = |x: Option<crate::rates::slope::Slope>| match x {
                 Some(x) => format!("{:+.2} [{:+.2}, {:+.2}]", x.slope, x.low, x.high),
                 None => "—".into(),
@@ -339,12 +339,13 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {pred} | {}: {} | {}/{}/{} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {pred} | {}: {} | {}/{}/{} |",
                     row.k,
                     row.cell,
                     sl(row.window),
                     o(row.lower.map(|x| x.slope)),
                     o(row.slope.map(|x| x.slope)),
+                    sl(row.median_window),
                     o(row.median_slope),
                     o(row.trimmed_slope),
                     row.agreement.name(),

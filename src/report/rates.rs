@@ -186,6 +186,7 @@ fn row_json(row: &RateRow) -> Value {
         "window": slope_json(&row.window),
         "lower": slope_json(&row.lower),
         "straight": row.straight,
+        "median_window": slope_json(&row.median_window),
         "median_slope": row.median_slope,
         "trimmed_slope": row.trimmed_slope,
         "predicted": row.predicted,
