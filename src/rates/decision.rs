@@ -5,6 +5,62 @@
 use super::slope::Slope;
 use super::summary::{Agreement, ParamSlope, DECISIVE, STILL};
 
+/// Why a rate check decided as it did: the data of the decision, worded in
+/// [`crate::report::rates`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Why {
+    /// No prediction to compare with ([`super::RateRow::predicted_text`] says why).
+    NoPrediction,
+    /// A size without a loss: no slope.
+    NoSlope,
+    /// Fewer than three sizes in the window.
+    TooFewSizes(usize),
+    /// The mean's window interval is wider than ±[`DECISIVE`] (its half-width).
+    Wide(f64),
+    /// The mean's window bends: the slopes of its first and of its last three sizes.
+    Bends(f64, f64),
+    /// The mean's window, but no median slope (a size without a positive median loss).
+    NoMedian(Slope),
+    /// One atom per true one: the mean's window `window` within (`agrees`) or beyond
+    /// (`disagrees`) `tol` of `predicted`, and the median's window `median` bearing it out, or
+    /// (`inconclusive`) the two pointing different ways.
+    Sharp {
+        outcome: Agreement,
+        window: Slope,
+        tol: f64,
+        predicted: f64,
+        median: Slope,
+    },
+    /// Several atoms per true one: the mean's window and the median's slope both at least as
+    /// steep as the worst case (`agrees`) or both clearly shallower (`disagrees`).
+    Worst {
+        outcome: Agreement,
+        window: Slope,
+        median: f64,
+        predicted: f64,
+    },
+    /// Several atoms per true one: the mean's window steeper (or shallower) than the worst case
+    /// but not the median's slope — a few far-off fits carry the mean.
+    FarOff {
+        window: Slope,
+        steeper: bool,
+        median: f64,
+        predicted: f64,
+    },
+    /// Several atoms per true one: the mean's window interval straddles the worst case.
+    Straddles { window: Slope, predicted: f64 },
+    /// Along a flat direction: the spread along `name` shrinks (its window slope).
+    Shrinks { name: String, slope: f64 },
+    /// Along a flat direction: too few sizes in the window.
+    FlatTooFewSizes,
+    /// Along a flat direction: no spread measured along `name`.
+    NotMeasured(String),
+    /// Along a flat direction: the spread along `name` measured too loosely to decide.
+    Weak { name: String, slope: Slope },
+    /// Along a flat direction: nothing shrinks (each name with its window slope).
+    StaysPut(Vec<(String, f64)>),
+}
+
 /// The decision for a polynomial prediction `p` from the asymptotic window's slopes (`w`). With
 /// one atom per true one the rate is sharp (the parametric $n^{-1/2}$): two-sided, the mean's
 /// window interval within ±[`DECISIVE`] and straight, the median's window a second witness
@@ -13,7 +69,7 @@ use super::summary::{Agreement, ParamSlope, DECISIVE, STILL};
 /// mean's slope is at least as steep as predicted (within 0.1) *and* the median's slope is too
 /// (so that a few far-off fits, which dominate a mean, cannot carry the decision alone),
 /// `disagrees` when both are clearly shallower.
-pub(super) fn decide(p: f64, w: &Window, worst_case: bool) -> (Agreement, String, bool) {
+pub(super) fn decide(p: f64, w: &Window, worst_case: bool) -> (Agreement, Why, bool) {
     if worst_case {
         return worst_or_none(p, w);
     }
@@ -43,27 +99,19 @@ fn straight(ends: (Option<Slope>, Option<Slope>)) -> bool {
     }
 }
 
-fn worst_or_none(p: f64, win: &Window) -> (Agreement, String, bool) {
-    let straight = straight(win.mean_ends);
-    let Some(w) = win.mean else {
-        return (
-            Agreement::Inconclusive,
-            "no slope (a size without a loss)".into(),
-            false,
-        );
-    };
-    if win.sizes < 3 {
-        return too_few(win.sizes, straight);
-    }
-    worst(p, w, win.median, straight)
+fn inconclusive(why: Why, straight: bool) -> (Agreement, Why, bool) {
+    (Agreement::Inconclusive, why, straight)
 }
 
-fn too_few(sizes: usize, straight: bool) -> (Agreement, String, bool) {
-    (
-        Agreement::Inconclusive,
-        format!("{sizes} sizes in the window; use at least 6 sizes"),
-        straight,
-    )
+fn worst_or_none(p: f64, win: &Window) -> (Agreement, Why, bool) {
+    let straight = straight(win.mean_ends);
+    let Some(w) = win.mean else {
+        return inconclusive(Why::NoSlope, false);
+    };
+    if win.sizes < 3 {
+        return inconclusive(Why::TooFewSizes(win.sizes), straight);
+    }
+    worst(p, w, win.median, straight)
 }
 
 /// The two-sided decision against the sharp rate of one atom per true one. The mean loss's
@@ -76,51 +124,26 @@ fn too_few(sizes: usize, straight: bool) -> (Agreement, String, bool) {
 /// beyond that band on the mean's side; a mean and a median pointing different ways is
 /// `inconclusive`. (Deciding on the median alone was measured and not kept: its bootstrap
 /// interval is 1.5–2 times the mean's, see the README's rate tables.)
-fn sharp(p: f64, win: &Window) -> (Agreement, String, bool) {
+fn sharp(p: f64, win: &Window) -> (Agreement, Why, bool) {
     let straight = straight(win.mean_ends);
     let Some(w) = win.mean else {
-        return (
-            Agreement::Inconclusive,
-            "no slope (a size without a loss)".into(),
-            false,
-        );
+        return inconclusive(Why::NoSlope, false);
     };
     if win.sizes < 3 {
-        return too_few(win.sizes, straight);
+        return inconclusive(Why::TooFewSizes(win.sizes), straight);
     }
     if half(&w) > DECISIVE {
-        return (
-            Agreement::Inconclusive,
-            format!(
-                "window interval ±{:.2} wider than ±{DECISIVE}; more replicates or larger n",
-                half(&w)
-            ),
-            straight,
-        );
+        return inconclusive(Why::Wide(half(&w)), straight);
     }
     if !straight {
         let (a, b) = (
             win.mean_ends.0.map_or(0.0, |s| s.slope),
             win.mean_ends.1.map_or(0.0, |s| s.slope),
         );
-        return (
-            Agreement::Inconclusive,
-            format!(
-                "the window bends: {a:+.2} on its smaller sizes, {b:+.2} on its larger; larger n"
-            ),
-            straight,
-        );
+        return inconclusive(Why::Bends(a, b), straight);
     }
-    let show = |s: &Slope| format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high);
     let Some(m) = win.median else {
-        return (
-            Agreement::Inconclusive,
-            format!(
-                "window {} but no median slope (a size without a positive median loss)",
-                show(&w)
-            ),
-            straight,
-        );
+        return inconclusive(Why::NoMedian(w), straight);
     };
     let tol = half(&w).max(0.1);
     let mean_agrees = (w.slope - p).abs() <= tol;
@@ -133,42 +156,29 @@ fn sharp(p: f64, win: &Window) -> (Agreement, String, bool) {
     } else {
         median_shallower
     };
-    if mean_agrees && median_agrees {
-        (
-            Agreement::Agrees,
-            format!(
-                "window {:+.2} within {tol:.2} of {p:+.2} (median {})",
-                w.slope,
-                show(&m)
-            ),
-            true,
-        )
+    let outcome = if mean_agrees && median_agrees {
+        Agreement::Agrees
     } else if !mean_agrees && median_beyond_like_mean {
-        (
-            Agreement::Disagrees,
-            format!(
-                "window {:+.2} beyond {tol:.2} of {p:+.2}, and the median's {} too",
-                w.slope,
-                show(&m)
-            ),
-            true,
-        )
+        Agreement::Disagrees
     } else {
-        (
-            Agreement::Inconclusive,
-            format!(
-                "the mean's window {} and the median's {} point different ways against {p:+.2}: a few far-off fits carry the mean; more replicates or larger n",
-                show(&w),
-                show(&m)
-            ),
-            true,
-        )
-    }
+        Agreement::Inconclusive
+    };
+    (
+        outcome,
+        Why::Sharp {
+            outcome,
+            window: w,
+            tol,
+            predicted: p,
+            median: m,
+        },
+        true,
+    )
 }
 
 /// The decision for a flat or not identifiable prediction from the slopes measured along the
 /// flat direction (see the module docs); `in_window` sizes in the window.
-pub(super) fn decide_flat(flat: &[ParamSlope], in_window: usize) -> (Agreement, String) {
+pub(super) fn decide_flat(flat: &[ParamSlope], in_window: usize) -> (Agreement, Why) {
     let shrinking: Vec<&ParamSlope> = flat
         .iter()
         .filter(|f| f.measured.is_some_and(|m| m.high < STILL))
@@ -185,98 +195,72 @@ pub(super) fn decide_flat(flat: &[ParamSlope], in_window: usize) -> (Agreement, 
     if let Some(f) = shrinking.first() {
         (
             Agreement::Disagrees,
-            format!(
-                "the spread along {} shrinks ({:+.2})",
-                f.name,
-                f.measured.map_or(0.0, |m| m.slope)
-            ),
+            Why::Shrinks {
+                name: f.name.clone(),
+                slope: f.measured.map_or(0.0, |m| m.slope),
+            },
         )
     } else if in_window < 3 {
-        (
-            Agreement::Inconclusive,
-            "too few sizes in the window to measure along the flat direction".into(),
-        )
+        (Agreement::Inconclusive, Why::FlatTooFewSizes)
     } else if let Some(f) = weak.first() {
         (
             Agreement::Inconclusive,
             match f.measured {
-                None => format!("no spread to measure along {}", f.name),
-                Some(m) => format!(
-                    "the spread along {} is not measured well enough: {:+.2} [{:+.2}, {:+.2}] (a decision needs a slope above {STILL} within ±{DECISIVE})",
-                    f.name, m.slope, m.low, m.high
-                ),
+                None => Why::NotMeasured(f.name.clone()),
+                Some(m) => Why::Weak {
+                    name: f.name.clone(),
+                    slope: m,
+                },
             },
         )
     } else {
         (
             Agreement::Consistent,
-            format!(
-                "the spread along {} does not shrink ({})",
+            Why::StaysPut(
                 flat.iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                flat.iter()
-                    .map(|f| format!("{:+.2}", f.measured.map_or(0.0, |m| m.slope)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                    .map(|f| (f.name.clone(), f.measured.map_or(0.0, |m| m.slope)))
+                    .collect(),
             ),
         )
     }
 }
 
 /// The one-sided decision against a worst-case slope `p` (see [`decide`]).
-fn worst(p: f64, w: Slope, median: Option<Slope>, straight: bool) -> (Agreement, String, bool) {
-    let show = |s: &Slope| format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high);
+fn worst(p: f64, w: Slope, median: Option<Slope>, straight: bool) -> (Agreement, Why, bool) {
     // The mean's whole interval decides; the median's slope, which a few far-off fits cannot
     // move, must point the same way.
     let (steep, shallow) = (w.high <= p + 0.1, w.low > p + 0.1);
     let Some(m) = median else {
-        return (
-            Agreement::Inconclusive,
-            format!(
-                "window {} but no median slope (a size without a positive median loss)",
-                show(&w)
-            ),
-            straight,
-        );
+        return inconclusive(Why::NoMedian(w), straight);
     };
     let typical = m.slope <= p + 0.1;
+    let worst = |outcome| Why::Worst {
+        outcome,
+        window: w,
+        median: m.slope,
+        predicted: p,
+    };
     let (agreement, why) = if steep && typical {
-        (
-            Agreement::Agrees,
-            format!(
-                "window {} (median {:+.2}) at least as steep as the worst case {p:+.2}",
-                show(&w),
-                m.slope
-            ),
-        )
+        (Agreement::Agrees, worst(Agreement::Agrees))
     } else if shallow && !typical {
-        (
-            Agreement::Disagrees,
-            format!(
-                "window {} (median {:+.2}) shallower than the worst case {p:+.2}",
-                show(&w),
-                m.slope
-            ),
-        )
+        (Agreement::Disagrees, worst(Agreement::Disagrees))
     } else if steep || shallow {
         (
             Agreement::Inconclusive,
-            format!(
-                "the mean's window {} is {} the worst case {p:+.2} but the median's slope {:+.2} is not: a few far-off fits carry the mean; more replicates or larger n",
-                show(&w),
-                if steep { "steeper than" } else { "shallower than" },
-                m.slope
-            ),
+            Why::FarOff {
+                window: w,
+                steeper: steep,
+                median: m.slope,
+                predicted: p,
+            },
         )
     } else {
         (
             Agreement::Inconclusive,
-            format!(
-                "window {} straddles the worst case {p:+.2}; more replicates or larger n",
-                show(&w)
-            ),
+            Why::Straddles {
+                window: w,
+                predicted: p,
+            },
         )
     };
     (agreement, why, straight)

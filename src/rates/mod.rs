@@ -13,7 +13,7 @@
 
 mod check;
 pub mod checkpoint;
-mod decision;
+pub mod decision;
 mod error;
 pub mod fit;
 pub mod loss;

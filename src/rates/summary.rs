@@ -25,7 +25,7 @@
 //!   otherwise.
 
 use super::checkpoint::{read, FitRecord};
-use super::decision::{decide, decide_flat, Window};
+use super::decision::{decide, decide_flat, Why, Window};
 use super::loss::{Loss, LossSpec};
 use super::model::MixtureModel;
 use super::orbit::Orbit;
@@ -139,8 +139,8 @@ pub struct RateRow {
     pub predicted_text: String,
     /// The decision.
     pub agreement: Agreement,
-    /// Why, in a few words.
-    pub why: String,
+    /// Why (worded by [`crate::report::rates::why`]).
+    pub why: Why,
     /// Losses per size.
     pub points: Vec<Point>,
     /// Fits in total, converged, stopped at the cap, failed.
@@ -552,7 +552,7 @@ pub(super) fn summarise(
                 let (a, why) = decide_flat(&flat_slopes, in_window);
                 (a, why, false)
             }
-            _ => (Agreement::NoPrediction, predicted_text.clone(), false),
+            _ => (Agreement::NoPrediction, Why::NoPrediction, false),
         };
         rows.push(RateRow {
             k,
@@ -619,7 +619,7 @@ mod tests {
             Agreement::Inconclusive
         );
         let (a, why) = decide_flat(&[along(0.0, 0.01), along(-0.5, 0.1)], 4);
-        assert_eq!(a, Agreement::Disagrees, "{why}");
+        assert_eq!(a, Agreement::Disagrees, "{why:?}");
         let unmeasured = ParamSlope {
             measured: None,
             ..along(0.0, 0.0)
@@ -708,8 +708,8 @@ mod tests {
             &win(s(-9.6, 4.0), s(-0.3, 0.2), ends(-1.0, -1.0), 4),
             true,
         );
-        assert_eq!(a, Agreement::Inconclusive, "{why}");
-        assert!(why.contains("far-off fits"), "{why}");
+        assert_eq!(a, Agreement::Inconclusive, "{why:?}");
+        assert!(matches!(why, Why::FarOff { steeper: true, .. }), "{why:?}");
         // neither clearly shallower alone: a shallow mean with a steep median is no disagreement
         assert_eq!(worst(s(-0.1, 0.1), s(-0.9, 0.1)), Agreement::Inconclusive);
         // the median's interval may straddle: its slope points the way, the mean's interval decides
@@ -723,13 +723,25 @@ mod tests {
         let sharp = |mean, median| decide(-0.5, &win(mean, median, ends(-0.5, -0.5), 4), false);
         // both at -1/2: agrees, and the reason shows the median
         let (a, why, _) = sharp(s(-0.52, 0.1), s(-0.45, 0.3));
-        assert_eq!(a, Agreement::Agrees, "{why}");
-        assert!(why.contains("median -0.45"), "{why}");
+        assert_eq!(a, Agreement::Agrees, "{why:?}");
+        assert!(
+            matches!(why, Why::Sharp { median, .. } if median.slope == -0.45),
+            "{why:?}"
+        );
         // a few far-off fits make the mean steeper than -1/2; the median stays at it: no
         // disagreement on their evidence
         let (a, why, _) = sharp(s(-0.8, 0.2), s(-0.59, 0.15));
-        assert_eq!(a, Agreement::Inconclusive, "{why}");
-        assert!(why.contains("far-off fits"), "{why}");
+        assert_eq!(a, Agreement::Inconclusive, "{why:?}");
+        assert!(
+            matches!(
+                why,
+                Why::Sharp {
+                    outcome: Agreement::Inconclusive,
+                    ..
+                }
+            ),
+            "{why:?}"
+        );
         // both clearly steeper (or shallower): disagrees
         assert_eq!(sharp(s(-0.93, 0.2), s(-0.99, 0.25)).0, Agreement::Disagrees);
         assert_eq!(sharp(s(-0.2, 0.05), s(-0.2, 0.05)).0, Agreement::Disagrees);

@@ -349,7 +349,7 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
                     o(row.median_slope),
                     o(row.trimmed_slope),
                     row.agreement.name(),
-                    cell(&row.why),
+                    cell(&super::rates::why(row)),
                     row.counts[1],
                     row.counts[2],
                     row.counts[3]

@@ -1,6 +1,8 @@
 //! Rate checks → text and JSON.
 
-use crate::rates::summary::ParamSlope;
+use crate::rates::decision::Why;
+use crate::rates::slope::Slope;
+use crate::rates::summary::{Agreement, ParamSlope, DECISIVE, STILL};
 use crate::rates::{RateReport, RateRow};
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -14,6 +16,109 @@ fn fmt_slope(s: Option<crate::rates::slope::Slope>) -> String {
 
 fn opt(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{v:+.2}"))
+}
+
+fn show(s: &Slope) -> String {
+    format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high)
+}
+
+/// Why a row of a rate check decided as it did, in words.
+pub fn why(row: &RateRow) -> String {
+    reason(&row.why, &row.predicted_text)
+}
+
+/// A decision's reason in words; `predicted_text` says why there is no prediction.
+fn reason(why: &Why, predicted_text: &str) -> String {
+    const MORE: &str = "more replicates or larger n";
+    match why {
+        Why::NoPrediction => predicted_text.into(),
+        Why::NoSlope => "no slope (a size without a loss)".into(),
+        Why::TooFewSizes(n) => format!("{n} sizes in the window; use at least 6 sizes"),
+        Why::Wide(half) => {
+            format!("window interval ±{half:.2} wider than ±{DECISIVE}; {MORE}")
+        }
+        Why::Bends(a, b) => format!(
+            "the window bends: {a:+.2} on its smaller sizes, {b:+.2} on its larger; larger n"
+        ),
+        Why::NoMedian(w) => format!(
+            "window {} but no median slope (a size without a positive median loss)",
+            show(w)
+        ),
+        Why::Sharp {
+            outcome,
+            window,
+            tol,
+            predicted: p,
+            median,
+        } => match outcome {
+            Agreement::Agrees => format!(
+                "window {:+.2} within {tol:.2} of {p:+.2} (median {})",
+                window.slope,
+                show(median)
+            ),
+            Agreement::Disagrees => format!(
+                "window {:+.2} beyond {tol:.2} of {p:+.2}, and the median's {} too",
+                window.slope,
+                show(median)
+            ),
+            _ => format!(
+                "the mean's window {} and the median's {} point different ways against {p:+.2}: a few far-off fits carry the mean; {MORE}",
+                show(window),
+                show(median)
+            ),
+        },
+        Why::Worst {
+            outcome,
+            window,
+            median,
+            predicted: p,
+        } => format!(
+            "window {} (median {median:+.2}) {} the worst case {p:+.2}",
+            show(window),
+            if *outcome == Agreement::Agrees {
+                "at least as steep as"
+            } else {
+                "shallower than"
+            }
+        ),
+        Why::FarOff {
+            window,
+            steeper,
+            median,
+            predicted: p,
+        } => format!(
+            "the mean's window {} is {} the worst case {p:+.2} but the median's slope {median:+.2} is not: a few far-off fits carry the mean; {MORE}",
+            show(window),
+            if *steeper { "steeper than" } else { "shallower than" },
+        ),
+        Why::Straddles {
+            window,
+            predicted: p,
+        } => format!(
+            "window {} straddles the worst case {p:+.2}; {MORE}",
+            show(window)
+        ),
+        Why::Shrinks { name, slope } => format!("the spread along {name} shrinks ({slope:+.2})"),
+        Why::FlatTooFewSizes => {
+            "too few sizes in the window to measure along the flat direction".into()
+        }
+        Why::NotMeasured(name) => format!("no spread to measure along {name}"),
+        Why::Weak { name, slope: m } => format!(
+            "the spread along {name} is not measured well enough: {} (a decision needs a slope above {STILL} within ±{DECISIVE})",
+            show(m)
+        ),
+        Why::StaysPut(list) => format!(
+            "the spread along {} does not shrink ({})",
+            list.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            list.iter()
+                .map(|(_, s)| format!("{s:+.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// `beta1[0] -0.26 (-0.25)`: measured window slope and predicted, per parameter.
@@ -97,7 +202,7 @@ pub fn render(r: &RateReport) -> String {
             opt(row.trimmed_slope),
             opt(row.predicted),
             row.agreement.name(),
-            row.why
+            why(row)
         );
     }
     for row in &r.rows {
@@ -192,7 +297,7 @@ fn row_json(row: &RateRow) -> Value {
         "predicted": row.predicted,
         "predicted_rate": row.predicted_text,
         "agreement": row.agreement.name(),
-        "why": row.why,
+        "why": why(row),
         "params": params_json(&row.params),
         "flat": params_json(&row.spreads),
         "fits": {"total": row.counts[0], "converged": row.counts[1], "cap": row.counts[2], "failed": row.counts[3]},
@@ -320,4 +425,50 @@ pub fn plan_json(case: &str, tasks: &[crate::rates::Task], shards: usize) -> Val
             "shard": t.shard,
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(slope: f64) -> Slope {
+        Slope {
+            slope,
+            low: slope - 0.1,
+            high: slope + 0.1,
+        }
+    }
+
+    #[test]
+    fn reasons_in_words() {
+        let sharp = |outcome| Why::Sharp {
+            outcome,
+            window: s(-0.8),
+            tol: 0.1,
+            predicted: -0.5,
+            median: s(-0.55),
+        };
+        assert_eq!(
+            reason(&sharp(Agreement::Agrees), ""),
+            "window -0.80 within 0.10 of -0.50 (median -0.55 [-0.65, -0.45])"
+        );
+        assert!(reason(&sharp(Agreement::Inconclusive), "")
+            .starts_with("the mean's window -0.80 [-0.90, -0.70] and the median's -0.55 [-0.65, -0.45] point different ways against -0.50: a few far-off fits carry the mean"));
+        let worst = Why::Worst {
+            outcome: Agreement::Disagrees,
+            window: s(-0.1),
+            median: -0.12,
+            predicted: -0.5,
+        };
+        assert_eq!(
+            reason(&worst, ""),
+            "window -0.10 [-0.20, +0.00] (median -0.12) shallower than the worst case -0.50"
+        );
+        assert_eq!(reason(&Why::NoPrediction, "no verdict"), "no verdict");
+        let put = Why::StaysPut(vec![("a[0]".into(), 0.01), ("b".into(), -0.02)]);
+        assert_eq!(
+            reason(&put, ""),
+            "the spread along a[0], b does not shrink (+0.01, -0.02)"
+        );
+    }
 }
