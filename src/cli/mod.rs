@@ -220,9 +220,25 @@ pub fn main() -> ExitCode {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(REFUSED)
         }
     }
+}
+
+/// The exit code of refused input (a bad case, option, path or checkpoint).
+const REFUSED: u8 = 2;
+
+/// Prints `error: {message}` and gives the exit code of refused input.
+fn refuse<M: std::fmt::Display>(message: M) -> std::io::Result<ExitCode> {
+    eprintln!("error: {message}");
+    Ok(ExitCode::from(REFUSED))
+}
+
+/// Prints a rendered diagnostic (its own `error:` lines) and gives the exit code of refused
+/// input.
+fn refuse_with(rendered: &str) -> std::io::Result<ExitCode> {
+    eprint!("{rendered}");
+    Ok(ExitCode::from(REFUSED))
 }
 
 /// The exit codes: 0 fine, 1 an expectation not met, 2 bad input.
@@ -284,12 +300,9 @@ fn run(cli: Cli) -> std::io::Result<ExitCode> {
             format,
         } => match case {
             Some(case) => rates::rates(&case, grid, shard, out, format),
-            None => {
-                eprintln!(
-                    "error: give the case file: moeid rates CASE (or moeid rates plan|merge)"
-                );
-                Ok(ExitCode::from(2))
-            }
+            None => refuse(format_args!(
+                "give the case file: moeid rates CASE (or moeid rates plan|merge)"
+            )),
         },
         Command::Report { paths, out, rates } => report(&paths, &out, rates),
     }
@@ -305,40 +318,33 @@ fn new(
 ) -> std::io::Result<ExitCode> {
     // clap restricts both to their possible values
     let (Some(g), Some(e)) = (GateKind::from_name(gate), ExpertKind::from_name(expert)) else {
-        eprintln!("error: unknown gate `{gate}` or expert `{expert}`");
-        return Ok(ExitCode::from(2));
+        return refuse(format_args!("unknown gate `{gate}` or expert `{expert}`"));
     };
     if let Some(d) = dim.filter(|&d| d < moeid::case::min_dim(g)) {
-        eprintln!(
-            "error: --dim {d}: the {} gate needs inputs of dimension at least {}; use --dim {}",
+        return refuse(format_args!(
+            "--dim {d}: the {} gate needs inputs of dimension at least {}; use --dim {}",
             g.name(),
             moeid::case::min_dim(g),
             moeid::case::min_dim(g)
-        );
-        return Ok(ExitCode::from(2));
+        ));
     }
     if out.is_none() {
         if let Some(why) = moeid::report::markdown::unsafe_file_name(name) {
-            eprintln!(
-                "error: `{name}` cannot name a file in this folder ({why}); use letters, digits, '-', '_' and '.', or choose the path with --out"
-            );
-            return Ok(ExitCode::from(2));
+            return refuse(format_args!("`{name}` cannot name a file in this folder ({why}); use letters, digits, '-', '_' and '.', or choose the path with --out"));
         }
     }
     let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.toml")));
     if path.exists() && !force {
-        eprintln!(
-            "error: {} already exists; choose another name or --out, or pass --force to overwrite it",
+        return refuse(format_args!(
+            "{} already exists; choose another name or --out, or pass --force to overwrite it",
             path.display()
-        );
-        return Ok(ExitCode::from(2));
+        ));
     }
     if let Err(err) = std::fs::write(&path, moeid::case::template(name, g, e, dim)) {
-        eprintln!(
-            "error: cannot write {}: {err}; check that its folder exists, or choose another --out",
+        return refuse(format_args!(
+            "cannot write {}: {err}; check that its folder exists, or choose another --out",
             path.display()
-        );
-        return Ok(ExitCode::from(2));
+        ));
     }
     println!(
         "wrote {}; check it with: moeid verify {}",
@@ -470,7 +476,7 @@ fn verify_in_order(
 /// `verify --estimate`: the cost of each case, without running it.
 fn estimate(paths: &[PathBuf], options: &Options, format: Format) -> std::io::Result<ExitCode> {
     let Some(files) = case_files(paths) else {
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(REFUSED));
     };
     let mut stdout = std::io::stdout().lock();
     let mut errors = false;
@@ -500,7 +506,7 @@ fn verify(
     format: Format,
 ) -> std::io::Result<ExitCode> {
     let Some(files) = case_files(paths) else {
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(REFUSED));
     };
     let mut stdout = std::io::stdout().lock();
     let mut errors = false;
@@ -532,7 +538,7 @@ fn check(
     max_seconds: Option<u64>,
 ) -> std::io::Result<ExitCode> {
     let Some(files) = case_files(paths) else {
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(REFUSED));
     };
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut failed, mut passed, mut unchecked) = (false, 0, 0, 0);

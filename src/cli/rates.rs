@@ -1,7 +1,7 @@
 //! `moeid rates` and its `plan` and `merge`: grid options → library overrides → one function
 //! per action.
 
-use super::{render, Format, GridArgs};
+use super::{refuse, refuse_with, render, Format, GridArgs};
 use moeid::{Case, Error};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,15 +14,11 @@ pub(super) fn rates(
     out: Option<PathBuf>,
     format: Format,
 ) -> std::io::Result<ExitCode> {
-    let bad = |msg: String| {
-        eprintln!("error: {msg}");
-        Ok(ExitCode::from(2))
-    };
+    let bad = refuse::<String>;
     let case = match Case::load(path) {
         Ok(c) => c,
         Err(e) => {
-            eprint!("{}", render(&Error::Case(e)));
-            return Ok(ExitCode::from(2));
+            return refuse_with(&render(&Error::Case(e)));
         }
     };
     let shard = match shard {
@@ -112,25 +108,21 @@ pub(super) fn plan(
     let case = match Case::load(path) {
         Ok(c) => c,
         Err(e) => {
-            eprint!("{}", render(&Error::Case(e)));
-            return Ok(ExitCode::from(2));
+            return refuse_with(&render(&Error::Case(e)));
         }
     };
     let overrides = match overrides(grid, None) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
+            return refuse(e);
         }
     };
     if let Err(e) = moeid::rates::check_overrides(&case, &overrides) {
-        eprintln!("error: {}", setting_message(&e));
-        return Ok(ExitCode::from(2));
+        return refuse(format_args!("{}", setting_message(&e)));
     }
     let settings = moeid::rates::RateSettings::resolve(&case, &overrides, None);
     if let Err(e) = moeid::rates::feasible(&case, &settings) {
-        eprintln!("error: {}: {e}", path.display());
-        return Ok(ExitCode::from(2));
+        return refuse(format_args!("{}: {e}", path.display()));
     }
     let tasks = moeid::rates::plan(&case, &settings, shards);
     let mut stdout = std::io::stdout().lock();
@@ -161,10 +153,7 @@ pub(super) fn merge(out: &Path, shards: &[PathBuf]) -> std::io::Result<ExitCode>
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
-        }
+        Err(e) => refuse(e),
     }
 }
 

@@ -5,14 +5,13 @@ use super::*;
 
 pub(super) fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io::Result<ExitCode> {
     let Some(files) = case_files(paths) else {
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(REFUSED));
     };
     if let Err(e) = std::fs::create_dir_all(out.join("data")) {
-        eprintln!(
-            "error: cannot create {}: {e}; choose a folder for --out",
+        return refuse(format_args!(
+            "cannot create {}: {e}; choose a folder for --out",
             out.join("data").display()
-        );
-        return Ok(ExitCode::from(2));
+        ));
     }
     moeid::report::markdown::remove_stray_temporaries(out);
     let version = env!("CARGO_PKG_VERSION");
@@ -96,8 +95,7 @@ pub(super) fn report(paths: &[PathBuf], out: &Path, run_rates: bool) -> std::io:
     let index = moeid::report::markdown::index(&rows, version);
     if let Err(e) = moeid::report::markdown::write_atomic(&out.join("README.md"), index.as_bytes())
     {
-        eprintln!("error: {}: {e}", out.join("README.md").display());
-        return Ok(ExitCode::from(2));
+        return refuse(format_args!("{}: {e}", out.join("README.md").display()));
     }
     println!(
         "wrote {} reports and {}",
