@@ -142,7 +142,7 @@ fn softmax_linear_is_flat_with_the_weighted_averages_identified() {
         assert_eq!(c.exponent(var(&v, "beta1[0]")), Some(2.0));
     }
     assert_eq!(
-        v.predicted.over().to_string(),
+        moeid::report::rate::rate(v.predicted.over(), &v.variables),
         "flat in a[0], b; n^-1/4 (beta1[0])"
     );
 }

@@ -97,31 +97,6 @@ pub enum Reason {
     Resolution(usize),
 }
 
-impl Reason {
-    /// One sentence for users; `variables` names the coordinates.
-    pub fn describe(&self, variables: &[String]) -> String {
-        match self {
-            Reason::NoMass => "no mass parameter: several fitted atoms cannot share one true atom (arXiv 2405.13997, Regime 2)".into(),
-            Reason::PointMass(v) => format!(
-                "`{}` acts as a mass only at this point, so several fitted atoms cannot share one true atom near it",
-                variables[*v]
-            ),
-            Reason::Kink(v) => format!(
-                "`{}` enters a relu/abs kink, whose second derivatives are Dirac masses: the expansion beyond order 1 does not hold",
-                variables[*v]
-            ),
-            Reason::Budget { degree } => format!(
-                "the coefficient system needs degree {degree}, beyond the limits for this many parameters"
-            ),
-            Reason::Empty => "u vanishes or is not finite at the samples".into(),
-            Reason::Resolution(v) => format!(
-                "the coefficient system for `{}` is not decided in f64 (an effect below its resolution); the verdict, in high precision, decides",
-                variables[*v]
-            ),
-        }
-    }
-}
-
 /// The result for one coordinate of a cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Coordinate {

@@ -9,7 +9,7 @@ use super::summary::{Agreement, ParamSlope, DECISIVE, STILL};
 /// [`crate::report::rates`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Why {
-    /// No prediction to compare with ([`super::RateRow::predicted_text`] says why).
+    /// No prediction to compare with ([`super::RateRow::rate`] says why).
     NoPrediction,
     /// A size without a loss: no slope.
     NoSlope,

@@ -32,7 +32,7 @@ pub use check::{check, check_overrides, RateCheck, MAX_EXTRA_ATOMS, MAX_RESTARTS
 pub use error::{MergeError, RateError, Unsupported};
 pub use merge::{merge, Merged};
 pub use plan::{plan, Shard, Task};
-pub use predict::{predict, rate_text, Group, Prediction, Rate};
+pub use predict::{predict, Group, NoRate, Prediction, Rate};
 pub use settings::{RateOverrides, RateSettings};
 pub use summary::{stored, Agreement, RateReport, RateRow};
 pub use sweep::{feasible, run, simulable, Progress};

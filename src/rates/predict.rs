@@ -8,7 +8,6 @@
 
 use crate::geometry::{Cell, Cells, Outcome, Reason};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// Parameters sharing an exponent $s$: they converge like $n^{-1/(2s)}$.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,48 +43,21 @@ pub enum Rate {
     /// An invariance: these parameters are not identifiable.
     NotIdentifiable(Vec<String>),
     /// No prediction, and why.
-    None(String),
+    None(NoRate),
 }
 
-/// `n^-1/8` for $s = 4$; a decimal exponent when $2s$ is not an integer.
-pub fn rate_text(s: f64) -> String {
-    let two_s = 2.0 * s;
-    if (two_s - two_s.round()).abs() < 1e-9 {
-        format!("n^-1/{}", two_s.round() as i64)
-    } else {
-        format!("n^-{:.3}", 1.0 / two_s)
-    }
-}
-
-fn groups_text(groups: &[Group], all: bool) -> String {
-    if all && groups.len() == 1 {
-        return format!("{} (every parameter)", rate_text(groups[0].s));
-    }
-    groups
-        .iter()
-        .map(|g| format!("{} ({})", rate_text(g.s), g.params.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rate::Polynomial(g) => f.write_str(&groups_text(g, true)),
-            Rate::Flat { flat, rest } => {
-                write!(f, "flat in {}", flat.join(", "))?;
-                if !rest.is_empty() {
-                    write!(f, "; {}", groups_text(rest, false))?;
-                }
-                Ok(())
-            }
-            Rate::SlowerThanPolynomial(p) => {
-                write!(f, "slower than any polynomial ({})", p.join(", "))
-            }
-            Rate::NotIdentifiable(p) => write!(f, "not identifiable along {}", p.join(", ")),
-            Rate::None(why) => write!(f, "no prediction ({why})"),
-        }
-    }
+/// Why a cell size has no predicted rate (worded in [`crate::report::rate`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum NoRate {
+    /// Several fitted atoms cannot share one true atom.
+    CannotSplit(Reason),
+    /// The local geometry of this atom's cell is not decided.
+    Undecided {
+        /// The atom (0-based).
+        atom: usize,
+        /// Why.
+        reason: Reason,
+    },
 }
 
 impl Rate {
@@ -111,15 +83,12 @@ impl Rate {
     }
 }
 
-/// Predicted rates per cell size.
+/// Predicted rates per cell size, computed from the local geometry of each Voronoi cell
+/// (docs/theory.md §7).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
     /// `by_size[m - 1]`: every true atom shared by $m$ fitted atoms.
     pub by_size: Vec<Rate>,
-    /// How the rates were obtained.
-    pub rule: String,
-    /// Where the rule is explained.
-    pub source: String,
 }
 
 impl Prediction {
@@ -183,25 +152,18 @@ fn rate_of(cells: &[&Cell], variables: &[String]) -> Rate {
             .collect()
     };
     if let Some(c) = cells.iter().find(|c| c.outcome == Outcome::CannotSplit) {
-        return Rate::None(
-            c.reason
-                .as_ref()
-                .unwrap_or(&Reason::NoMass)
-                .describe(variables),
-        );
+        return Rate::None(NoRate::CannotSplit(
+            c.reason.clone().unwrap_or(Reason::NoMass),
+        ));
     }
     if cells.iter().any(|c| c.outcome == Outcome::NotIdentifiable) {
         return Rate::NotIdentifiable(names(&flat_vars));
     }
     if let Some(c) = cells.iter().find(|c| c.outcome == Outcome::Undecided) {
-        return Rate::None(format!(
-            "undecided at atom {}: {}",
-            c.atom + 1,
-            c.reason
-                .as_ref()
-                .unwrap_or(&Reason::Empty)
-                .describe(variables)
-        ));
+        return Rate::None(NoRate::Undecided {
+            atom: c.atom,
+            reason: c.reason.clone().unwrap_or(Reason::Empty),
+        });
     }
     if cells
         .iter()
@@ -257,9 +219,5 @@ pub fn predict(cells: &Cells, variables: &[String]) -> Prediction {
             rate_of(&of, variables)
         })
         .collect();
-    Prediction {
-        by_size,
-        rule: "computed from the local geometry of each Voronoi cell: the exponent s of ‖f_G − f*‖ ≍ ε^s per parameter, rate n^-1/(2s)".into(),
-        source: "docs/theory.md §7".into(),
-    }
+    Prediction { by_size }
 }

@@ -135,8 +135,9 @@ pub struct RateRow {
     pub spreads: Vec<ParamSlope>,
     /// Predicted slope of the loss.
     pub predicted: Option<f64>,
-    /// The predicted rate as text, with the reason when there is no number.
-    pub predicted_text: String,
+    /// The predicted rate at this cell size (none without a verdict; worded by
+    /// [`crate::report::rate::predicted`]).
+    pub rate: Option<Rate>,
     /// The decision.
     pub agreement: Agreement,
     /// Why (worded by [`crate::report::rates::why`]).
@@ -168,6 +169,8 @@ pub struct RateReport {
     pub unchecked: usize,
     /// The command that reproduces the checkpoint, when there is one.
     pub command: Option<String>,
+    /// The fitted parameters' names (what a rate's reason refers to).
+    pub variables: Vec<String>,
 }
 
 impl RateReport {
@@ -195,17 +198,17 @@ pub fn predicted_slope(
     rate: &Rate,
     exact_specified: bool,
     exponent: &dyn Fn(&str) -> Option<f64>,
-) -> (Option<f64>, String) {
+) -> Option<f64> {
     let groups = match rate {
         Rate::Polynomial(g) => g,
         Rate::Flat { .. } | Rate::NotIdentifiable(_) | Rate::SlowerThanPolynomial(_) => {
-            return (Some(0.0), rate.to_string())
+            return Some(0.0)
         }
-        Rate::None(why) => return (None, why.clone()),
+        Rate::None(_) => return None,
     };
     if exact_specified {
         let slowest = groups.iter().map(Group::rate).fold(f64::INFINITY, f64::min);
-        return (Some(-slowest.min(0.5)), rate.to_string());
+        return Some(-slowest.min(0.5));
     }
     let slowest = groups
         .iter()
@@ -215,7 +218,7 @@ pub fn predicted_slope(
                 .map(move |p| exponent(p).unwrap_or(g.s) / (2.0 * g.s))
         })
         .fold(0.5f64, f64::min);
-    (Some(-slowest), rate.to_string())
+    Some(-slowest)
 }
 
 /// The summary of the fits stored in `checkpoint` by an earlier run of this case (same
@@ -487,7 +490,7 @@ pub(super) fn summarise(
             .collect();
         let exact = k == k_star;
         let rate = prediction.map(|(p, _)| p.at(cell));
-        let (predicted, predicted_text) = match rate {
+        let predicted = match rate {
             Some(rate) => {
                 let user = |name: &str| {
                     let base = name.split('[').next().unwrap_or(name);
@@ -499,7 +502,7 @@ pub(super) fn summarise(
                 };
                 predicted_slope(rate, exact, &user)
             }
-            None => (None, "no verdict".into()),
+            None => None,
         };
         let flat_names: Vec<String> = match rate {
             Some(Rate::Flat { flat, .. }) => flat.clone(),
@@ -568,7 +571,7 @@ pub(super) fn summarise(
             params,
             spreads: flat_slopes,
             predicted,
-            predicted_text,
+            rate: rate.cloned(),
             agreement,
             why,
             points,
@@ -585,12 +588,15 @@ pub(super) fn summarise(
         damaged: 0,
         unchecked: 0,
         command: None,
+        variables: model.variables.clone(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::Reason;
+    use crate::rates::NoRate;
 
     #[test]
     fn consistent_needs_a_narrow_interval_and_a_clear_shrink_disagrees() {
@@ -635,20 +641,24 @@ mod tests {
             s,
         };
         let exact = Rate::Polynomial(vec![g(1.0, "a")]);
-        assert_eq!(predicted_slope(&exact, true, &none).0, Some(-0.5));
+        assert_eq!(predicted_slope(&exact, true, &none), Some(-0.5));
         // computed exponents: every term falls like n^-1/2
         let over = Rate::Polynomial(vec![g(4.0, "b"), g(2.0, "a")]);
-        assert_eq!(predicted_slope(&over, false, &none).0, Some(-0.5));
+        assert_eq!(predicted_slope(&over, false, &none), Some(-0.5));
         // the user's exponent 2 on b (s = 4): |Δb|^2 ~ n^-1/4
         let user = |p: &str| (p == "b").then_some(2.0);
-        assert_eq!(predicted_slope(&over, false, &user).0, Some(-0.25));
+        assert_eq!(predicted_slope(&over, false, &user), Some(-0.25));
         let flat = Rate::Flat {
             flat: vec!["a".into()],
             rest: vec![],
         };
-        assert_eq!(predicted_slope(&flat, false, &none).0, Some(0.0));
+        assert_eq!(predicted_slope(&flat, false, &none), Some(0.0));
         assert_eq!(
-            predicted_slope(&Rate::None("x".into()), false, &none).0,
+            predicted_slope(
+                &Rate::None(NoRate::CannotSplit(Reason::NoMass)),
+                false,
+                &none
+            ),
             None
         );
     }

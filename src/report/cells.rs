@@ -1,7 +1,7 @@
 //! The local geometry as text: one line per cell, warnings for disagreements with the verdict.
 
+use super::rate::{cell_reason, rate_text};
 use crate::geometry::{Cell, Identified, Inconsistency, Outcome, Reason};
-use crate::rates::rate_text;
 use crate::verdict::VerdictKind;
 
 fn superscript(e: f64) -> String {
@@ -178,17 +178,11 @@ pub fn line(cell: &Cell, variables: &[String]) -> String {
         }
         Outcome::CannotSplit => format!(
             "cannot split: {}",
-            cell.reason
-                .as_ref()
-                .unwrap_or(&Reason::NoMass)
-                .describe(variables)
+            cell_reason(cell.reason.as_ref().unwrap_or(&Reason::NoMass), variables)
         ),
         Outcome::Undecided => format!(
             "undecided: {}",
-            cell.reason
-                .as_ref()
-                .unwrap_or(&Reason::Empty)
-                .describe(variables)
+            cell_reason(cell.reason.as_ref().unwrap_or(&Reason::Empty), variables)
         ),
     }
 }

@@ -51,7 +51,7 @@ fn prediction(m: usize, r: &Rate, v: &Verification) -> Value {
         .collect();
     json!({
         "m": m,
-        "rate": r.to_string(),
+        "rate": super::rate::rate(r, &v.variables),
         "exponents": exponents,
     })
 }
@@ -105,7 +105,7 @@ fn cell(c: &Cell, v: &Verification) -> Value {
             "square_isolation": k.square_isolation,
             "confirmed": k.confirmed(),
         })).collect::<Vec<_>>(),
-        "reason": c.reason.as_ref().map(|r| r.describe(&v.variables)),
+        "reason": c.reason.as_ref().map(|r| super::rate::cell_reason(r, &v.variables)),
         "text": super::cells::line(c, &v.variables),
     })
 }
@@ -169,11 +169,11 @@ pub fn render(v: &Verification) -> Value {
             "decided": a.psd.decided,
         })).collect::<Vec<_>>(),
         "predicted": {
-            "exact": v.predicted.exact().to_string(),
-            "over": v.predicted.over().to_string(),
+            "exact": super::rate::rate(v.predicted.exact(), &v.variables),
+            "over": super::rate::rate(v.predicted.over(), &v.variables),
             "by_size": v.predicted.by_size.iter().enumerate().map(|(i, r)| prediction(i + 1, r, v)).collect::<Vec<_>>(),
-            "rule": v.predicted.rule,
-            "source": v.predicted.source,
+            "rule": super::rate::RULE,
+            "source": super::rate::SOURCE,
         },
         "cells": v.cells.cells.iter().map(|c| cell(c, v)).collect::<Vec<_>>(),
         "warnings": v.inconsistencies.iter().map(super::cells::warning).collect::<Vec<_>>(),

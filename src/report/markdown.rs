@@ -288,10 +288,15 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
     let _ = writeln!(
         s,
         "Predicted: exact-specified {}; over-specified (2 fitted per true atom) {}.\n",
-        p.exact(),
-        p.over()
+        super::rate::rate(p.exact(), &v.variables),
+        super::rate::rate(p.over(), &v.variables)
     );
-    let _ = writeln!(s, "Rule: {}. Source: {}.\n", p.rule, p.source);
+    let _ = writeln!(
+        s,
+        "Rule: {}. Source: {}.\n",
+        super::rate::RULE,
+        super::rate::SOURCE
+    );
     let data = format!("reports/data/{}.jsonl", c.name);
     match rates {
         // a model the rate check cannot fit: say why, not a command that would refuse
@@ -333,9 +338,10 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
             };
             let o = |x: Option<f64>| x.map_or("—".into(), |m| format!("{m:+.2}"));
             for row in &r.rows {
+                let text = super::rates::predicted(row, &r.variables);
                 let pred = match row.predicted {
-                    Some(x) => format!("{x:+.2} ({})", cell(&row.predicted_text)),
-                    None => cell(&row.predicted_text),
+                    Some(x) => format!("{x:+.2} ({})", cell(&text)),
+                    None => cell(&text),
                 };
                 let _ = writeln!(
                     s,
@@ -349,7 +355,7 @@ pub fn page(v: &Verification, rates: Option<&RateReport>, files: &Files, version
                     o(row.median_slope),
                     o(row.trimmed_slope),
                     row.agreement.name(),
-                    cell(&super::rates::why(row)),
+                    cell(&super::rates::why(row, &r.variables)),
                     row.counts[1],
                     row.counts[2],
                     row.counts[3]
@@ -443,7 +449,7 @@ fn geometry_section(s: &mut String, v: &Verification, files: &Files) {
                     format!(
                         "{} (${}$)",
                         super::cells::trim(e),
-                        crate::rates::rate_text(e).replace("n^-", "n^{-") + "}"
+                        super::rate::rate_text(e).replace("n^-", "n^{-") + "}"
                     )
                 }),
                 None => "—".into(),
@@ -581,7 +587,11 @@ impl IndexRow {
             expert,
             verdict: v.verdict.kind.name().to_string(),
             key_relation: key,
-            predicted: format!("exact {}; over {}", v.predicted.exact(), v.predicted.over()),
+            predicted: format!(
+                "exact {}; over {}",
+                super::rate::rate(v.predicted.exact(), &v.variables),
+                super::rate::rate(v.predicted.over(), &v.variables)
+            ),
             measured,
             agreement,
         }

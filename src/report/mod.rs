@@ -10,6 +10,7 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod plot;
+pub mod rate;
 pub mod rates;
 pub mod relation;
 pub mod sympy;

@@ -22,9 +22,14 @@ fn show(s: &Slope) -> String {
     format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high)
 }
 
-/// Why a row of a rate check decided as it did, in words.
-pub fn why(row: &RateRow) -> String {
-    reason(&row.why, &row.predicted_text)
+/// Why a row of a rate check decided as it did, in words; `variables` names the parameters.
+pub fn why(row: &RateRow, variables: &[String]) -> String {
+    reason(&row.why, &predicted(row, variables))
+}
+
+/// The predicted rate of a row, in words.
+pub fn predicted(row: &RateRow, variables: &[String]) -> String {
+    super::rate::predicted(row.rate.as_ref(), variables)
 }
 
 /// A decision's reason in words; `predicted_text` says why there is no prediction.
@@ -202,11 +207,16 @@ pub fn render(r: &RateReport) -> String {
             opt(row.trimmed_slope),
             opt(row.predicted),
             row.agreement.name(),
-            why(row)
+            why(row, &r.variables)
         );
     }
     for row in &r.rows {
-        let _ = writeln!(s, "  k = {}: predicted {}", row.k, row.predicted_text);
+        let _ = writeln!(
+            s,
+            "  k = {}: predicted {}",
+            row.k,
+            predicted(row, &r.variables)
+        );
         if !row.params.is_empty() {
             let _ = writeln!(
                 s,
@@ -283,7 +293,7 @@ fn params_json(list: &[ParamSlope]) -> Value {
         .collect()
 }
 
-fn row_json(row: &RateRow) -> Value {
+fn row_json(row: &RateRow, variables: &[String]) -> Value {
     json!({
         "k": row.k,
         "cell": row.cell,
@@ -295,9 +305,9 @@ fn row_json(row: &RateRow) -> Value {
         "median_slope": row.median_slope,
         "trimmed_slope": row.trimmed_slope,
         "predicted": row.predicted,
-        "predicted_rate": row.predicted_text,
+        "predicted_rate": predicted(row, variables),
         "agreement": row.agreement.name(),
-        "why": why(row),
+        "why": why(row, variables),
         "params": params_json(&row.params),
         "flat": params_json(&row.spreads),
         "fits": {"total": row.counts[0], "converged": row.counts[1], "cap": row.counts[2], "failed": row.counts[3]},
@@ -365,7 +375,7 @@ pub fn json(r: &RateReport) -> Value {
         "damaged": r.damaged,
         "unchecked": r.unchecked,
         "command": r.command,
-        "rows": r.rows.iter().map(row_json).collect::<Vec<_>>(),
+        "rows": r.rows.iter().map(|row| row_json(row, &r.variables)).collect::<Vec<_>>(),
     })
 }
 

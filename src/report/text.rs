@@ -187,8 +187,8 @@ pub fn summary(v: &Verification) -> String {
     let _ = writeln!(
         s,
         "  predicted   exact-specified {}; over-specified {}",
-        v.predicted.exact(),
-        v.predicted.over()
+        super::rate::rate(v.predicted.exact(), &v.variables),
+        super::rate::rate(v.predicted.over(), &v.variables)
     );
     for c in &v.cells.cells {
         let _ = writeln!(
@@ -426,10 +426,15 @@ pub fn render(v: &Verification) -> String {
     let _ = writeln!(
         s,
         "  rates      exact-specified {}; over-specified (2 fitted per true atom) {}",
-        p.exact(),
-        p.over()
+        super::rate::rate(p.exact(), &v.variables),
+        super::rate::rate(p.over(), &v.variables)
     );
-    let _ = writeln!(s, "             rule: {}; source: {}", p.rule, p.source);
+    let _ = writeln!(
+        s,
+        "             rule: {}; source: {}",
+        super::rate::RULE,
+        super::rate::SOURCE
+    );
     let mut atom = usize::MAX;
     for c in &v.cells.cells {
         let label = if c.atom != atom {
