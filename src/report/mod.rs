@@ -9,6 +9,7 @@ pub mod files;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+mod page;
 pub mod plot;
 pub mod rate;
 pub mod rates;
