@@ -265,3 +265,148 @@ fn worst(p: f64, w: Slope, median: Option<Slope>, straight: bool) -> (Agreement,
     };
     (agreement, why, straight)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistent_needs_a_narrow_interval_and_a_clear_shrink_disagrees() {
+        let along = |slope: f64, half: f64| ParamSlope {
+            name: "invariance".into(),
+            measured: Some(Slope {
+                slope,
+                low: slope - half,
+                high: slope + half,
+            }),
+            predicted: Some(0.0),
+        };
+        assert_eq!(decide_flat(&[along(0.0, 0.01)], 4).0, Agreement::Consistent);
+        // the same slope on weak evidence, or too few sizes: no decision
+        assert_eq!(
+            decide_flat(&[along(0.0, 0.4)], 4).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            decide_flat(&[along(0.0, 0.01)], 2).0,
+            Agreement::Inconclusive
+        );
+        // below STILL but not clearly: inconclusive; clearly: disagrees
+        assert_eq!(
+            decide_flat(&[along(-0.3, 0.2)], 4).0,
+            Agreement::Inconclusive
+        );
+        let (a, why) = decide_flat(&[along(0.0, 0.01), along(-0.5, 0.1)], 4);
+        assert_eq!(a, Agreement::Disagrees, "{why:?}");
+        let unmeasured = ParamSlope {
+            measured: None,
+            ..along(0.0, 0.0)
+        };
+        assert_eq!(decide_flat(&[unmeasured], 4).0, Agreement::Inconclusive);
+    }
+
+    fn s(slope: f64, half: f64) -> Option<Slope> {
+        Some(Slope {
+            slope,
+            low: slope - half,
+            high: slope + half,
+        })
+    }
+
+    fn win(
+        mean: Option<Slope>,
+        median: Option<Slope>,
+        ends: (Option<Slope>, Option<Slope>),
+        sizes: usize,
+    ) -> Window {
+        Window {
+            mean,
+            median,
+            mean_ends: ends,
+            sizes,
+        }
+    }
+
+    #[test]
+    fn never_agrees_on_no_evidence() {
+        // a wide interval, a bend, too few sizes: inconclusive whatever the slope
+        let ends = |a, b| (s(a, 0.05), s(b, 0.05));
+        let two = |w, e, n| decide(-0.5, &win(w, w, e, n), false).0;
+        assert_eq!(
+            two(s(-0.5, 0.9), ends(-0.5, -0.5), 4),
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            two(s(-0.5, 0.05), ends(-1.5, -0.5), 4),
+            Agreement::Inconclusive
+        );
+        assert_eq!(
+            two(s(-0.5, 0.05), ends(-0.5, -0.5), 2),
+            Agreement::Inconclusive
+        );
+        assert_eq!(two(s(-0.52, 0.05), ends(-0.5, -0.5), 4), Agreement::Agrees);
+        assert_eq!(
+            two(s(-0.9, 0.05), ends(-0.9, -0.9), 4),
+            Agreement::Disagrees
+        );
+        // a worst case: steeper agrees, shallower disagrees, straddling is inconclusive
+        let worst = |w, m| decide(-0.5, &win(w, m, ends(-1.0, -1.0), 4), true).0;
+        assert_eq!(worst(s(-1.5, 0.5), s(-0.9, 0.2)), Agreement::Agrees);
+        assert_eq!(worst(s(-0.1, 0.1), s(-0.1, 0.1)), Agreement::Disagrees);
+        assert_eq!(worst(s(-0.5, 0.3), s(-0.5, 0.3)), Agreement::Inconclusive);
+        // one far-off fit makes the mean steep; the median, which it cannot move, is not
+        let (a, why, _) = decide(
+            -0.5,
+            &win(s(-9.6, 4.0), s(-0.3, 0.2), ends(-1.0, -1.0), 4),
+            true,
+        );
+        assert_eq!(a, Agreement::Inconclusive, "{why:?}");
+        assert!(matches!(why, Why::FarOff { steeper: true, .. }), "{why:?}");
+        // neither clearly shallower alone: a shallow mean with a steep median is no disagreement
+        assert_eq!(worst(s(-0.1, 0.1), s(-0.9, 0.1)), Agreement::Inconclusive);
+        // the median's interval may straddle: its slope points the way, the mean's interval decides
+        assert_eq!(worst(s(-1.5, 0.5), s(-0.9, 0.6)), Agreement::Agrees);
+        assert_eq!(worst(s(-1.5, 0.2), None), Agreement::Inconclusive);
+    }
+
+    #[test]
+    fn the_median_witnesses_a_sharp_decision() {
+        let ends = |a, b| (s(a, 0.05), s(b, 0.05));
+        let sharp = |mean, median| decide(-0.5, &win(mean, median, ends(-0.5, -0.5), 4), false);
+        // both at -1/2: agrees, and the reason shows the median
+        let (a, why, _) = sharp(s(-0.52, 0.1), s(-0.45, 0.3));
+        assert_eq!(a, Agreement::Agrees, "{why:?}");
+        assert!(
+            matches!(why, Why::Sharp { median, .. } if median.slope == -0.45),
+            "{why:?}"
+        );
+        // a few far-off fits make the mean steeper than -1/2; the median stays at it: no
+        // disagreement on their evidence
+        let (a, why, _) = sharp(s(-0.8, 0.2), s(-0.59, 0.15));
+        assert_eq!(a, Agreement::Inconclusive, "{why:?}");
+        assert!(
+            matches!(
+                why,
+                Why::Sharp {
+                    outcome: Agreement::Inconclusive,
+                    ..
+                }
+            ),
+            "{why:?}"
+        );
+        // both clearly steeper (or shallower): disagrees
+        assert_eq!(sharp(s(-0.93, 0.2), s(-0.99, 0.25)).0, Agreement::Disagrees);
+        assert_eq!(sharp(s(-0.2, 0.05), s(-0.2, 0.05)).0, Agreement::Disagrees);
+        // a mean at -1/2 whose median lies clearly away is no agreement either
+        assert_eq!(
+            sharp(s(-0.55, 0.1), s(-0.9, 0.15)).0,
+            Agreement::Inconclusive
+        );
+        // the median beyond the band on the other side from the mean is no witness
+        assert_eq!(
+            sharp(s(-0.9, 0.05), s(-0.2, 0.05)).0,
+            Agreement::Inconclusive
+        );
+        assert_eq!(sharp(s(-0.5, 0.05), None).0, Agreement::Inconclusive);
+    }
+}
