@@ -15,8 +15,8 @@
 //! - the decision (in `decision.rs`): with one atom per true one, **agrees** / **disagrees** when the
 //!   window's interval is at most ±0.25 wide and the window straight (the slopes of its first
 //!   and last three sizes agree), and the median loss's window slope bears it out (its interval
-//!   reaches the prediction's ±0.1 band, or lies beyond it on the mean's side); with several, the computed rate is a worst case, an upper
-//!   bound on the error: **agrees** when the whole interval of the mean's window slope is at
+//!   reaches the prediction's ±0.1 band, or lies beyond it on the mean's side); with several,
+//!   the computed rate is a worst case, an upper bound on the error: **agrees** when the whole interval of the mean's window slope is at
 //!   least as steep and so is the median's window slope, **disagrees** when both are clearly
 //!   shallower; **inconclusive** otherwise — never "agrees" on no evidence, nor on a few far-off fits.
 //!   For a flat or not identifiable prediction, **consistent** when nothing measured along the
@@ -119,8 +119,8 @@ pub struct RateRow {
     pub lower: Option<Slope>,
     /// Whether the window's first and last three sizes agree.
     pub straight: bool,
-    /// Window slope of the median loss with its bootstrap interval (what decides with one
-    /// atom per true one).
+    /// Window slope of the median loss with its bootstrap interval (the second witness of
+    /// every decision).
     pub median_window: Option<Slope>,
     /// Slope of $\log(\text{median loss})$ on $\log n$: robust to a few wild fits, which
     /// dominate the mean of over-specified fits at small $n$.
@@ -456,28 +456,20 @@ pub(super) fn summarise(
             seed,
         );
         // The window's first and last three sizes: is the curve straight there?
-        let ends = |centre: Centre| {
-            if upper.len() >= 4 {
-                let a = upper.start..upper.start + 3;
-                let b = upper.end - 3..upper.end;
-                let at = |r: std::ops::Range<usize>| {
-                    slope_of(
-                        centre,
-                        &settings.n[r.clone()],
-                        &total[r],
-                        settings.bootstrap,
-                        seed,
-                    )
-                };
-                (at(a), at(b))
-            } else {
-                (None, None)
-            }
+        let mean_ends = if upper.len() >= 4 {
+            let a = upper.start..upper.start + 3;
+            let b = upper.end - 3..upper.end;
+            (
+                boot(&settings.n[a.clone()], &total[a]),
+                boot(&settings.n[b.clone()], &total[b]),
+            )
+        } else {
+            (None, None)
         };
         let windows = Window {
             mean: window,
             median: median_window,
-            mean_ends: ends(Centre::Mean),
+            mean_ends,
             sizes: upper.len(),
         };
         let medians: Vec<f64> = points.iter().map(|p| p.median).collect();

@@ -66,8 +66,14 @@ fn reason(why: &Why, predicted_text: &str) -> String {
                 window.slope,
                 show(median)
             ),
-            _ => format!(
+            // the mean away from the prediction, the median at it: far-off fits
+            _ if (window.slope - p).abs() > *tol => format!(
                 "the mean's window {} and the median's {} point different ways against {p:+.2}: a few far-off fits carry the mean; {MORE}",
+                show(window),
+                show(median)
+            ),
+            _ => format!(
+                "the mean's window {} is within {tol:.2} of {p:+.2} but the median's {} lies beyond it: the median does not bear the mean out; {MORE}",
                 show(window),
                 show(median)
             ),
@@ -464,6 +470,14 @@ mod tests {
         );
         assert!(reason(&sharp(Agreement::Inconclusive), "")
             .starts_with("the mean's window -0.80 [-0.90, -0.70] and the median's -0.55 [-0.65, -0.45] point different ways against -0.50: a few far-off fits carry the mean"));
+        let steep_median = Why::Sharp {
+            outcome: Agreement::Inconclusive,
+            window: s(-0.55),
+            tol: 0.1,
+            predicted: -0.5,
+            median: s(-0.9),
+        };
+        assert!(reason(&steep_median, "").contains("the median does not bear the mean out"));
         let worst = Why::Worst {
             outcome: Agreement::Disagrees,
             window: s(-0.1),
