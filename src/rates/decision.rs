@@ -69,11 +69,19 @@ pub enum Why {
 /// mean's slope is at least as steep as predicted (within 0.1) *and* the median's slope is too
 /// (so that a few far-off fits, which dominate a mean, cannot carry the decision alone),
 /// `disagrees` when both are clearly shallower.
-pub(super) fn decide(p: f64, w: &Window, worst_case: bool) -> (Agreement, Why, bool) {
-    if worst_case {
-        return worst_or_none(p, w);
+pub(super) fn decide(p: f64, win: &Window, worst_case: bool) -> (Agreement, Why, bool) {
+    let straight = straight(win.mean_ends);
+    let Some(w) = win.mean else {
+        return inconclusive(Why::NoSlope, false);
+    };
+    if win.sizes < 3 {
+        return inconclusive(Why::TooFewSizes(win.sizes), straight);
     }
-    sharp(p, w)
+    if worst_case {
+        worst(p, w, win.median, straight)
+    } else {
+        sharp(p, w, win, straight)
+    }
 }
 
 /// The slopes a decision reads: the asymptotic window's (upper half of the sizes) of the mean
@@ -103,17 +111,6 @@ fn inconclusive(why: Why, straight: bool) -> (Agreement, Why, bool) {
     (Agreement::Inconclusive, why, straight)
 }
 
-fn worst_or_none(p: f64, win: &Window) -> (Agreement, Why, bool) {
-    let straight = straight(win.mean_ends);
-    let Some(w) = win.mean else {
-        return inconclusive(Why::NoSlope, false);
-    };
-    if win.sizes < 3 {
-        return inconclusive(Why::TooFewSizes(win.sizes), straight);
-    }
-    worst(p, w, win.median, straight)
-}
-
 /// The two-sided decision against the sharp rate of one atom per true one. The mean loss's
 /// window decides (its interval within ±[`DECISIVE`], the window straight), and the median
 /// loss's window is a second witness: the theorems bound the loss in probability
@@ -124,14 +121,7 @@ fn worst_or_none(p: f64, win: &Window) -> (Agreement, Why, bool) {
 /// beyond that band on the mean's side; a mean and a median pointing different ways is
 /// `inconclusive`. (Deciding on the median alone was measured and not kept: its bootstrap
 /// interval is 1.5–2 times the mean's, see the README's rate tables.)
-fn sharp(p: f64, win: &Window) -> (Agreement, Why, bool) {
-    let straight = straight(win.mean_ends);
-    let Some(w) = win.mean else {
-        return inconclusive(Why::NoSlope, false);
-    };
-    if win.sizes < 3 {
-        return inconclusive(Why::TooFewSizes(win.sizes), straight);
-    }
+fn sharp(p: f64, w: Slope, win: &Window, straight: bool) -> (Agreement, Why, bool) {
     if half(&w) > DECISIVE {
         return inconclusive(Why::Wide(half(&w)), straight);
     }

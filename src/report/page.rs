@@ -314,11 +314,7 @@ fn rates_section(s: &mut String, v: &Verification, rates: Option<&RateReport>, f
             );
             let _ = writeln!(s, "| k | cell | window slope [95%] | lower half | all sizes | median's window [95%] | median | trimmed | predicted | decision | fits (converged/cap/failed) |");
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
-            let sl = |x: Option<crate::rates::slope::Slope>| match x {
-                Some(x) => format!("{:+.2} [{:+.2}, {:+.2}]", x.slope, x.low, x.high),
-                None => "—".into(),
-            };
-            let o = |x: Option<f64>| x.map_or("—".into(), |m| format!("{m:+.2}"));
+            let (sl, o) = (super::rates::fmt_slope, super::rates::opt);
             for row in &r.rows {
                 let text = super::rates::predicted(row, &r.variables);
                 let pred = match row.predicted {

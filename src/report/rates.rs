@@ -7,14 +7,14 @@ use crate::rates::{RateReport, RateRow};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-fn fmt_slope(s: Option<crate::rates::slope::Slope>) -> String {
+pub(super) fn fmt_slope(s: Option<crate::rates::slope::Slope>) -> String {
     match s {
         Some(s) => format!("{:+.2} [{:+.2}, {:+.2}]", s.slope, s.low, s.high),
         None => "—".into(),
     }
 }
 
-fn opt(x: Option<f64>) -> String {
+pub(super) fn opt(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{v:+.2}"))
 }
 
